@@ -1,0 +1,12 @@
+// Package plugin defines the service provider interfaces through which
+// business logic plugs into Keyward: claims sources now, grant handlers
+// next. Each SPI is a small Go interface with plain request and result
+// structs; every SPI also has a web-hook implementation (plugin/webhook) and
+// at least one built-in one.
+//
+// Plug-ins report protocol refusals as *oauth.Error; any other error is an
+// internal failure. Optional lifecycle interfaces (Initializer,
+// HealthChecker, io.Closer) are called by the server when implemented.
+//
+// This package imports only the standard library and package oauth.
+package plugin

@@ -1,0 +1,56 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// ClaimsRequest asks a claims source for claims about a subject
+// (Connect2id's ClaimsSource SPI with its advanced request context).
+type ClaimsRequest struct {
+	Issuer  string
+	Subject string
+	// Claims are the claim names wanted, possibly with a language tag
+	// ("name#de"); a source returns what it has and omits the rest.
+	Claims []string
+	// Locales are the preferred claims locales (OIDC Core §5.2).
+	Locales []string
+	// Transport is oauth.ClaimsTransportUserInfo or
+	// oauth.ClaimsTransportIDToken.
+	Transport        string
+	ClientID         string
+	Scope            []string
+	ClaimsData       map[string]any
+	SubjectSessionID string
+}
+
+// ClaimsSource supplies OpenID claims. It returns the claims it has for the
+// subject; an unknown subject is an empty map, not an error.
+type ClaimsSource interface {
+	Claims(ctx context.Context, req ClaimsRequest) (map[string]any, error)
+}
+
+// ClaimsSupporter is implemented by claims sources that know which claims
+// they can supply; names may end in "*" as a wildcard, and "*" alone means
+// every claim.
+type ClaimsSupporter interface {
+	SupportedClaims() []string
+}
+
+// Initializer is implemented by plug-ins that need setup after their
+// configuration is decoded.
+type Initializer interface {
+	Init(ctx context.Context) error
+}
+
+// HealthChecker is implemented by plug-ins that can report readiness.
+type HealthChecker interface {
+	Healthy(ctx context.Context) error
+}
+
+// Factory builds a plug-in from its raw configuration object.
+type Factory func(raw json.RawMessage) (any, error)
+
+// Factories maps a plug-in type name ("users", "webhook", …) to its factory.
+// The server is given one map explicitly; nothing registers itself.
+type Factories map[string]Factory

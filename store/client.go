@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Client is a registered OAuth client (RFC 7591). Secrets are never stored in
+// the clear: SecretHash holds the SHA-256 of a server-generated secret for the
+// methods that only compare it; SecretSealed holds it encrypted under the
+// master key when the plain value is needed (client_secret_jwt).
+type Client struct {
+	ID                    string
+	SecretHash            []byte
+	SecretSealed          []byte
+	SecretExpiresAt       time.Time // zero: never
+	RegistrationTokenHash []byte
+	Metadata              ClientMetadata
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// ClientMetadata is the registered metadata of RFC 7591 §2, OIDC Dynamic
+// Registration §2 and the extensions Keyward supports, with their wire names.
+type ClientMetadata struct {
+	RedirectURIs                       []string        `json:"redirect_uris,omitempty"`
+	ResponseTypes                      []string        `json:"response_types,omitempty"`
+	GrantTypes                         []string        `json:"grant_types,omitempty"`
+	ApplicationType                    string          `json:"application_type,omitempty"`
+	Contacts                           []string        `json:"contacts,omitempty"`
+	ClientName                         string          `json:"client_name,omitempty"`
+	LogoURI                            string          `json:"logo_uri,omitempty"`
+	ClientURI                          string          `json:"client_uri,omitempty"`
+	PolicyURI                          string          `json:"policy_uri,omitempty"`
+	TOSURI                             string          `json:"tos_uri,omitempty"`
+	JWKSURI                            string          `json:"jwks_uri,omitempty"`
+	JWKS                               json.RawMessage `json:"jwks,omitempty"`
+	SectorIdentifierURI                string          `json:"sector_identifier_uri,omitempty"`
+	SubjectType                        string          `json:"subject_type,omitempty"`
+	IDTokenSignedResponseAlg           string          `json:"id_token_signed_response_alg,omitempty"`
+	UserInfoSignedResponseAlg          string          `json:"userinfo_signed_response_alg,omitempty"`
+	RequestObjectSigningAlg            string          `json:"request_object_signing_alg,omitempty"`
+	TokenEndpointAuthMethod            string          `json:"token_endpoint_auth_method,omitempty"`
+	TokenEndpointAuthSigningAlg        string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	DefaultMaxAge                      *int64          `json:"default_max_age,omitempty"`
+	RequireAuthTime                    bool            `json:"require_auth_time,omitempty"`
+	DefaultACRValues                   []string        `json:"default_acr_values,omitempty"`
+	InitiateLoginURI                   string          `json:"initiate_login_uri,omitempty"`
+	RequestURIs                        []string        `json:"request_uris,omitempty"`
+	Scope                              string          `json:"scope,omitempty"`
+	SoftwareID                         string          `json:"software_id,omitempty"`
+	SoftwareVersion                    string          `json:"software_version,omitempty"`
+	PostLogoutRedirectURIs             []string        `json:"post_logout_redirect_uris,omitempty"`
+	FrontchannelLogoutURI              string          `json:"frontchannel_logout_uri,omitempty"`
+	FrontchannelLogoutSessionRequired  bool            `json:"frontchannel_logout_session_required,omitempty"`
+	BackchannelLogoutURI               string          `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired   bool            `json:"backchannel_logout_session_required,omitempty"`
+	RequirePushedAuthorizationRequests bool            `json:"require_pushed_authorization_requests,omitempty"`
+	// CodeChallengeMethod forces PKCE with this method for the client
+	// (a Connect2id extension).
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	// Data is free-form JSON the operator attaches to the client.
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// ClientStore keeps client registrations. Durable.
+type ClientStore interface {
+	// Create stores a new client; ErrExists if the ID is taken.
+	Create(ctx context.Context, c *Client) error
+	// Get returns the client or ErrNotFound.
+	Get(ctx context.Context, id string) (*Client, error)
+	// Update applies fn atomically and returns the stored result.
+	Update(ctx context.Context, id string, fn func(*Client) error) (*Client, error)
+	// Delete removes the client; ErrNotFound if unknown.
+	Delete(ctx context.Context, id string) error
+	// List returns up to limit clients with IDs greater than after, by ID.
+	List(ctx context.Context, after string, limit int) ([]*Client, error)
+}

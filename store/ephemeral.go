@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward/oauth"
+)
+
+// AuthzState is the state of an authorisation session.
+type AuthzState string
+
+// Authorisation session states; the transitions are owned by the protocol
+// core (internal/core/authz).
+const (
+	AuthzStateAuthPending    AuthzState = "auth_pending"
+	AuthzStateConsentPending AuthzState = "consent_pending"
+	AuthzStateDone           AuthzState = "done"
+	AuthzStateFailed         AuthzState = "failed"
+)
+
+// AuthzRequest is a validated authorisation request (RFC 6749 §4.1.1,
+// OIDC Core §3.1.2.1) as the authorisation session keeps it.
+type AuthzRequest struct {
+	ResponseType        []string             `json:"response_type"`
+	ResponseMode        string               `json:"response_mode,omitempty"`
+	ClientID            string               `json:"client_id"`
+	RedirectURI         string               `json:"redirect_uri"`
+	Scope               []string             `json:"scope,omitempty"`
+	State               string               `json:"state,omitempty"`
+	Nonce               string               `json:"nonce,omitempty"`
+	CodeChallenge       string               `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string               `json:"code_challenge_method,omitempty"`
+	Prompt              []string             `json:"prompt,omitempty"`
+	MaxAge              *int64               `json:"max_age,omitempty"`
+	ACRValues           []string             `json:"acr_values,omitempty"`
+	LoginHint           string               `json:"login_hint,omitempty"`
+	IDTokenHint         string               `json:"id_token_hint,omitempty"`
+	Claims              *oauth.ClaimsRequest `json:"claims,omitempty"`
+	UILocales           []string             `json:"ui_locales,omitempty"`
+	ClaimsLocales       []string             `json:"claims_locales,omitempty"`
+	Display             string               `json:"display,omitempty"`
+	// Params is every parameter as received, for plug-ins and the login UI.
+	Params map[string][]string `json:"params,omitempty"`
+}
+
+// AuthzSession is the server side of one authorisation request while the
+// login UI works through it. Ephemeral.
+type AuthzSession struct {
+	ID      string
+	State   AuthzState
+	Request AuthzRequest
+	// SubjectSessionID is the subject session the request runs under, once
+	// known (given by the UI or created at authentication).
+	SubjectSessionID string
+	// NewSubjectSession is set when this authorisation session created or
+	// replaced the subject session, so the final response returns its ID.
+	NewSubjectSession bool
+	Subject           string
+	AuthTime          time.Time
+	ACR               string
+	AMR               []string
+	// Final is the final response once reached, replayed on identical
+	// re-submission.
+	Final     []byte
+	Data      map[string]any
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthzSessionStore keeps authorisation sessions.
+type AuthzSessionStore interface {
+	Create(ctx context.Context, s *AuthzSession) error
+	Get(ctx context.Context, id string, now time.Time) (*AuthzSession, error)
+	Update(ctx context.Context, id string, now time.Time, fn func(*AuthzSession) error) (*AuthzSession, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// SubjectSession is a subject's single sign-on session with the provider.
+// ID is the key part of the session ID the login UI keeps in its cookie; the
+// core adds and checks the MAC. Ephemeral.
+type SubjectSession struct {
+	ID       string
+	Subject  string
+	AuthTime time.Time
+	ACR      string
+	AMR      []string
+	// Lifetimes; a negative value means unlimited.
+	MaxLife    time.Duration
+	AuthLife   time.Duration
+	MaxIdle    time.Duration
+	RPs        []string // client IDs that received tokens in this session
+	Claims     map[string]any
+	Data       map[string]any
+	Ctx        string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is the earlier of the max-life and max-idle deadlines; the
+	// core keeps it current on every update.
+	ExpiresAt time.Time
+}
+
+// SubjectSessionStore keeps subject sessions.
+type SubjectSessionStore interface {
+	Create(ctx context.Context, s *SubjectSession) error
+	Get(ctx context.Context, id string, now time.Time) (*SubjectSession, error)
+	Update(ctx context.Context, id string, now time.Time, fn func(*SubjectSession) error) (*SubjectSession, error)
+	Delete(ctx context.Context, id string) error
+	// ListBySubject returns the subject's live sessions, oldest first.
+	ListBySubject(ctx context.Context, subject string, now time.Time) ([]*SubjectSession, error)
+}
+
+// Code is an authorisation code, keyed by the SHA-256 hex of its value. It
+// carries the grant to create when it is redeemed; GrantID is fixed when the
+// code is issued so that a replayed code can revoke what the first
+// redemption issued. Ephemeral, single use.
+type Code struct {
+	ID                  string
+	GrantID             string
+	ClientID            string
+	RedirectURI         string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	// Grant is the authorisation to issue on redemption.
+	Grant     Grant
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// CodeStore keeps authorisation codes.
+type CodeStore interface {
+	Create(ctx context.Context, c *Code) error
+	// Consume returns the code the first time; afterwards, until the code
+	// expires, it returns the code with ErrConsumed. Unknown or expired codes
+	// give ErrNotFound. Exactly one of any number of concurrent callers wins.
+	Consume(ctx context.Context, id string, now time.Time) (*Code, error)
+}
+
+// PushedRequest is a pushed authorisation request (RFC 9126), keyed by the
+// reference part of its request_uri. Ephemeral, single use.
+type PushedRequest struct {
+	ID        string
+	ClientID  string
+	Params    map[string][]string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PARStore keeps pushed authorisation requests.
+type PARStore interface {
+	Create(ctx context.Context, r *PushedRequest) error
+	// Consume has the semantics of CodeStore.Consume.
+	Consume(ctx context.Context, id string, now time.Time) (*PushedRequest, error)
+}
+
+// ReplayCache remembers one-time identifiers (JWT "jti", assertion IDs).
+type ReplayCache interface {
+	// MarkUsed records key until the given time and reports whether it was
+	// already recorded and unexpired at now; a single atomic step.
+	MarkUsed(ctx context.Context, key string, until, now time.Time) (alreadyUsed bool, err error)
+}

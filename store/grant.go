@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// TokenSpec holds the token settings decided at consent (or by a grant
+// handler) and applied whenever tokens are minted for an authorisation.
+type TokenSpec struct {
+	AccessTokenLifetime  time.Duration `json:"access_token_lifetime,omitempty"`
+	AccessTokenEncoding  string        `json:"access_token_encoding,omitempty"` // oauth.TokenEncoding*
+	IssueRefreshToken    bool          `json:"issue_refresh_token,omitempty"`
+	RefreshTokenLifetime time.Duration `json:"refresh_token_lifetime,omitempty"` // 0: no expiry
+	RefreshTokenMaxIdle  time.Duration `json:"refresh_token_max_idle,omitempty"` // 0: none
+	RotateRefreshToken   bool          `json:"rotate_refresh_token,omitempty"`
+	IDTokenLifetime      time.Duration `json:"id_token_lifetime,omitempty"`
+	AllowIDTokenRefresh  bool          `json:"allow_id_token_refresh,omitempty"`
+}
+
+// Consented is what a subject authorised a client to receive.
+type Consented struct {
+	Scope []string `json:"scope,omitempty"`
+	// Claims are consented claim names, optionally prefixed "id_token:" to
+	// force delivery in the ID token.
+	Claims               []string       `json:"claims,omitempty"`
+	ClaimsLocales        []string       `json:"claims_locales,omitempty"`
+	PresetIDTokenClaims  map[string]any `json:"preset_id_token_claims,omitempty"`
+	PresetUserInfoClaims map[string]any `json:"preset_userinfo_claims,omitempty"`
+	ClaimsData           map[string]any `json:"claims_data,omitempty"`
+	Audience             []string       `json:"audience,omitempty"`
+	Data                 map[string]any `json:"data,omitempty"`
+}
+
+// Grant is one issued authorisation: the record behind a redeemed code (and,
+// later, a password or direct grant) that its refresh tokens and identifier
+// access tokens hang off. Deleting it revokes them all. Durable.
+type Grant struct {
+	ID       string
+	Subject  string
+	ClientID string
+	Consented
+	Tokens           TokenSpec
+	LongLived        bool
+	SubjectSessionID string
+	AuthTime         time.Time
+	ACR              string
+	AMR              []string
+	CreatedAt        time.Time
+	// ExpiresAt is when nothing issued under the grant can be valid any more;
+	// zero while a non-expiring refresh token may exist.
+	ExpiresAt time.Time
+}
+
+// GrantFilter selects grants; empty fields match everything, but at least
+// one field must be set.
+type GrantFilter struct {
+	Subject  string
+	ClientID string
+}
+
+// GrantStore keeps issued authorisations. Durable.
+type GrantStore interface {
+	// Create stores a new grant; ErrExists if the ID is taken.
+	Create(ctx context.Context, g *Grant) error
+	// Get returns the grant or ErrNotFound (also when expired at now).
+	Get(ctx context.Context, id string, now time.Time) (*Grant, error)
+	// Delete removes the grant with its refresh and access tokens;
+	// ErrNotFound if unknown.
+	Delete(ctx context.Context, id string) error
+	// DeleteMatching removes every grant the filter selects, with their
+	// tokens, and returns how many grants it removed.
+	DeleteMatching(ctx context.Context, f GrantFilter) (int, error)
+	// List returns the grants the filter selects, newest first.
+	List(ctx context.Context, f GrantFilter, now time.Time) ([]*Grant, error)
+}
+
+// Authorization is a long-lived authorisation (consent) of a subject for a
+// client, keyed by (Subject, ClientID): a later request within it needs no
+// new consent. Durable.
+type Authorization struct {
+	Subject  string
+	ClientID string
+	Consented
+	Tokens    TokenSpec
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AuthorizationStore keeps long-lived authorisations.
+type AuthorizationStore interface {
+	// Put creates or replaces the authorisation for (Subject, ClientID).
+	Put(ctx context.Context, a *Authorization) error
+	// Get returns the authorisation or ErrNotFound.
+	Get(ctx context.Context, subject, clientID string) (*Authorization, error)
+	// Delete removes it; ErrNotFound if unknown.
+	Delete(ctx context.Context, subject, clientID string) error
+	// List returns the authorisations of a subject (clientID empty) or of a
+	// client (subject empty), or the one of both.
+	List(ctx context.Context, subject, clientID string) ([]*Authorization, error)
+}
+
+// RefreshToken is an issued refresh token, keyed by the SHA-256 hex of its
+// value. Durable.
+type RefreshToken struct {
+	ID         string
+	GrantID    string
+	ClientID   string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time
+	// RotatedAt is when the token was exchanged for its successor; a rotated
+	// token presented again is a replay.
+	RotatedAt time.Time
+}
+
+// RefreshTokenStore keeps refresh tokens. Durable.
+type RefreshTokenStore interface {
+	// Create stores a new token; ErrExists if the ID is taken. Its grant must
+	// exist.
+	Create(ctx context.Context, t *RefreshToken) error
+	// Get returns the token, rotated or not, or ErrNotFound (also when
+	// expired at now).
+	Get(ctx context.Context, id string, now time.Time) (*RefreshToken, error)
+	// Touch records a use at now (for the idle timeout).
+	Touch(ctx context.Context, id string, now time.Time) error
+	// Rotate marks token id as rotated at now and stores next, atomically.
+	// If id was already rotated it returns the stored token with ErrConsumed
+	// and stores nothing.
+	Rotate(ctx context.Context, id string, now time.Time, next *RefreshToken) (*RefreshToken, error)
+}
+
+// AccessToken is an identifier (opaque) access token, keyed by the SHA-256
+// hex of its value. Self-contained (JWT) access tokens are not stored.
+// Durable.
+type AccessToken struct {
+	ID        string
+	GrantID   string
+	ClientID  string
+	Subject   string
+	Scope     []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessTokenStore keeps identifier access tokens.
+type AccessTokenStore interface {
+	// Create stores a new token; ErrExists if the ID is taken. Its grant must
+	// exist.
+	Create(ctx context.Context, t *AccessToken) error
+	// Get returns the token or ErrNotFound (also when expired at now).
+	Get(ctx context.Context, id string, now time.Time) (*AccessToken, error)
+	// Delete removes the token; ErrNotFound if unknown.
+	Delete(ctx context.Context, id string) error
+}
