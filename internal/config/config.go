@@ -1,0 +1,316 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Secret is a configuration value that must never be logged or printed.
+type Secret string
+
+// LogValue keeps secrets out of structured logs.
+func (Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// String keeps secrets out of %v output.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// Config is the complete, read-only configuration of one Keyward node.
+// Field tags name the YAML keys; each is also KEYWARD_<KEY> in the
+// environment with "." and "-" replaced by "_".
+type Config struct {
+	Listen      string `koanf:"listen"`
+	AdminListen string `koanf:"admin_listen"`
+	Issuer      string `koanf:"issuer"`
+	DataDir     string `koanf:"data_dir"`
+	Store       string `koanf:"store"`
+	Redis       string `koanf:"redis"`
+	APIToken    Secret `koanf:"api_token"`
+	MasterKey   Secret `koanf:"master_key"`
+	Users       string `koanf:"users"`
+	Dev         bool   `koanf:"dev"`
+	Demo        bool   `koanf:"demo"`
+
+	// APITokens holds extra per-API tokens as SHA-256 hex digests, as
+	// Connect2id configures them; the API token works for every API.
+	APITokens APITokens `koanf:"api_tokens"`
+
+	Authz        Authz        `koanf:"authz"`
+	Tokens       Tokens       `koanf:"tokens"`
+	Sessions     Sessions     `koanf:"sessions"`
+	Registration Registration `koanf:"registration"`
+	Claims       Claims       `koanf:"claims"`
+	Keys         Keys         `koanf:"keys"`
+	Cluster      Cluster      `koanf:"cluster"`
+	Log          Log          `koanf:"log"`
+}
+
+// APITokens are additional bearer tokens per integration API.
+type APITokens struct {
+	AuthzSessions []string `koanf:"authz_sessions"`
+	Registration  []string `koanf:"registration"`
+	Monitor       []string `koanf:"monitor"`
+}
+
+// Authz configures authorisation requests and the authorisation session API.
+type Authz struct {
+	// Endpoint is the login UI URL advertised as authorization_endpoint;
+	// empty: the built-in UI at <issuer>/login.
+	Endpoint               string        `koanf:"endpoint"`
+	SessionLifetime        time.Duration `koanf:"session_lifetime"`
+	CodeLifetime           time.Duration `koanf:"code_lifetime"`
+	PARLifetime            time.Duration `koanf:"par_lifetime"`
+	AllowPlainPKCE         bool          `koanf:"allow_plain_pkce"`
+	LimitToRegisteredScope bool          `koanf:"limit_to_registered_scope"`
+	AlwaysPromptForConsent bool          `koanf:"always_prompt_for_consent"`
+	ACRValues              []string      `koanf:"acr_values"`
+}
+
+// Tokens configures token defaults.
+type Tokens struct {
+	AccessTokenLifetime  time.Duration `koanf:"access_token_lifetime"`
+	AccessTokenEncoding  string        `koanf:"access_token_encoding"`
+	AccessTokenAlg       string        `koanf:"access_token_alg"`
+	IDTokenLifetime      time.Duration `koanf:"id_token_lifetime"`
+	IDTokenAlg           string        `koanf:"id_token_alg"`
+	RefreshTokenLifetime time.Duration `koanf:"refresh_token_lifetime"`
+	// RotateRefreshTokens applies to confidential clients; public clients
+	// always rotate.
+	RotateRefreshTokens bool `koanf:"rotate_refresh_tokens"`
+}
+
+// Sessions configures subject (SSO) sessions.
+type Sessions struct {
+	MaxLife  time.Duration `koanf:"max_life"`
+	AuthLife time.Duration `koanf:"auth_life"`
+	MaxIdle  time.Duration `koanf:"max_idle"`
+}
+
+// Registration configures the client registration endpoint.
+type Registration struct {
+	Open bool `koanf:"open"`
+}
+
+// Claims configures the claims sources.
+type Claims struct {
+	Sources []ClaimsSource `koanf:"sources"`
+}
+
+// ClaimsSource is one configured claims source.
+type ClaimsSource struct {
+	// Type is "users" (the users file) or "webhook".
+	Type            string        `koanf:"type"`
+	URL             string        `koanf:"url"`
+	Token           Secret        `koanf:"token"`
+	HMACSecret      Secret        `koanf:"hmac_secret"`
+	Timeout         time.Duration `koanf:"timeout"`
+	SupportedClaims []string      `koanf:"supported_claims"`
+}
+
+// Keys configures signing key handling.
+type Keys struct {
+	// RefreshInterval bounds how long a rotation on another node takes to
+	// reach this one when no change notice arrives.
+	RefreshInterval time.Duration `koanf:"refresh_interval"`
+	// RetiredKeyTTL is how long a retired key stays published.
+	RetiredKeyTTL time.Duration `koanf:"retired_key_ttl"`
+}
+
+// Cluster configures cache and housekeeping behaviour.
+type Cluster struct {
+	ClientCacheTTL time.Duration `koanf:"client_cache_ttl"`
+	PurgeInterval  time.Duration `koanf:"purge_interval"`
+	PurgeBatch     int           `koanf:"purge_batch"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level string `koanf:"level"`
+}
+
+// Default returns the defaults of PRODUCT.md §5 and connect2id-notes §13.3.
+func Default() Config {
+	return Config{
+		Listen:  ":8080",
+		Issuer:  "http://localhost:8080",
+		DataDir: "./keyward-data",
+		Authz: Authz{
+			SessionLifetime:        15 * time.Minute,
+			CodeLifetime:           60 * time.Second,
+			PARLifetime:            60 * time.Second,
+			LimitToRegisteredScope: true,
+		},
+		Tokens: Tokens{
+			AccessTokenLifetime: 600 * time.Second,
+			AccessTokenEncoding: "SELF_CONTAINED",
+			AccessTokenAlg:      "ES256",
+			IDTokenLifetime:     300 * time.Second,
+			IDTokenAlg:          "RS256",
+		},
+		Sessions: Sessions{
+			MaxLife:  180 * 24 * time.Hour,
+			AuthLife: 30 * 24 * time.Hour,
+			MaxIdle:  10 * 24 * time.Hour,
+		},
+		Claims: Claims{Sources: []ClaimsSource{{Type: "users"}}},
+		Keys: Keys{
+			RefreshInterval: 30 * time.Second,
+			RetiredKeyTTL:   24 * time.Hour,
+		},
+		Cluster: Cluster{
+			ClientCacheTTL: 10 * time.Second,
+			PurgeInterval:  time.Minute,
+			PurgeBatch:     1000,
+		},
+		Log: Log{Level: "info"},
+	}
+}
+
+// StoreURL returns the durable store URL, defaulting to SQLite in the data
+// directory.
+func (c *Config) StoreURL() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite://" + filepath.Join(c.DataDir, "keyward.db")
+}
+
+// AuthorizationEndpoint returns the advertised authorization_endpoint.
+func (c *Config) AuthorizationEndpoint() string {
+	if c.Authz.Endpoint != "" {
+		return c.Authz.Endpoint
+	}
+	return strings.TrimSuffix(c.Issuer, "/") + "/login"
+}
+
+// BuiltInLoginUI reports whether the reference login UI is served.
+func (c *Config) BuiltInLoginUI() bool { return c.Authz.Endpoint == "" }
+
+// Validate returns every problem with the configuration at once.
+func (c *Config) Validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.RawQuery != "" || u.Fragment != "" {
+		add("issuer %q must be an http(s) URL without query or fragment", c.Issuer)
+	} else if u.Scheme == "http" && !c.Dev && !isLoopbackHost(u.Hostname()) {
+		add("issuer %q must use https (http is allowed for localhost, or with --dev)", c.Issuer)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen %q is not a host:port address", c.Listen)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			add("admin_listen %q is not a host:port address", c.AdminListen)
+		}
+	}
+	if c.DataDir == "" {
+		add("data_dir must not be empty")
+	}
+	switch {
+	case c.Store == "", strings.HasPrefix(c.Store, "sqlite://"),
+		strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+	default:
+		add("store %q must be sqlite://PATH or postgres://…", c.Store)
+	}
+	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
+		add("redis %q must be a redis:// or rediss:// URL", c.Redis)
+	}
+	if c.APIToken != "" && len(c.APIToken) < 32 {
+		add("api_token must be at least 32 characters")
+	}
+	for name, list := range map[string][]string{
+		"api_tokens.authz_sessions": c.APITokens.AuthzSessions,
+		"api_tokens.registration":   c.APITokens.Registration,
+		"api_tokens.monitor":        c.APITokens.Monitor,
+	} {
+		for _, h := range list {
+			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+				add("%s: %q is not a SHA-256 hex digest", name, h)
+			}
+		}
+	}
+	if c.Authz.Endpoint != "" {
+		if u, err := url.Parse(c.Authz.Endpoint); err != nil || !u.IsAbs() || u.Fragment != "" {
+			add("authz.endpoint %q must be an absolute URL", c.Authz.Endpoint)
+		}
+	}
+	positive := map[string]time.Duration{
+		"authz.session_lifetime":       c.Authz.SessionLifetime,
+		"authz.code_lifetime":          c.Authz.CodeLifetime,
+		"authz.par_lifetime":           c.Authz.PARLifetime,
+		"tokens.access_token_lifetime": c.Tokens.AccessTokenLifetime,
+		"tokens.id_token_lifetime":     c.Tokens.IDTokenLifetime,
+		"keys.refresh_interval":        c.Keys.RefreshInterval,
+		"keys.retired_key_ttl":         c.Keys.RetiredKeyTTL,
+		"cluster.client_cache_ttl":     c.Cluster.ClientCacheTTL,
+		"cluster.purge_interval":       c.Cluster.PurgeInterval,
+	}
+	for name, d := range positive {
+		if d <= 0 {
+			add("%s must be positive", name)
+		}
+	}
+	if c.Authz.CodeLifetime > 180*time.Second {
+		add("authz.code_lifetime must not exceed 180s")
+	}
+	if c.Tokens.RefreshTokenLifetime < 0 {
+		add("tokens.refresh_token_lifetime must not be negative (0 means no expiry)")
+	}
+	if c.Keys.RetiredKeyTTL < max(c.Tokens.IDTokenLifetime, c.Tokens.AccessTokenLifetime) {
+		add("keys.retired_key_ttl must be at least the longest token lifetime")
+	}
+	switch c.Tokens.AccessTokenEncoding {
+	case "SELF_CONTAINED", "IDENTIFIER":
+	default:
+		add("tokens.access_token_encoding %q must be SELF_CONTAINED or IDENTIFIER", c.Tokens.AccessTokenEncoding)
+	}
+	for name, alg := range map[string]string{"tokens.access_token_alg": c.Tokens.AccessTokenAlg, "tokens.id_token_alg": c.Tokens.IDTokenAlg} {
+		switch alg {
+		case "RS256", "ES256", "EdDSA":
+		default:
+			add("%s %q must be RS256, ES256 or EdDSA", name, alg)
+		}
+	}
+	if c.Cluster.PurgeBatch <= 0 {
+		add("cluster.purge_batch must be positive")
+	}
+	if len(c.Claims.Sources) == 0 {
+		add("claims.sources must name at least one source")
+	}
+	for i, src := range c.Claims.Sources {
+		switch src.Type {
+		case "users":
+		case "webhook":
+			if u, err := url.Parse(src.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				add("claims.sources[%d]: webhook url %q must be an http(s) URL", i, src.URL)
+			}
+		default:
+			add("claims.sources[%d]: unknown type %q (want users or webhook)", i, src.Type)
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	return errs
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

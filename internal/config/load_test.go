@@ -1,0 +1,139 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Default(), cfg, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Load() without sources differs from Default() (-want +got):\n%s", diff)
+	}
+	if got := cfg.StoreURL(); got != "sqlite://keyward-data/keyward.db" {
+		t.Errorf("StoreURL() = %q", got)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "keyward.yaml")
+	yaml := `
+listen: "127.0.0.1:9000"
+issuer: https://file.example
+data_dir: /from/file
+tokens:
+  access_token_lifetime: 20m
+  id_token_lifetime: 2m
+authz:
+  acr_values: [gold, silver]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Sources{
+		File: file,
+		Environ: []string{
+			"KEYWARD_ISSUER=https://env.example",
+			"KEYWARD_TOKENS_ID_TOKEN_LIFETIME=3m",
+			"KEYWARD_API_TOKENS_MONITOR=" + strings.Repeat("ab", 32),
+			"KEYWARD_TEST_SOMETHING=ignored",
+			"PATH=/bin",
+		},
+		Flags: map[string]any{"issuer": "https://flag.example", "dev": true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"flag beats env and file", cfg.Issuer, "https://flag.example"},
+		{"file beats default", cfg.Listen, "127.0.0.1:9000"},
+		{"file key with underscore", cfg.DataDir, "/from/file"},
+		{"nested file key", cfg.Tokens.AccessTokenLifetime, 20 * time.Minute},
+		{"env beats file for nested key", cfg.Tokens.IDTokenLifetime, 3 * time.Minute},
+		{"env list", cfg.APITokens.Monitor, []string{strings.Repeat("ab", 32)}},
+		{"file list", cfg.Authz.ACRValues, []string{"gold", "silver"}},
+		{"flag bool", cfg.Dev, true},
+		{"default kept", cfg.Authz.CodeLifetime, 60 * time.Second},
+	}
+	for _, c := range checks {
+		if diff := cmp.Diff(c.want, c.got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
+
+func TestLoadConfigFileFromEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("listen: \"127.0.0.1:7000\"\n"), 0o600)
+	cfg, err := Load(Sources{Environ: []string{"KEYWARD_CONFIG=" + file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7000" {
+		t.Errorf("Listen = %q, want the value from the file KEYWARD_CONFIG names", cfg.Listen)
+	}
+}
+
+func TestLoadRejectsBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("listne: \":1\"\n"), 0o600)
+	tests := []struct {
+		name    string
+		src     Sources
+		wantErr string
+	}{
+		{"unknown file key", Sources{File: typo}, "listne"},
+		{"missing file", Sources{File: filepath.Join(dir, "nope.yaml")}, "config file"},
+		{"bad issuer", Sources{Flags: map[string]any{"issuer": "ftp://x"}}, "issuer"},
+		{"http issuer off localhost", Sources{Flags: map[string]any{"issuer": "http://idp.example"}}, "must use https"},
+		{"bad listen", Sources{Flags: map[string]any{"listen": "8080"}}, "listen"},
+		{"bad store", Sources{Flags: map[string]any{"store": "mysql://x"}}, "store"},
+		{"short api token", Sources{Flags: map[string]any{"api_token": "short"}}, "api_token"},
+		{"bad duration", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=soon"}}, "code_lifetime"},
+		{"code lifetime too long", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=10m"}}, "180s"},
+		{"bad api token hash", Sources{Environ: []string{"KEYWARD_API_TOKENS_MONITOR=zz"}}, "SHA-256"},
+		{"bad alg", Sources{Environ: []string{"KEYWARD_TOKENS_ID_TOKEN_ALG=none"}}, "id_token_alg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.src)
+			if err == nil {
+				t.Fatalf("Load succeeded, want an error mentioning %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error = %q, want one line mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDemoImpliesDev(t *testing.T) {
+	cfg, err := Load(Sources{Flags: map[string]any{"demo": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Dev {
+		t.Error("--demo did not imply --dev")
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	s := Secret("super-secret-value")
+	if got := s.String(); strings.Contains(got, "super") {
+		t.Errorf("String() = %q", got)
+	}
+}
