@@ -1,0 +1,355 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/store"
+)
+
+// Default lifetimes (connect2id-notes §5.4) and per-subject quota.
+const (
+	DefaultMaxLife  = 180 * 24 * time.Hour
+	DefaultAuthLife = 30 * 24 * time.Hour
+	DefaultMaxIdle  = 10 * 24 * time.Hour
+	DefaultQuota    = 5
+	// CtxWeb is the context of browser sessions created through the
+	// authorisation session API.
+	CtxWeb = "web"
+)
+
+// unlimitedHorizon stands in for "never" in ExpiresAt, which every backend
+// needs as a finite TTL.
+const unlimitedHorizon = 100 * 365 * 24 * time.Hour
+
+// ErrNotFound is returned (wrapped) for a session ID that is malformed, has a
+// bad MAC, is unknown or has expired. It wraps store.ErrNotFound.
+var ErrNotFound = fmt.Errorf("subject session: %w", store.ErrNotFound)
+
+// Config holds the session lifetimes. Zero means the default, negative
+// means unlimited.
+type Config struct {
+	MaxLife  time.Duration
+	AuthLife time.Duration
+	MaxIdle  time.Duration
+	// QuotaPerSubject caps the live sessions of one subject; creating one
+	// more closes the oldest. Zero means DefaultQuota, negative no limit.
+	QuotaPerSubject int
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Service creates, reads and ends subject sessions. It is safe for
+// concurrent use; all state lives in Store.
+type Service struct {
+	Store  store.SubjectSessionStore
+	MACKey []byte
+	Config Config
+	Now    func() time.Time
+	Rand   io.Reader // nil: crypto/rand
+	Log    *slog.Logger
+}
+
+// Login describes a successful subject authentication (connect2id-notes
+// §2.6).
+type Login struct {
+	Sub      string
+	ACR      string
+	AMR      []string
+	AuthTime time.Time // zero: now
+	Claims   map[string]any
+	Data     map[string]any
+	// Lifetime overrides in minutes, as the wire gives them: nil or 0 keeps
+	// the configured value, negative is unlimited.
+	MaxLife  *int64
+	AuthLife *int64
+	MaxIdle  *int64
+	Ctx      string // empty: CtxWeb
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func lifetime(override *int64, configured, def time.Duration) time.Duration {
+	if override != nil && *override != 0 {
+		if *override < 0 {
+			return -1
+		}
+		return time.Duration(*override) * time.Minute
+	}
+	d := orDefault(configured, def)
+	if d < 0 {
+		return -1
+	}
+	return d
+}
+
+// SIDForKey returns the session ID the UI keeps for a stored key.
+func SIDForKey(macKey []byte, key string) string {
+	return key + "." + secret.MAC(macKey, key)
+}
+
+// PublicID returns the ID token "sid" claim value for a session key (OIDC
+// Front-Channel Logout §3, Back-Channel Logout §2.1): stable per session and
+// not usable as the cookie value.
+func PublicID(key string) string {
+	sum := sha256.Sum256([]byte("keyward sid v1:" + key))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// KeyForSID checks the MAC of a session ID in constant time and returns the
+// key part; ok is false for anything malformed or forged.
+func KeyForSID(macKey []byte, sid string) (key string, ok bool) {
+	key, mac, found := strings.Cut(sid, ".")
+	if !found || key == "" || mac == "" {
+		return "", false
+	}
+	want := secret.MAC(macKey, key)
+	if !secret.Equal([]byte(want), []byte(mac)) {
+		return "", false
+	}
+	return key, true
+}
+
+// expiry is the earlier of the max-life and max-idle deadlines.
+func expiry(sess *store.SubjectSession) time.Time {
+	exp := sess.CreatedAt.Add(unlimitedHorizon)
+	if sess.MaxLife >= 0 {
+		exp = sess.CreatedAt.Add(sess.MaxLife)
+	}
+	if sess.MaxIdle >= 0 {
+		if idle := sess.LastUsedAt.Add(sess.MaxIdle); idle.Before(exp) {
+			exp = idle
+		}
+	}
+	return exp
+}
+
+// Expired reports whether the session has passed its max life or max idle
+// time at now.
+func Expired(sess *store.SubjectSession, now time.Time) bool {
+	return !now.Before(expiry(sess))
+}
+
+// AuthExpired reports whether the session's auth life has passed at now, so
+// that the subject must authenticate again (connect2id-notes §2.13 rule 2).
+func AuthExpired(sess *store.SubjectSession, now time.Time) bool {
+	return sess.AuthLife >= 0 && !now.Before(sess.AuthTime.Add(sess.AuthLife))
+}
+
+// Create starts a new session for a login and returns it with the session ID
+// for the UI's cookie. When the subject already has QuotaPerSubject live
+// sessions, the oldest are closed first.
+func (s *Service) Create(ctx context.Context, l Login) (*store.SubjectSession, string, error) {
+	if l.Sub == "" {
+		return nil, "", errors.New("create subject session: empty subject")
+	}
+	now := s.now()
+	key, err := secret.Token(s.Rand, 16)
+	if err != nil {
+		return nil, "", fmt.Errorf("create subject session: %w", err)
+	}
+	authTime := l.AuthTime.UTC()
+	if l.AuthTime.IsZero() {
+		authTime = now
+	}
+	sess := &store.SubjectSession{
+		ID:         key,
+		Subject:    l.Sub,
+		AuthTime:   authTime,
+		ACR:        l.ACR,
+		AMR:        slices.Clone(l.AMR),
+		MaxLife:    lifetime(l.MaxLife, s.Config.MaxLife, DefaultMaxLife),
+		AuthLife:   lifetime(l.AuthLife, s.Config.AuthLife, DefaultAuthLife),
+		MaxIdle:    lifetime(l.MaxIdle, s.Config.MaxIdle, DefaultMaxIdle),
+		Claims:     l.Claims,
+		Data:       l.Data,
+		Ctx:        l.Ctx,
+		CreatedAt:  now,
+		LastUsedAt: now,
+	}
+	if sess.Ctx == "" {
+		sess.Ctx = CtxWeb
+	}
+	sess.ExpiresAt = expiry(sess)
+	if err := s.enforceQuota(ctx, l.Sub, now); err != nil {
+		return nil, "", err
+	}
+	if err := s.Store.Create(ctx, sess); err != nil {
+		return nil, "", fmt.Errorf("create subject session: %w", err)
+	}
+	return sess, SIDForKey(s.MACKey, key), nil
+}
+
+// enforceQuota closes the subject's oldest sessions so that one more fits
+// (connect2id-notes §5.1, CLOSE_OLD_SESSION).
+func (s *Service) enforceQuota(ctx context.Context, sub string, now time.Time) error {
+	quota := s.Config.QuotaPerSubject
+	if quota == 0 {
+		quota = DefaultQuota
+	}
+	if quota < 0 {
+		return nil
+	}
+	live, err := s.Store.ListBySubject(ctx, sub, now)
+	if err != nil {
+		return fmt.Errorf("list subject sessions: %w", err)
+	}
+	for i := 0; i <= len(live)-quota; i++ {
+		err := s.Store.Delete(ctx, live[i].ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("close old subject session: %w", err)
+		}
+		s.log().InfoContext(ctx, "closed subject session over quota", "session", PublicID(live[i].ID))
+	}
+	return nil
+}
+
+// Get returns the live session for a session ID and records its use, which
+// extends the idle deadline. It returns an error wrapping ErrNotFound when
+// the ID is forged, unknown or expired.
+func (s *Service) Get(ctx context.Context, sid string) (*store.SubjectSession, error) {
+	key, ok := KeyForSID(s.MACKey, sid)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return s.GetByKey(ctx, key)
+}
+
+// GetByKey is Get for a key whose MAC was already checked (the core keeps
+// keys, never cookie values, in its own records).
+func (s *Service) GetByKey(ctx context.Context, key string) (*store.SubjectSession, error) {
+	now := s.now()
+	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		if Expired(sess, now) {
+			return ErrNotFound
+		}
+		sess.LastUsedAt = now
+		sess.ExpiresAt = expiry(sess)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("get subject session: %w", err)
+	}
+	return sess, nil
+}
+
+// Reauthenticate records a new authentication of the session's own subject:
+// auth time, ACR and AMR are replaced, claims and data merged. The session
+// ID does not change. It fails with ErrNotFound if the session is gone and
+// with a plain error if l.Sub is another subject (callers end the session
+// and Create instead).
+func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*store.SubjectSession, error) {
+	now := s.now()
+	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		if Expired(sess, now) {
+			return ErrNotFound
+		}
+		if sess.Subject != l.Sub {
+			return errors.New("reauthenticate: subject differs")
+		}
+		sess.AuthTime = l.AuthTime.UTC()
+		if l.AuthTime.IsZero() {
+			sess.AuthTime = now
+		}
+		sess.ACR = l.ACR
+		sess.AMR = slices.Clone(l.AMR)
+		sess.Claims = merge(sess.Claims, l.Claims)
+		sess.Data = merge(sess.Data, l.Data)
+		if l.MaxLife != nil && *l.MaxLife != 0 {
+			sess.MaxLife = lifetime(l.MaxLife, 0, 0)
+		}
+		if l.AuthLife != nil && *l.AuthLife != 0 {
+			sess.AuthLife = lifetime(l.AuthLife, 0, 0)
+		}
+		if l.MaxIdle != nil && *l.MaxIdle != 0 {
+			sess.MaxIdle = lifetime(l.MaxIdle, 0, 0)
+		}
+		sess.LastUsedAt = now
+		sess.ExpiresAt = expiry(sess)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("reauthenticate subject session: %w", err)
+	}
+	return sess, nil
+}
+
+func merge(dst, src map[string]any) map[string]any {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]any, len(src))
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}
+
+// AddRP records that a client received tokens in the session (for logout
+// notifications). Adding a client twice is a no-op.
+func (s *Service) AddRP(ctx context.Context, key, clientID string) error {
+	now := s.now()
+	_, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		if !slices.Contains(sess.RPs, clientID) {
+			sess.RPs = append(sess.RPs, clientID)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("add RP to subject session: %w", err)
+	}
+	return nil
+}
+
+// End closes the session with the given ID (logout). A forged or unknown
+// ID gives ErrNotFound.
+func (s *Service) End(ctx context.Context, sid string) error {
+	key, ok := KeyForSID(s.MACKey, sid)
+	if !ok {
+		return ErrNotFound
+	}
+	return s.EndKey(ctx, key)
+}
+
+// EndKey is End for a key whose MAC was already checked.
+func (s *Service) EndKey(ctx context.Context, key string) error {
+	if err := s.Store.Delete(ctx, key); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("end subject session: %w", err)
+	}
+	return nil
+}

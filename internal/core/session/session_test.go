@@ -1,0 +1,244 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward/store"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time          { return c.t }
+func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newService(cfg Config) (*Service, *clock, *fakeStore) {
+	c := &clock{t: t0}
+	st := newFakeStore()
+	return &Service{Store: st, MACKey: []byte("0123456789abcdef0123456789abcdef"), Config: cfg, Now: c.Now}, c, st
+}
+
+func i64(v int64) *int64 { return &v }
+
+func TestCreateAndGet(t *testing.T) {
+	s, _, st := newService(Config{})
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", AMR: []string{"pwd"}, Claims: map[string]any{"ip": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, mac, ok := strings.Cut(sid, ".")
+	if !ok || key != sess.ID || mac == "" {
+		t.Fatalf("sid %q does not have the form <key>.<mac> for key %q", sid, sess.ID)
+	}
+	if len(key) != 22 {
+		t.Errorf("key length %d, want 22 (128 bits base64url)", len(key))
+	}
+	if _, ok := st.m[sid]; ok {
+		t.Error("the full sid (with MAC) was stored; only the key may be")
+	}
+	got, err := s.Get(t.Context(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &store.SubjectSession{
+		ID: key, Subject: "alice", AuthTime: t0, ACR: "1", AMR: []string{"pwd"},
+		MaxLife: DefaultMaxLife, AuthLife: DefaultAuthLife, MaxIdle: DefaultMaxIdle,
+		Claims: map[string]any{"ip": "x"}, Ctx: CtxWeb, CreatedAt: t0, LastUsedAt: t0,
+		ExpiresAt: t0.Add(DefaultMaxIdle),
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Get (-want +got):\n%s", d)
+	}
+}
+
+func TestGetRejects(t *testing.T) {
+	s, _, _ := newService(Config{})
+	_, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, mac, _ := strings.Cut(sid, ".")
+	other := &Service{Store: s.Store, MACKey: []byte("another key"), Now: s.Now}
+	for name, tc := range map[string]struct {
+		svc *Service
+		sid string
+	}{
+		"empty":          {s, ""},
+		"key only":       {s, key},
+		"bad mac":        {s, key + "." + strings.Repeat("A", len(mac))},
+		"mac of other":   {other, sid},
+		"unknown key":    {s, SIDForKey(s.MACKey, "unknownkey")},
+		"trailing dot":   {s, sid + "."},
+		"only separator": {s, "."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := tc.svc.Get(t.Context(), tc.sid); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(%q) err = %v, want ErrNotFound", tc.sid, err)
+			}
+		})
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		login   Login
+		steps   []time.Duration // advances; a Get after each
+		wantErr bool            // for the final Get
+	}{
+		{"idle within limit kept alive by use", Config{MaxIdle: time.Hour}, Login{Sub: "a"}, []time.Duration{50 * time.Minute, 50 * time.Minute, 50 * time.Minute}, false},
+		{"idle exceeded", Config{MaxIdle: time.Hour}, Login{Sub: "a"}, []time.Duration{61 * time.Minute}, true},
+		{"idle exactly reached", Config{MaxIdle: time.Hour}, Login{Sub: "a"}, []time.Duration{time.Hour}, true},
+		{"max life despite use", Config{MaxLife: 2 * time.Hour, MaxIdle: time.Hour}, Login{Sub: "a"}, []time.Duration{50 * time.Minute, 50 * time.Minute, 50 * time.Minute}, true},
+		{"unlimited", Config{MaxLife: -1, MaxIdle: -1}, Login{Sub: "a"}, []time.Duration{50 * 365 * 24 * time.Hour}, false},
+		{"override minutes", Config{MaxIdle: time.Hour}, Login{Sub: "a", MaxIdle: i64(10)}, []time.Duration{11 * time.Minute}, true},
+		{"override unlimited", Config{MaxIdle: time.Hour}, Login{Sub: "a", MaxIdle: i64(-1)}, []time.Duration{100 * time.Hour}, false},
+		{"override zero keeps config", Config{MaxIdle: time.Hour}, Login{Sub: "a", MaxIdle: i64(0)}, []time.Duration{61 * time.Minute}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, _ := newService(tc.cfg)
+			_, sid, err := s.Create(t.Context(), tc.login)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, d := range tc.steps {
+				c.Advance(d)
+				_, err = s.Get(t.Context(), sid)
+				if i < len(tc.steps)-1 && err != nil {
+					t.Fatalf("Get after step %d: %v", i, err)
+				}
+			}
+			if gotErr := errors.Is(err, store.ErrNotFound); gotErr != tc.wantErr {
+				t.Errorf("final Get err = %v, want not-found %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestAuthExpired(t *testing.T) {
+	sess := &store.SubjectSession{AuthTime: t0, AuthLife: time.Hour}
+	for _, tc := range []struct {
+		at   time.Time
+		life time.Duration
+		want bool
+	}{
+		{t0.Add(59 * time.Minute), time.Hour, false},
+		{t0.Add(time.Hour), time.Hour, true},
+		{t0.Add(1000 * time.Hour), -1, false},
+	} {
+		sess.AuthLife = tc.life
+		if got := AuthExpired(sess, tc.at); got != tc.want {
+			t.Errorf("AuthExpired(life %v, at %v) = %v, want %v", tc.life, tc.at, got, tc.want)
+		}
+	}
+}
+
+func TestQuotaClosesOldest(t *testing.T) {
+	s, c, st := newService(Config{QuotaPerSubject: 2})
+	var sids []string
+	for range 3 {
+		_, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, sid)
+		c.Advance(time.Second)
+	}
+	if _, _, err := s.Create(t.Context(), Login{Sub: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(t.Context(), sids[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("oldest session survived the quota: %v", err)
+	}
+	for _, sid := range sids[1:] {
+		if _, err := s.Get(t.Context(), sid); err != nil {
+			t.Errorf("newer session %q closed: %v", sid, err)
+		}
+	}
+	if len(st.m) != 3 {
+		t.Errorf("store holds %d sessions, want 3 (2 alice + 1 bob)", len(st.m))
+	}
+}
+
+func TestAddRPAndEnd(t *testing.T) {
+	s, _, _ := newService(Config{})
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"app1", "app2", "app1"} {
+		if err := s.AddRP(t.Context(), sess.ID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Get(t.Context(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"app1", "app2"}, got.RPs); d != "" {
+		t.Errorf("RPs (-want +got):\n%s", d)
+	}
+	if err := s.End(t.Context(), sess.ID+".forged"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("End with forged MAC: %v, want ErrNotFound", err)
+	}
+	if err := s.End(t.Context(), sid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(t.Context(), sid); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after End: %v", err)
+	}
+	if err := s.End(t.Context(), sid); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second End: %v", err)
+	}
+	if err := s.AddRP(t.Context(), sess.ID, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AddRP after End: %v", err)
+	}
+}
+
+func TestReauthenticate(t *testing.T) {
+	s, c, _ := newService(Config{})
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", Claims: map[string]any{"a": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Hour)
+	got, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "alice", ACR: "2", AMR: []string{"otp"}, Claims: map[string]any{"b": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.AuthTime.Equal(t0.Add(time.Hour)) || got.ACR != "2" || got.Claims["a"] != 1 || got.Claims["b"] != 2 {
+		t.Errorf("Reauthenticate = %+v", got)
+	}
+	if _, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "bob"}); err == nil {
+		t.Error("Reauthenticate accepted another subject")
+	}
+	if _, err := s.Get(t.Context(), sid); err != nil {
+		t.Errorf("session ID changed by reauthentication: %v", err)
+	}
+}
+
+func TestPublicIDAndView(t *testing.T) {
+	if PublicID("k1") == PublicID("k2") || PublicID("k1") != PublicID("k1") {
+		t.Error("PublicID is not a stable per-key value")
+	}
+	if strings.Contains(PublicID("k1"), "k1") || len(PublicID("k1")) != 22 {
+		t.Errorf("PublicID(k1) = %q", PublicID("k1"))
+	}
+	s, _, _ := newService(Config{MaxLife: -1})
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", AMR: []string{"pwd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SessionView{SID: sid, Sub: "alice", AuthTime: t0.Unix(), AMR: []string{"pwd"}, CreationTime: t0.Unix(),
+		MaxLife: -1, AuthLife: 43200, MaxIdle: 14400, Ctx: "web"}
+	if d := cmp.Diff(want, s.View(sess, sid)); d != "" {
+		t.Errorf("View (-want +got):\n%s", d)
+	}
+}
