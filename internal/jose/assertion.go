@@ -1,0 +1,404 @@
+package jose
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+const (
+	// maxAssertionSigningInput bounds header+payload of a client assertion.
+	maxAssertionSigningInput = 10 << 10
+	// maxAssertionBytes adds room for the largest signature we accept
+	// (RSA 8192 bits, base64url) to the signing-input limit.
+	maxAssertionBytes = maxAssertionSigningInput + 1 + 1400
+	// assertionLeeway absorbs clock skew between client and server.
+	assertionLeeway = 60 * time.Second
+	// refetchInterval is the least time between forced re-fetches of one
+	// client's jwks_uri, so a stream of assertions with unknown kids cannot
+	// turn us into a request amplifier.
+	refetchInterval = 10 * time.Second
+	// maxCandidateKeys bounds the signature checks one assertion without a
+	// kid may cause.
+	maxCandidateKeys = 8
+	// maxCachedClients bounds the jwks_uri cache.
+	maxCachedClients = 10000
+
+	// DefaultJWKSCacheTTL is how long a fetched client JWK set is used.
+	DefaultJWKSCacheTTL = 5 * time.Minute
+	// DefaultJWKSMaxBytes bounds a jwks_uri response.
+	DefaultJWKSMaxBytes = 1 << 20
+)
+
+// ClientKeys verifies client authentication assertions and caches the JWK
+// sets fetched from clients' jwks_uri. Set the exported fields before first
+// use (NewClientKeys fills defaults); it is then safe for concurrent use.
+type ClientKeys struct {
+	// HTTPClient fetches jwks_uri documents; its Timeout (and the context)
+	// bound each fetch.
+	HTTPClient *http.Client
+	// Now is the clock.
+	Now func() time.Time
+	// CacheTTL is how long a fetched JWK set is used before it is fetched
+	// again.
+	CacheTTL time.Duration
+	// MaxBytes bounds a jwks_uri response body.
+	MaxBytes int64
+
+	mu    sync.Mutex
+	cache map[string]*jwksEntry // by client ID
+}
+
+type jwksEntry struct {
+	mu        sync.Mutex // held while fetching, so one fetch per client at a time
+	uri       string
+	set       *gojose.JSONWebKeySet
+	fetchedAt time.Time
+	forcedAt  time.Time
+}
+
+// NewClientKeys returns a ClientKeys using httpClient (a client with a 10 s
+// timeout when nil; never http.DefaultClient) and the clock now (time.Now
+// when nil), with DefaultJWKSCacheTTL and DefaultJWKSMaxBytes.
+func NewClientKeys(httpClient *http.Client, now func() time.Time) *ClientKeys {
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &ClientKeys{
+		HTTPClient: httpClient,
+		Now:        now,
+		CacheTTL:   DefaultJWKSCacheTTL,
+		MaxBytes:   DefaultJWKSMaxBytes,
+	}
+}
+
+// AssertionClaims are the verified claims of a client assertion.
+type AssertionClaims struct {
+	Issuer, Subject, ID string
+	Audience            []string
+	Expiry              time.Time
+	IssuedAt            time.Time // zero when absent
+	NotBefore           time.Time // zero when absent
+}
+
+type assertionClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.Audience     `json:"aud"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ID        string           `json:"jti"`
+}
+
+// VerifyAssertion verifies a client authentication JWT (RFC 7523 §2.2 and
+// §3, OIDC Core §9) for method oauth.AuthMethodPrivateKeyJWT or
+// oauth.AuthMethodClientSecretJWT.
+//
+// The signature must use an algorithm in algs (never "none"; HS256/384/512
+// only for client_secret_jwt, keyed with secret; asymmetric algorithms only
+// for private_key_jwt, checked against the client's inline `jwks` or its
+// `jwks_uri` set, fetched and cached; an unknown kid forces one re-fetch, at
+// most once per 10 s per client). Then iss and sub must both equal the
+// client ID, aud must contain one of audiences, exp must be present and not
+// passed, nbf and iat must not be in the future, all with 60 s leeway, and
+// jti must be present. The caller checks jti replay (store.ReplayCache) and
+// maps every error to invalid_client.
+func (k *ClientKeys) VerifyAssertion(ctx context.Context, assertion string, client *store.Client, method string, secret []byte, algs []string, audiences []string) (*AssertionClaims, error) {
+	if client == nil {
+		return nil, errors.New("no client")
+	}
+	if err := checkAssertionSize(assertion); err != nil {
+		return nil, err
+	}
+	var allowed []gojose.SignatureAlgorithm
+	switch method {
+	case oauth.AuthMethodClientSecretJWT:
+		if len(secret) == 0 {
+			return nil, errors.New("client has no secret for client_secret_jwt")
+		}
+		allowed = filterAlgs(algs, hmacAlgs)
+	case oauth.AuthMethodPrivateKeyJWT:
+		allowed = filterAlgs(algs, asymmetricAlgs)
+	default:
+		return nil, fmt.Errorf("authentication method %q does not use an assertion", method)
+	}
+	if len(allowed) == 0 {
+		return nil, fmt.Errorf("no acceptable signature algorithm for %s", method)
+	}
+	if want := client.Metadata.TokenEndpointAuthSigningAlg; want != "" {
+		if !slices.Contains(allowed, gojose.SignatureAlgorithm(want)) {
+			return nil, fmt.Errorf("client's registered signing algorithm %q is not acceptable", want)
+		}
+		// OIDC Dynamic Registration §2: other algorithms must be rejected.
+		allowed = []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(want)}
+	}
+	jws, err := gojose.ParseSignedCompact(assertion, allowed)
+	if err != nil {
+		return nil, fmt.Errorf("parse assertion: %w", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("assertion must carry exactly one signature")
+	}
+	var payload []byte
+	if method == oauth.AuthMethodClientSecretJWT {
+		payload, err = jws.Verify(secret)
+		if err != nil {
+			return nil, fmt.Errorf("verify assertion HMAC: %w", err)
+		}
+	} else {
+		payload, err = k.verifyWithClientKeys(ctx, jws, client)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return checkAssertionClaims(payload, client.ID, audiences, k.Now())
+}
+
+func checkAssertionSize(assertion string) error {
+	if len(assertion) > maxAssertionBytes {
+		return fmt.Errorf("assertion larger than %d bytes", maxAssertionBytes)
+	}
+	if i := strings.LastIndexByte(assertion, '.'); i > maxAssertionSigningInput {
+		return fmt.Errorf("assertion header and payload larger than %d bytes", maxAssertionSigningInput)
+	}
+	return nil
+}
+
+func (k *ClientKeys) verifyWithClientKeys(ctx context.Context, jws *gojose.JSONWebSignature, client *store.Client) ([]byte, error) {
+	h := jws.Signatures[0].Header
+	md := client.Metadata
+	if len(md.JWKS) > 0 {
+		set, err := ParseJWKS(md.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("client's registered jwks: %w", err)
+		}
+		return verifyWithSet(jws, h, set)
+	}
+	if md.JWKSURI == "" {
+		return nil, errors.New("client has registered neither jwks nor jwks_uri")
+	}
+	set, err := k.fetch(ctx, client.ID, md.JWKSURI, false)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := verifyWithSet(jws, h, set)
+	if !errors.Is(err, errNoKey) {
+		return payload, err
+	}
+	// The client may have rotated its keys since we cached its set.
+	set, err = k.fetch(ctx, client.ID, md.JWKSURI, true)
+	if err != nil {
+		return nil, err
+	}
+	return verifyWithSet(jws, h, set)
+}
+
+var errNoKey = errors.New("no registered key of the client matches the assertion")
+
+// verifyWithSet tries the keys that fit the header's kid and alg; errNoKey
+// (wrapped) means none fits, which may be cured by re-fetching the set.
+func verifyWithSet(jws *gojose.JSONWebSignature, h gojose.Header, set *gojose.JSONWebKeySet) ([]byte, error) {
+	tried := 0
+	var lastErr error
+	for _, key := range set.Keys {
+		if h.KeyID != "" && key.KeyID != h.KeyID {
+			continue
+		}
+		if key.Use == "enc" || (key.Algorithm != "" && key.Algorithm != h.Algorithm) || !keyFitsAlg(key.Key, h.Algorithm) {
+			continue
+		}
+		if tried == maxCandidateKeys {
+			break
+		}
+		tried++
+		payload, err := jws.Verify(key.Key)
+		if err == nil {
+			return payload, nil
+		}
+		lastErr = err
+	}
+	if tried == 0 {
+		return nil, fmt.Errorf("%w (kid %q, alg %q)", errNoKey, h.KeyID, h.Algorithm)
+	}
+	return nil, fmt.Errorf("verify assertion signature: %w", lastErr)
+}
+
+// fetch returns the client's jwks_uri set from the cache, or fetches it when
+// it is missing, stale, registered under another URI, or force is set and
+// the last forced fetch is older than refetchInterval.
+func (k *ClientKeys) fetch(ctx context.Context, clientID, uri string, force bool) (*gojose.JSONWebKeySet, error) {
+	e := k.entry(clientID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := k.Now()
+	fresh := e.set != nil && e.uri == uri && now.Sub(e.fetchedAt) < k.CacheTTL
+	if fresh && !force {
+		return e.set, nil
+	}
+	if fresh && force && now.Sub(e.forcedAt) < refetchInterval {
+		return e.set, nil
+	}
+	set, err := k.download(ctx, uri)
+	if err != nil {
+		return nil, fmt.Errorf("fetch client jwks_uri: %w", err)
+	}
+	e.uri, e.set, e.fetchedAt = uri, set, now
+	if force {
+		e.forcedAt = now
+	}
+	return set, nil
+}
+
+func (k *ClientKeys) entry(clientID string) *jwksEntry {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.cache[clientID]; ok {
+		return e
+	}
+	if k.cache == nil {
+		k.cache = make(map[string]*jwksEntry)
+	}
+	if len(k.cache) >= maxCachedClients {
+		// Dropping arbitrary entries only costs a re-fetch.
+		for id := range k.cache {
+			delete(k.cache, id)
+			if len(k.cache) < maxCachedClients/2 {
+				break
+			}
+		}
+	}
+	e := &jwksEntry{}
+	k.cache[clientID] = e
+	return e
+}
+
+func (k *ClientKeys) download(ctx context.Context, uri string) (*gojose.JSONWebKeySet, error) {
+	if k.HTTPClient == nil {
+		return nil, errors.New("no HTTP client configured")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
+		return nil, fmt.Errorf("unsupported jwks_uri scheme %q", req.URL.Scheme)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := k.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("get: status %d", resp.StatusCode)
+	}
+	max := k.MaxBytes
+	if max <= 0 {
+		max = DefaultJWKSMaxBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > max {
+		return nil, fmt.Errorf("response larger than %d bytes", max)
+	}
+	return parseJWKS(body, true)
+}
+
+func checkAssertionClaims(payload []byte, clientID string, audiences []string, now time.Time) (*AssertionClaims, error) {
+	var c assertionClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, fmt.Errorf("decode assertion claims: %w", err)
+	}
+	if c.Issuer != clientID || c.Subject != clientID {
+		return nil, fmt.Errorf("assertion iss %q and sub %q must both be the client ID", c.Issuer, c.Subject)
+	}
+	audOK := false
+	for _, a := range audiences {
+		if a != "" && c.Audience.Contains(a) {
+			audOK = true
+			break
+		}
+	}
+	if !audOK {
+		return nil, fmt.Errorf("assertion audience %q does not name this server", []string(c.Audience))
+	}
+	if c.Expiry == nil {
+		return nil, errors.New("assertion has no exp")
+	}
+	exp := c.Expiry.Time()
+	if !now.Before(exp.Add(assertionLeeway)) {
+		return nil, fmt.Errorf("assertion expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	nbf, iat := c.NotBefore.Time(), c.IssuedAt.Time()
+	if c.NotBefore != nil && nbf.After(now.Add(assertionLeeway)) {
+		return nil, fmt.Errorf("assertion not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if c.IssuedAt != nil && iat.After(now.Add(assertionLeeway)) {
+		return nil, fmt.Errorf("assertion issued in the future (%s)", iat.UTC().Format(time.RFC3339))
+	}
+	if c.ID == "" {
+		return nil, errors.New("assertion has no jti")
+	}
+	out := &AssertionClaims{
+		Issuer: c.Issuer, Subject: c.Subject, ID: c.ID,
+		Audience: []string(c.Audience), Expiry: exp.UTC(),
+	}
+	if c.NotBefore != nil {
+		out.NotBefore = nbf.UTC()
+	}
+	if c.IssuedAt != nil {
+		out.IssuedAt = iat.UTC()
+	}
+	return out, nil
+}
+
+// UnverifiedClientID returns the client ID a client assertion claims to come
+// from (its iss, which must equal its sub, RFC 7523 §3), without verifying
+// anything, so the caller can load the client whose keys verify it. Never
+// trust the result before VerifyAssertion succeeds.
+func UnverifiedClientID(assertion string) (string, error) {
+	if err := checkAssertionSize(assertion); err != nil {
+		return "", err
+	}
+	algs := make([]gojose.SignatureAlgorithm, 0, len(asymmetricAlgs)+len(hmacAlgs))
+	for a := range asymmetricAlgs {
+		algs = append(algs, gojose.SignatureAlgorithm(a))
+	}
+	for a := range hmacAlgs {
+		algs = append(algs, gojose.SignatureAlgorithm(a))
+	}
+	tok, err := jwt.ParseSigned(assertion, algs)
+	if err != nil {
+		return "", fmt.Errorf("parse assertion: %w", err)
+	}
+	var c struct {
+		Issuer  string `json:"iss"`
+		Subject string `json:"sub"`
+	}
+	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil {
+		return "", fmt.Errorf("decode assertion claims: %w", err)
+	}
+	if c.Issuer == "" || c.Issuer != c.Subject {
+		return "", errors.New("assertion iss and sub must both be the client ID")
+	}
+	return c.Issuer, nil
+}
