@@ -1,0 +1,306 @@
+package token
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// Form parameter names of client authentication (RFC 6749 §2.3.1,
+// RFC 7521 §4.2).
+const (
+	paramClientID            = "client_id"
+	paramClientSecret        = "client_secret"
+	paramClientAssertion     = "client_assertion"
+	paramClientAssertionType = "client_assertion_type"
+)
+
+// Algorithm allow-lists for client assertions (OIDC Core §9).
+var (
+	hmacAlgs = []string{"HS256", "HS384", "HS512"}
+	asymAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+// maxAssertionLen bounds the client assertion we are willing to parse; a
+// bigger one cannot be a sane JWT (connect2id §14 item 4 caps JWTs alike).
+const maxAssertionLen = 16 << 10
+
+// authFailure is why a client failed to authenticate, for the logs only.
+type authFailure struct {
+	clientID string
+	reason   string
+	cause    error
+}
+
+// AuthenticateClient authenticates the client of a token or PAR request by
+// exactly one method (RFC 6749 §2.3, OIDC Core §9, RFC 7523 §2.2) — the one
+// the client registered (token_endpoint_auth_method, default
+// client_secret_basic).
+//
+// Errors: invalid_request (400) for two methods at once, repeated or
+// malformed parameters; invalid_client (401) with a generic description for
+// an unknown client, a wrong or expired secret, a bad or replayed assertion,
+// or a method other than the registered one; server_error for store or
+// sealer failures. The reason is logged with a random client_auth_id that
+// the description echoes, never with the secret.
+func (s *Service) AuthenticateClient(ctx context.Context, c Credentials) (*store.Client, error) {
+	for _, p := range []string{paramClientID, paramClientSecret, paramClientAssertion, paramClientAssertionType} {
+		if len(c.Form[p]) > 1 {
+			return nil, oauth.InvalidRequest("repeated parameter " + p)
+		}
+	}
+	formID := c.Form.Get(paramClientID)
+	formSecret, hasFormSecret := c.Form.Get(paramClientSecret), c.Form.Has(paramClientSecret)
+	assertion := c.Form.Get(paramClientAssertion)
+	hasAssertion := c.Form.Has(paramClientAssertion) || c.Form.Has(paramClientAssertionType)
+
+	methods := 0
+	for _, used := range []bool{c.HasBasic, hasFormSecret, hasAssertion} {
+		if used {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return nil, oauth.InvalidRequest("more than one client authentication method")
+	}
+
+	var (
+		client *store.Client
+		fail   *authFailure
+		err    error
+	)
+	switch {
+	case c.HasBasic:
+		if formID != "" && formID != c.BasicID {
+			return nil, oauth.InvalidRequest("client_id does not match the authenticated client")
+		}
+		client, fail, err = s.authSecret(ctx, c.BasicID, c.BasicSecret, oauth.AuthMethodClientSecretBasic)
+	case hasFormSecret:
+		client, fail, err = s.authSecret(ctx, formID, formSecret, oauth.AuthMethodClientSecretPost)
+	case hasAssertion:
+		if c.Form.Get(paramClientAssertionType) != oauth.ClientAssertionTypeJWTBearer {
+			return nil, oauth.InvalidRequest("client_assertion_type must be " + oauth.ClientAssertionTypeJWTBearer)
+		}
+		if assertion == "" {
+			return nil, oauth.InvalidRequest("missing client_assertion")
+		}
+		client, fail, err = s.authAssertion(ctx, formID, assertion)
+	case formID != "":
+		client, fail, err = s.authNone(ctx, formID)
+	default:
+		fail = &authFailure{reason: "no client authentication"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fail != nil {
+		return nil, s.invalidClient(ctx, fail)
+	}
+	return client, nil
+}
+
+// invalidClient logs the failure under a fresh client_auth_id and returns
+// the generic invalid_client error echoing that ID (connect2id §10.4).
+func (s *Service) invalidClient(ctx context.Context, f *authFailure) *oauth.Error {
+	id, err := secret.Token(s.Rand, 12)
+	if err != nil {
+		id = "unavailable"
+	}
+	s.log().InfoContext(ctx, "client authentication failed",
+		slog.String("client_auth_id", id),
+		slog.String("client_id", f.clientID),
+		slog.String("reason", f.reason),
+		slog.Any("err", f.cause))
+	return oauth.InvalidClient("client authentication failed (client_auth_id " + id + ")").WithCause(errors.New(f.reason))
+}
+
+// lookup returns the client registered as id and checks that it registered
+// method. A nil client with a nil error means a failure already described.
+func (s *Service) lookup(ctx context.Context, id, method string) (*store.Client, *authFailure, error) {
+	if id == "" {
+		return nil, &authFailure{reason: "empty client_id"}, nil
+	}
+	client, err := s.Clients.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &authFailure{clientID: id, reason: "unknown client"}, nil
+	}
+	if err != nil {
+		return nil, nil, s.serverError(ctx, "get client", err)
+	}
+	registered := client.Metadata.TokenEndpointAuthMethod
+	if registered == "" {
+		registered = oauth.AuthMethodClientSecretBasic
+	}
+	if registered != method {
+		return nil, &authFailure{clientID: id, reason: "method " + method + " used, " + registered + " registered"}, nil
+	}
+	return client, nil, nil
+}
+
+func (s *Service) authSecret(ctx context.Context, id, presented, method string) (*store.Client, *authFailure, error) {
+	client, fail, err := s.lookup(ctx, id, method)
+	if client == nil {
+		return nil, fail, err
+	}
+	if !secret.MatchesHash(presented, client.SecretHash) {
+		return nil, &authFailure{clientID: id, reason: "wrong client secret"}, nil
+	}
+	if expired(client.SecretExpiresAt, s.now()) {
+		return nil, &authFailure{clientID: id, reason: "client secret expired"}, nil
+	}
+	return client, nil, nil
+}
+
+func (s *Service) authNone(ctx context.Context, id string) (*store.Client, *authFailure, error) {
+	return s.lookup(ctx, id, oauth.AuthMethodNone)
+}
+
+func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (*store.Client, *authFailure, error) {
+	if len(assertion) > maxAssertionLen {
+		return nil, &authFailure{clientID: formID, reason: "client assertion too large"}, nil
+	}
+	id, err := unverifiedClientID(assertion)
+	if err != nil {
+		return nil, &authFailure{clientID: formID, reason: "malformed client assertion", cause: err}, nil
+	}
+	if formID != "" && formID != id {
+		return nil, &authFailure{clientID: formID, reason: "client_id does not match the assertion"}, nil
+	}
+	// The assertion's header names the algorithm, and therefore the method;
+	// the registered method must then agree (RFC 7523 §2.2 leaves the
+	// choice to the client's registration).
+	method := oauth.AuthMethodPrivateKeyJWT
+	algs := asymAlgs
+	if strings.HasPrefix(headerAlg(assertion), "HS") {
+		method, algs = oauth.AuthMethodClientSecretJWT, hmacAlgs
+	}
+	client, fail, err := s.lookup(ctx, id, method)
+	if client == nil {
+		return nil, fail, err
+	}
+	if reg := client.Metadata.TokenEndpointAuthSigningAlg; reg != "" {
+		algs = []string{reg}
+	}
+	var key []byte
+	if method == oauth.AuthMethodClientSecretJWT {
+		if expired(client.SecretExpiresAt, s.now()) {
+			return nil, &authFailure{clientID: id, reason: "client secret expired"}, nil
+		}
+		if s.Sealer == nil || len(client.SecretSealed) == 0 {
+			return nil, &authFailure{clientID: id, reason: "no sealed secret for client_secret_jwt"}, nil
+		}
+		key, err = s.Sealer.Open(client.SecretSealed, []byte(client.ID))
+		if err != nil {
+			return nil, nil, s.serverError(ctx, "open client secret", err)
+		}
+	}
+	cfg := s.Config.withDefaults()
+	audiences := []string{cfg.TokenEndpoint, cfg.Issuer}
+	claims, err := s.ClientKeys.VerifyAssertion(ctx, assertion, client, method, key, algs, audiences)
+	if err != nil {
+		return nil, &authFailure{clientID: id, reason: "client assertion rejected", cause: err}, nil
+	}
+	// Defence in depth: the verifier promises these, but a wrong answer
+	// here would let one client act as another.
+	now := s.now()
+	if claims.Issuer != client.ID || claims.Subject != client.ID {
+		return nil, &authFailure{clientID: id, reason: "assertion iss/sub is not the client"}, nil
+	}
+	if claims.Expiry == nil || !now.Before(claims.Expiry.Time()) {
+		return nil, &authFailure{clientID: id, reason: "assertion expired or without exp"}, nil
+	}
+	if claims.ID == "" {
+		return nil, &authFailure{clientID: id, reason: "assertion without jti"}, nil
+	}
+	until := earliest(claims.Expiry.Time(), now.Add(cfg.AssertionMaxAge))
+	used, err := s.Replay.MarkUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
+	if err != nil {
+		return nil, nil, s.serverError(ctx, "mark assertion used", err)
+	}
+	if used {
+		return nil, &authFailure{clientID: id, reason: "client assertion replayed"}, nil
+	}
+	return client, nil, nil
+}
+
+func expired(at, now time.Time) bool { return !at.IsZero() && !now.Before(at) }
+
+// earliest returns the earliest non-zero time of ts, or zero when all are.
+func earliest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
+}
+
+// unverifiedClientID reads the client ID from an unverified assertion: its
+// "sub", which RFC 7523 §3 requires to equal "iss" for client
+// authentication. The signature is checked later against that client.
+func unverifiedClientID(assertion string) (string, error) {
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return "", errors.New("not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", errors.New("payload is not base64url")
+	}
+	var c struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", errors.New("payload is not a JSON object")
+	}
+	if c.Sub == "" || c.Iss != c.Sub {
+		return "", errors.New("iss and sub must both be the client ID")
+	}
+	return c.Sub, nil
+}
+
+// headerAlg returns the "alg" of a compact JWS header, or "".
+func headerAlg(token string) string {
+	h, ok := jwsHeader(token)
+	if !ok {
+		return ""
+	}
+	return h.Alg
+}
+
+type header struct {
+	Alg string `json:"alg"`
+	Typ string `json:"typ"`
+}
+
+// jwsHeader decodes the protected header of a compact JWS without
+// verifying anything; callers only use it to choose how to verify.
+func jwsHeader(token string) (header, bool) {
+	var h header
+	i := strings.IndexByte(token, '.')
+	if i <= 0 || strings.Count(token, ".") != 2 {
+		return h, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token[:i])
+	if err != nil || json.Unmarshal(raw, &h) != nil {
+		return h, false
+	}
+	return h, true
+}
+
+// typIs compares a JWT "typ" with want, accepting the "application/" prefix
+// and any case (RFC 7515 §4.1.9, RFC 9068 §4).
+func typIs(typ, want string) bool {
+	typ = strings.ToLower(typ)
+	return typ == want || typ == "application/"+want
+}

@@ -1,0 +1,117 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// bearer is what an access token stands for once checked.
+type bearer struct {
+	grantID  string
+	clientID string
+	subject  string
+	scope    oauth.Scope
+}
+
+func errBadToken() *oauth.Error {
+	return oauth.InvalidToken("the access token is invalid, expired or revoked")
+}
+
+// UserInfo answers a UserInfo request (OIDC Core §5.3) for the bearer
+// access token value (RFC 6750 §2; the HTTP layer extracts it from the
+// header or the form).
+//
+// A self-contained token must be ours ("typ" at+jwt, our issuer, signed
+// with Config.AccessTokenAlg, unexpired); any other value is looked up as
+// an identifier token. Either way its grant must still exist, so revoking
+// a grant (code replay, refresh replay, logout) also kills JWT access
+// tokens. The token's "aud" is not checked: the grant and the openid scope
+// are the authority here.
+//
+// Errors: invalid_token (401) for a bad, expired or revoked token,
+// insufficient_scope (403) without "openid", server_error (logged, never
+// detailed) when a store or claims source fails. The result always holds
+// "sub", which no claims source or preset can replace.
+func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]any, error) {
+	now := s.now()
+	b, err := s.checkAccessToken(ctx, accessToken, now)
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.Grants.Get(ctx, b.grantID, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errBadToken()
+	}
+	if err != nil {
+		return nil, s.serverError(ctx, "get grant", err)
+	}
+	if g.Subject != b.subject || g.ClientID != b.clientID {
+		return nil, errBadToken()
+	}
+	if !b.scope.Contains(oauth.ScopeOpenID) {
+		return nil, oauth.InsufficientScope("the access token lacks the openid scope")
+	}
+
+	out := map[string]any{}
+	_, names := claims.Split(g.Claims, nil)
+	if len(names) > 0 {
+		got, err := s.Claims.Get(ctx, s.claimsRequest(g, names, oauth.ClaimsTransportUserInfo))
+		if err != nil {
+			return nil, s.serverError(ctx, "get userinfo claims", err)
+		}
+		maps.Copy(out, got)
+	}
+	maps.Copy(out, g.PresetUserInfoClaims)
+	out["sub"] = g.Subject
+	return out, nil
+}
+
+// checkAccessToken validates the token itself, without its grant.
+func (s *Service) checkAccessToken(ctx context.Context, v string, now time.Time) (*bearer, error) {
+	if v == "" || len(v) > maxAssertionLen {
+		return nil, errBadToken()
+	}
+	if strings.Count(v, ".") == 2 {
+		return s.checkJWT(v, now)
+	}
+	at, err := s.AccessTokens.Get(ctx, secret.Hash(v), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errBadToken()
+	}
+	if err != nil {
+		return nil, s.serverError(ctx, "get access token", err)
+	}
+	if !now.Before(at.ExpiresAt) {
+		return nil, errBadToken()
+	}
+	return &bearer{grantID: at.GrantID, clientID: at.ClientID, subject: at.Subject, scope: at.Scope}, nil
+}
+
+func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
+	cfg := s.Config.withDefaults()
+	h, ok := jwsHeader(v)
+	if !ok || !typIs(h.Typ, TypeAccessTokenJWT) || h.Alg != cfg.AccessTokenAlg {
+		return nil, errBadToken()
+	}
+	payload, err := s.Keys.Verify(v, []string{cfg.AccessTokenAlg})
+	if err != nil {
+		return nil, errBadToken().WithCause(err)
+	}
+	var c accessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, errBadToken().WithCause(err)
+	}
+	if c.Issuer != cfg.Issuer || c.GrantID == "" || c.Subject == "" || now.Unix() >= c.Expiry {
+		return nil, errBadToken()
+	}
+	return &bearer{grantID: c.GrantID, clientID: c.ClientID, subject: c.Subject, scope: oauth.ParseScope(c.Scope)}, nil
+}
