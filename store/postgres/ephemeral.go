@@ -1,0 +1,324 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyward/keyward/store"
+)
+
+// Ephemeral records are stored as the JSON encoding of the store struct in
+// a body column, next to the key and expiry columns that queries use. A
+// rename of a field of those structs therefore needs a migration (or the
+// tolerance to drop in-flight objects).
+
+// liveClause is true for rows that have not expired at $2.
+const liveClause = `(expires_at IS NULL OR expires_at > $2)`
+
+func insertBody(ctx context.Context, db *DB, table, id string, body any, created, expires time.Time, extra ...any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", table, err)
+	}
+	var q string
+	args := []any{id, b, created.UTC(), tsOrNil(expires)}
+	switch table {
+	case "subject_sessions":
+		q = `INSERT INTO subject_sessions (id, body, created_at, expires_at, subject) VALUES ($1,$2,$3,$4,$5)`
+		args = append(args, extra...)
+	default:
+		// table is a constant of this package.
+		q = `INSERT INTO ` + table + ` (id, body, created_at, expires_at) VALUES ($1,$2,$3,$4)`
+	}
+	if _, err := db.pool.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("create %s: %w", table, mapErr(err))
+	}
+	return nil
+}
+
+// getBody decodes the body of the live row id of table into v.
+func getBody(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, table, id string, now time.Time, forUpdate bool, v any) error {
+	sql := `SELECT body FROM ` + table + ` WHERE id = $1 AND ` + liveClause
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	var b []byte
+	if err := q.QueryRow(ctx, sql, id, now.UTC()).Scan(&b); err != nil {
+		return mapErr(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", table, err)
+	}
+	return nil
+}
+
+func deleteRow(ctx context.Context, db *DB, table, id string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", table, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete %s: %w", table, store.ErrNotFound)
+	}
+	return nil
+}
+
+// errAbort carries an updater's error out of the transaction untouched.
+type errAbort struct{ err error }
+
+func (e errAbort) Error() string { return e.err.Error() }
+
+// updateBody runs the read-modify-write of Update under a row lock.
+// The updater's error is returned unchanged, as the store contract asks.
+func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time,
+	fn func(*T) error, meta func(*T) (expires time.Time, subject string), norm func(*T)) (*T, error) {
+	var out T
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := getBody(ctx, tx, table, id, now, true, &out); err != nil {
+			return err
+		}
+		norm(&out)
+		if err := fn(&out); err != nil {
+			return errAbort{err}
+		}
+		norm(&out)
+		b, err := json.Marshal(&out)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", table, err)
+		}
+		expires, subject := meta(&out)
+		if table == "subject_sessions" {
+			_, err = tx.Exec(ctx, `UPDATE subject_sessions SET body = $2, expires_at = $3, subject = $4 WHERE id = $1`, id, b, tsOrNil(expires), subject)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE `+table+` SET body = $2, expires_at = $3 WHERE id = $1`, id, b, tsOrNil(expires))
+		}
+		return err
+	})
+	var abort errAbort
+	if errors.As(err, &abort) {
+		return nil, abort.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", table, err)
+	}
+	return &out, nil
+}
+
+// consumeBody marks row id of table consumed at now with one conditional
+// UPDATE: row locking makes every concurrent caller after the first see
+// consumed_at set and match nothing. A miss is then told apart as consumed
+// (the record with ErrConsumed) or unknown/expired (ErrNotFound).
+func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v any) error {
+	var b []byte
+	err := db.pool.QueryRow(ctx, `UPDATE `+table+` SET consumed_at = $2
+		WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING body`, id, now.UTC()).Scan(&b)
+	consumed := false
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = db.pool.QueryRow(ctx, `SELECT body FROM `+table+` WHERE id = $1 AND expires_at > $2`, id, now.UTC()).Scan(&b)
+		consumed = err == nil
+	}
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", table, mapErr(err))
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", table, err)
+	}
+	if consumed {
+		return fmt.Errorf("consume %s: %w", table, store.ErrConsumed)
+	}
+	return nil
+}
+
+// utc normalises times decoded from JSON (which keep the writer's offset).
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		if t.IsZero() {
+			*t = time.Time{}
+		} else {
+			*t = t.UTC()
+		}
+	}
+}
+
+// ---- authorisation sessions ----
+
+type authzSessionStore struct{ db *DB }
+
+func normAuthz(s *store.AuthzSession) { utc(&s.AuthTime, &s.CreatedAt, &s.ExpiresAt) }
+
+func (s authzSessionStore) Create(ctx context.Context, a *store.AuthzSession) error {
+	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, a.CreatedAt, a.ExpiresAt)
+}
+
+func (s authzSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.AuthzSession, error) {
+	var a store.AuthzSession
+	if err := getBody(ctx, s.db.pool, "authz_sessions", id, now, false, &a); err != nil {
+		return nil, fmt.Errorf("get authz session: %w", err)
+	}
+	normAuthz(&a)
+	return &a, nil
+}
+
+func (s authzSessionStore) Update(ctx context.Context, id string, now time.Time, fn func(*store.AuthzSession) error) (*store.AuthzSession, error) {
+	return updateBody(ctx, s.db, "authz_sessions", id, now, func(a *store.AuthzSession) error {
+		if err := fn(a); err != nil {
+			return err
+		}
+		a.ID = id
+		return nil
+	}, func(a *store.AuthzSession) (time.Time, string) { return a.ExpiresAt, "" }, normAuthz)
+}
+
+func (s authzSessionStore) Delete(ctx context.Context, id string) error {
+	return deleteRow(ctx, s.db, "authz_sessions", id)
+}
+
+// ---- subject sessions ----
+
+type subjectSessionStore struct{ db *DB }
+
+func normSubject(s *store.SubjectSession) {
+	utc(&s.AuthTime, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt)
+}
+
+func (s subjectSessionStore) Create(ctx context.Context, ss *store.SubjectSession) error {
+	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, ss.CreatedAt, ss.ExpiresAt, ss.Subject)
+}
+
+func (s subjectSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.SubjectSession, error) {
+	var ss store.SubjectSession
+	if err := getBody(ctx, s.db.pool, "subject_sessions", id, now, false, &ss); err != nil {
+		return nil, fmt.Errorf("get subject session: %w", err)
+	}
+	normSubject(&ss)
+	return &ss, nil
+}
+
+func (s subjectSessionStore) Update(ctx context.Context, id string, now time.Time, fn func(*store.SubjectSession) error) (*store.SubjectSession, error) {
+	return updateBody(ctx, s.db, "subject_sessions", id, now, func(ss *store.SubjectSession) error {
+		if err := fn(ss); err != nil {
+			return err
+		}
+		ss.ID = id
+		return nil
+	}, func(ss *store.SubjectSession) (time.Time, string) { return ss.ExpiresAt, ss.Subject }, normSubject)
+}
+
+func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
+	return deleteRow(ctx, s.db, "subject_sessions", id)
+}
+
+func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT body FROM subject_sessions WHERE subject = $1 AND `+liveClause+
+		` ORDER BY created_at, id`, subject, now.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (*store.SubjectSession, error) {
+		var b []byte
+		if err := row.Scan(&b); err != nil {
+			return nil, err
+		}
+		var ss store.SubjectSession
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return nil, fmt.Errorf("decode subject session: %w", err)
+		}
+		normSubject(&ss)
+		return &ss, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	return out, nil
+}
+
+// ---- codes and pushed requests ----
+
+type codeStore struct{ db *DB }
+
+func normCode(c *store.Code) {
+	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
+}
+
+func (s codeStore) Create(ctx context.Context, c *store.Code) error {
+	return insertBody(ctx, s.db, "codes", c.ID, c, c.CreatedAt, c.ExpiresAt)
+}
+
+func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*store.Code, error) {
+	var c store.Code
+	err := consumeBody(ctx, s.db, "codes", id, now, &c)
+	if err != nil && !errors.Is(err, store.ErrConsumed) {
+		return nil, err
+	}
+	normCode(&c)
+	return &c, err
+}
+
+type parStore struct{ db *DB }
+
+func normPAR(r *store.PushedRequest) { utc(&r.CreatedAt, &r.ExpiresAt) }
+
+func (s parStore) Create(ctx context.Context, r *store.PushedRequest) error {
+	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, r.CreatedAt, r.ExpiresAt)
+}
+
+func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
+	var r store.PushedRequest
+	err := consumeBody(ctx, s.db, "pushed_requests", id, now, &r)
+	if err != nil && !errors.Is(err, store.ErrConsumed) {
+		return nil, err
+	}
+	normPAR(&r)
+	return &r, err
+}
+
+// ---- replay cache ----
+
+type replayCache struct{ db *DB }
+
+// MarkUsed inserts the key, or takes over a row that has expired at now,
+// in one statement; a live row makes the upsert's WHERE false, so nothing
+// is returned and the key was already used.
+func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
+	var k string
+	err := c.db.pool.QueryRow(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE replay_cache.expires_at <= $3
+		RETURNING key`, key, until.UTC(), now.UTC()).Scan(&k)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("mark used: %w", err)
+	}
+	return false, nil
+}
+
+// ---- purge ----
+
+type ephemeralPurger struct{ db *DB }
+
+// Purge removes expired ephemeral rows, at most limit per table.
+func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
+	total := 0
+	for _, t := range []struct{ table, key string }{
+		{"authz_sessions", "id"},
+		{"subject_sessions", "id"},
+		{"codes", "id"},
+		{"pushed_requests", "id"},
+		{"replay_cache", "key"},
+	} {
+		n, err := p.db.purgeBatch(ctx, t.table, t.key, "expires_at <= $1", now, limit)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/keyward/keyward/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open PostgreSQL backend. It is safe for concurrent use.
+type DB struct {
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	notifier *Notifier
+}
+
+// Open connects to the database at dsn (a libpq URL or key=value string),
+// applies pending migrations and returns the backend. Several nodes may
+// call Open at the same time on the same database: goose's advisory session
+// lock lets one migrate while the others wait. log may be nil.
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password: never echo it.
+		return nil, errors.New("postgres: invalid connection string")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping: %w", err)
+	}
+	if err := migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db := &DB{pool: pool, log: log}
+	db.notifier = newNotifier(pool, log)
+	return db, nil
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	// Poll every second rather than goose's default five: nodes starting
+	// together should not wait long for the one that migrates.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return fmt.Errorf("postgres: migration locker: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer sqlDB.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(log),
+	)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	for _, r := range results {
+		log.InfoContext(ctx, "applied migration", "source", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Close stops the notifier and closes every connection.
+func (db *DB) Close() {
+	db.notifier.close()
+	db.pool.Close()
+}
+
+// Pool returns the connection pool, for health checks and tests.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Notifier returns the cluster notifier (LISTEN/NOTIFY).
+func (db *DB) Notifier() store.Notifier { return db.notifier }
+
+// Durable returns the durable stores, with Notifier set.
+func (db *DB) Durable() store.Durable {
+	return store.Durable{
+		Clients:        clientStore{db},
+		Authorizations: authorizationStore{db},
+		Grants:         grantStore{db},
+		RefreshTokens:  refreshTokenStore{db},
+		AccessTokens:   accessTokenStore{db},
+		Keys:           keyStore{db},
+		Purger:         durablePurger{db},
+		Notifier:       db.notifier,
+	}
+}
+
+// Ephemeral returns the stores for short-lived objects.
+func (db *DB) Ephemeral() store.Ephemeral {
+	return store.Ephemeral{
+		AuthzSessions:   authzSessionStore{db},
+		SubjectSessions: subjectSessionStore{db},
+		Codes:           codeStore{db},
+		PAR:             parStore{db},
+		Replay:          replayCache{db},
+		Purger:          ephemeralPurger{db},
+	}
+}
+
+// PostgreSQL error codes we translate to store sentinels.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
+// mapErr translates driver errors into store sentinels, keeping the cause.
+func mapErr(err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation:
+		return fmt.Errorf("%w: %w", store.ErrExists, err)
+	case errors.As(err, &pgErr) && pgErr.Code == pgForeignKeyViolation:
+		return fmt.Errorf("referenced record: %w: %w", store.ErrNotFound, err)
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// tsOrNil stores the zero time as NULL and everything else in UTC.
+func tsOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// fromTS reads a nullable timestamptz back as UTC, NULL as the zero time.
+func fromTS(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// bytesOrNil stores empty byte slices as NULL so they read back as nil.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// strsOrNil stores empty string lists as NULL so they read back as nil.
+func strsOrNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, fn)
+}
+
+// purgeBatch deletes at most limit rows of table matching pred (a boolean
+// SQL expression over $1 = now), by primary key so that each batch only
+// locks the rows it removes.
+func (db *DB) purgeBatch(ctx context.Context, table, key, pred string, now time.Time, limit int) (int, error) {
+	// table, key and pred are constants of this package, never input.
+	q := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE %[3]s LIMIT $2 FOR UPDATE SKIP LOCKED)`, table, key, pred)
+	tag, err := db.pool.Exec(ctx, q, now.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", table, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

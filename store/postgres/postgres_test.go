@@ -1,0 +1,210 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/postgres"
+	"github.com/keyward/keyward/store/postgres/pgtest"
+)
+
+var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func open(t *testing.T, dsn string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), dsn, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// Nodes starting together on an empty database must end with one schema:
+// the session lock makes the second wait, then find nothing to do.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	const nodes = 3
+	dbs := make([]*postgres.DB, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(t.Context(), dsn, nil) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		t.Cleanup(dbs[i].Close)
+	}
+	rows, err := dbs[0].Pool().Query(t.Context(),
+		`SELECT version_id, count(*) FROM goose_db_version WHERE is_applied GROUP BY version_id ORDER BY version_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type applied struct{ Version, Count int64 }
+	var got []applied
+	for rows.Next() {
+		var a applied
+		if err := rows.Scan(&a.Version, &a.Count); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Version 0 is goose's own bootstrap row.
+	want := []applied{{0, 1}, {1, 1}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("goose_db_version (-want +got):\n%s", d)
+	}
+	// And the schema works through every handle.
+	for i, db := range dbs {
+		if _, err := db.Durable().Keys.List(t.Context()); err != nil {
+			t.Errorf("node %d: list keys: %v", i, err)
+		}
+	}
+}
+
+func TestNotifierAcrossHandles(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a, b := open(t, dsn), open(t, dsn)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	subA, err := a.Notifier().Subscribe(ctx, "keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subB, err := b.Notifier().Subscribe(ctx, "keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.Notifier().Subscribe(ctx, "clients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Durable().Notifier.Publish(t.Context(), "keys", "rotated"); err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan string{"publisher": subA, "other node": subB} {
+		select {
+		case got := <-ch:
+			if got != "rotated" {
+				t.Errorf("%s received %q, want %q", name, got, "rotated")
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s received nothing", name)
+		}
+	}
+	select {
+	case got := <-other:
+		t.Errorf("subscriber of another topic received %q", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	cancel()
+	select {
+	case _, ok := <-subB:
+		if ok {
+			t.Error("channel delivered after the subscription ended")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("channel not closed after ctx ended")
+	}
+}
+
+// Two pools race to seed keys: exactly one wins and the store holds its
+// keys only.
+func TestKeysAddIfEmptyAcrossHandles(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	dbs := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	const racers = 8
+	won := make([]bool, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			k := &store.SigningKey{ID: string(rune('a' + i)), Alg: "ES256", Public: []byte("{}"), PrivateSealed: []byte{1}, CreatedAt: base}
+			won[i], errs[i] = dbs[i%2].Durable().Keys.AddIfEmpty(t.Context(), []*store.SigningKey{k})
+		})
+	}
+	wg.Wait()
+	winners := 0
+	for i := range racers {
+		if errs[i] != nil {
+			t.Fatalf("racer %d: %v", i, errs[i])
+		}
+		if won[i] {
+			winners++
+		}
+	}
+	keys, err := dbs[0].Durable().Keys.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if winners != 1 || len(keys) != 1 {
+		t.Errorf("winners = %d, keys = %d; want 1 and 1", winners, len(keys))
+	}
+}
+
+// Purge removes at most limit rows per kind per call, so a backlog drains
+// over several calls instead of one long lock.
+func TestPurgeIsBounded(t *testing.T) {
+	db := open(t, pgtest.NewDatabase(t))
+	eph := db.Ephemeral()
+	for i := range 5 {
+		c := &store.Code{ID: string(rune('a' + i)), CreatedAt: base, ExpiresAt: base.Add(time.Minute)}
+		if err := eph.Codes.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := base.Add(time.Hour)
+	var got []int
+	for range 4 {
+		n, err := eph.Purger.Purge(t.Context(), later, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if d := cmp.Diff([]int{2, 2, 1, 0}, got); d != "" {
+		t.Errorf("purged per call (-want +got):\n%s", d)
+	}
+}
+
+func TestConsumeRaceAcrossHandles(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	dbs := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	if err := dbs[0].Ephemeral().Codes.Create(t.Context(), &store.Code{ID: "c", GrantID: "g", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	const racers = 16
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { _, errs[i] = dbs[i%2].Ephemeral().Codes.Consume(t.Context(), "c", base) })
+	}
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, store.ErrConsumed):
+		default:
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("wins = %d, want 1", wins)
+	}
+}
