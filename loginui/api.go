@@ -1,0 +1,110 @@
+package loginui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxAPIResponse caps what the UI reads from the API: prompts are small, and
+// a misbehaving upstream must not exhaust memory.
+const maxAPIResponse = 1 << 20
+
+// Errors of the API client, mapped to pages by the handlers.
+var (
+	// errSessionGone: the authorisation session is unknown or expired
+	// (HTTP 404, connect2id-notes §2.2, §2.16).
+	errSessionGone = errors.New("authorisation session not found or expired")
+	// errRejected: the API refused the submission (HTTP 400), e.g. a
+	// re-posted form after the session already completed.
+	errRejected = errors.New("authorisation session API rejected the request")
+	// errUpstream: anything else (transport failure, 401, 5xx, bad JSON).
+	errUpstream = errors.New("authorisation session API failed")
+)
+
+// apiClient speaks the authorisation session API (connect2id-notes §2.2).
+type apiClient struct {
+	base  string // without trailing slash
+	token string
+	http  *http.Client
+}
+
+// start opens an authorisation session: POST {base} {query, sub_sid}.
+func (c *apiClient) start(ctx context.Context, query, subSID string) (*message, error) {
+	return c.do(ctx, http.MethodPost, c.base, startRequest{Query: query, SubSID: subSID})
+}
+
+// submit sends the subject authentication or the consent: PUT {base}/{sid}.
+func (c *apiClient) submit(ctx context.Context, sid string, body any) (*message, error) {
+	return c.do(ctx, http.MethodPut, c.sessionURL(sid), body)
+}
+
+// cancel denies the request: DELETE {base}/{sid} → response with
+// access_denied (connect2id-notes §2.11).
+func (c *apiClient) cancel(ctx context.Context, sid string) (*message, error) {
+	return c.do(ctx, http.MethodDelete, c.sessionURL(sid), nil)
+}
+
+func (c *apiClient) sessionURL(sid string) string {
+	return c.base + "/" + url.PathEscape(sid)
+}
+
+func (c *apiClient) do(ctx context.Context, method, target string, body any) (*message, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s body: %w", method, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: build request: %w", errUpstream, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errUpstream, method, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s response: %w", errUpstream, method, err)
+	}
+	if len(data) > maxAPIResponse {
+		return nil, fmt.Errorf("%w: %s response larger than %d bytes", errUpstream, method, maxAPIResponse)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("%s: %w", method, errSessionGone)
+	case resp.StatusCode == http.StatusBadRequest:
+		return nil, fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: %s: HTTP %d: %s", errUpstream, method, resp.StatusCode, snippet(data))
+	}
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: decode %s response: %w", errUpstream, method, err)
+	}
+	return &m, nil
+}
+
+// snippet shortens an API error body for the log (never for the page).
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

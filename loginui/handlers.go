@@ -1,0 +1,274 @@
+package loginui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward/oauth"
+)
+
+// handleStart receives the browser's authorisation request (RFC 6749
+// §4.1.1; as GET query or, OIDC Core §3.1.2.1, as a POST form) and opens an
+// authorisation session with it.
+func (u *UI) handleStart(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.RawQuery
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			u.renderMessage(w, r, http.StatusBadRequest, "Invalid request",
+				"The sign-in request could not be read. Return to the application and try again.")
+			return
+		}
+		query = r.PostForm.Encode()
+	}
+	var subSID string
+	if c, err := r.Cookie(u.cookie); err == nil {
+		subSID = c.Value
+	}
+	binding := u.binding(w, r, true)
+	msg, err := u.api.start(r.Context(), query, subSID)
+	if err != nil {
+		u.apiFailure(w, r, err)
+		return
+	}
+	st := &pageState{Targets: redirectTargets(query)}
+	u.next(w, r, msg, st, binding, false)
+}
+
+// handlePrompt is the GET target of the post/redirect/get pattern: it shows
+// the prompt sealed into the p parameter without calling the API, so refresh
+// and back are harmless.
+func (u *UI) handlePrompt(w http.ResponseWriter, r *http.Request) {
+	binding := u.binding(w, r, false)
+	st, err := u.keys.open(r.URL.Query().Get("p"), binding, u.now())
+	if err != nil {
+		u.stateFailure(w, r)
+		return
+	}
+	switch st.Msg.Type {
+	case typeAuth:
+		u.renderAuth(w, r, http.StatusOK, st, binding, "", "")
+	case typeConsent:
+		u.renderConsent(w, r, st, binding)
+	default:
+		u.stateFailure(w, r)
+	}
+}
+
+// handleAuthenticate checks the credentials and submits the subject
+// (connect2id-notes §2.6).
+func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
+	st, binding, ok := u.formState(w, r, typeAuth)
+	if !ok {
+		return
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	sub, err := "", errors.New("empty credentials")
+	if username != "" && password != "" {
+		sub, err = u.auth.Authenticate(r.Context(), username, password)
+	}
+	if err == nil && sub == "" {
+		err = errors.New("authenticator returned no subject")
+	}
+	if err != nil {
+		// Never log the password; the error says why for the operator.
+		u.log.InfoContext(r.Context(), "sign-in failed", "err", err)
+		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
+			"The username or password is incorrect.")
+		return
+	}
+	if st.Msg.RequiredSub != "" && sub != st.Msg.RequiredSub {
+		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
+			"The application asked for a different account. Sign in as that account.")
+		return
+	}
+	msg, err := u.api.submit(r.Context(), st.Msg.SID, subjectAuth{Sub: sub, AMR: []string{"pwd"}})
+	if err != nil {
+		u.apiFailure(w, r, err)
+		return
+	}
+	u.next(w, r, msg, st, binding, true)
+}
+
+// handleConsent submits the user's decision: allow → PUT the consent
+// (connect2id-notes §2.8); deny → DELETE, which answers with access_denied
+// (§2.11).
+func (u *UI) handleConsent(w http.ResponseWriter, r *http.Request) {
+	st, binding, ok := u.formState(w, r, typeConsent)
+	if !ok {
+		return
+	}
+	var (
+		msg *message
+		err error
+	)
+	switch r.PostForm.Get("action") {
+	case "allow":
+		msg, err = u.api.submit(r.Context(), st.Msg.SID, consentFor(&st.Msg, r.PostForm.Get("remember") != ""))
+	case "deny":
+		msg, err = u.api.cancel(r.Context(), st.Msg.SID)
+	default:
+		u.renderMessage(w, r, http.StatusBadRequest, "Invalid request", "Choose Allow or Deny.")
+		return
+	}
+	if err != nil {
+		u.apiFailure(w, r, err)
+		return
+	}
+	u.next(w, r, msg, st, binding, true)
+}
+
+// handleCancel abandons the sign-in from any prompt (DELETE → access_denied).
+func (u *UI) handleCancel(w http.ResponseWriter, r *http.Request) {
+	st, binding, ok := u.formState(w, r, "")
+	if !ok {
+		return
+	}
+	msg, err := u.api.cancel(r.Context(), st.Msg.SID)
+	if err != nil {
+		u.apiFailure(w, r, err)
+		return
+	}
+	u.next(w, r, msg, st, binding, true)
+}
+
+// consentFor grants everything the prompt lists, new and already consented
+// (connect2id-notes §2.7–2.8); a refresh token only with offline_access
+// (OIDC Core §11).
+func consentFor(m *message, remember bool) consent {
+	c := consent{Scope: []string{}, Claims: []string{}, LongLived: remember}
+	if m.Scope != nil {
+		c.Scope = appendNew(c.Scope, m.Scope.Consented...)
+		c.Scope = appendNew(c.Scope, m.Scope.New...)
+	}
+	if m.Claims != nil {
+		c.Claims = appendNew(c.Claims, m.Claims.Consented.Essential...)
+		c.Claims = appendNew(c.Claims, m.Claims.Consented.Voluntary...)
+		c.Claims = appendNew(c.Claims, m.Claims.New.Essential...)
+		c.Claims = appendNew(c.Claims, m.Claims.New.Voluntary...)
+	}
+	if slices.Contains(c.Scope, oauth.ScopeOfflineAccess) {
+		c.RefreshToken = &refreshToken{Issue: true}
+	}
+	return c
+}
+
+func appendNew(dst []string, vals ...string) []string {
+	for _, v := range vals {
+		if v != "" && !slices.Contains(dst, v) {
+			dst = append(dst, v)
+		}
+	}
+	return dst
+}
+
+// formState parses a prompt form and checks, in order: body size, the
+// browser binding cookie, the sealed state, the hidden sid and the CSRF
+// token. On failure it has already answered.
+func (u *UI) formState(w http.ResponseWriter, r *http.Request, wantType string) (*pageState, string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		u.renderMessage(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read.")
+		return nil, "", false
+	}
+	binding := u.binding(w, r, false)
+	st, err := u.keys.open(r.PostForm.Get("p"), binding, u.now())
+	if err != nil || (wantType != "" && st.Msg.Type != wantType) ||
+		r.PostForm.Get("sid") != st.Msg.SID ||
+		!u.keys.checkCSRF(st.Msg.SID, binding, r.PostForm.Get("csrf")) {
+		u.log.WarnContext(r.Context(), "form rejected: bad state or csrf token", "path", r.URL.Path)
+		u.renderMessage(w, r, http.StatusForbidden, "Request blocked",
+			"This form has expired or was not sent from this browser. Return to the application and sign in again. Cookies must be enabled.")
+		return nil, "", false
+	}
+	return st, binding, true
+}
+
+// next acts on the API's answer (connect2id-notes §2.4). After a POST the
+// answer is a 303 to a GET page (or to the client), so a refresh never
+// re-submits the form; form_post responses are the exception, as the page
+// itself must POST to the client.
+func (u *UI) next(w http.ResponseWriter, r *http.Request, msg *message, prev *pageState, binding string, afterPost bool) {
+	switch msg.Type {
+	case typeAuth, typeConsent:
+		if msg.SID == "" {
+			u.apiFailure(w, r, errUpstream)
+			return
+		}
+		if msg.SubSession != nil {
+			u.setSubjectCookie(w, msg.SubSession.SID)
+		}
+		st := &pageState{Msg: *msg, Targets: prev.Targets, Exp: u.now().Add(stateLifetime).Unix()}
+		if !afterPost {
+			if msg.Type == typeAuth {
+				u.renderAuth(w, r, http.StatusOK, st, binding, msg.LoginHint, "")
+			} else {
+				u.renderConsent(w, r, st, binding)
+			}
+			return
+		}
+		p, err := u.keys.seal(st, binding)
+		if err != nil {
+			u.apiFailure(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Location", u.base+"/prompt?"+url.Values{"p": {p}}.Encode())
+		w.WriteHeader(http.StatusSeeOther)
+	case typeResponse:
+		u.respond(w, r, msg, afterPost)
+	case typeError:
+		u.renderError(w, r, msg)
+	default:
+		u.apiFailure(w, r, errUpstream)
+	}
+}
+
+// respond delivers the final authorisation response to the client
+// (connect2id-notes §2.9): a redirect for the query and fragment modes, an
+// auto-submitted form for form_post (OAuth 2.0 Form Post Response Mode §2).
+func (u *UI) respond(w http.ResponseWriter, r *http.Request, msg *message, afterPost bool) {
+	if msg.Parameters == nil || !safeRedirect(msg.Parameters.URI) {
+		u.log.ErrorContext(r.Context(), "final response without a usable redirect uri")
+		u.apiFailure(w, r, errUpstream)
+		return
+	}
+	u.setSubjectCookie(w, msg.SubSID)
+	if msg.Parameters.Form != nil || strings.HasPrefix(msg.Mode, oauth.ResponseModeFormPost) {
+		u.renderFormPost(w, r, msg.Parameters)
+		return
+	}
+	status := http.StatusFound
+	if afterPost {
+		status = http.StatusSeeOther
+	}
+	securityHeaders(w.Header(), policy{})
+	w.Header().Set("Location", msg.Parameters.URI)
+	w.WriteHeader(status)
+}
+
+// apiFailure maps API client errors to pages that reveal no internals.
+func (u *UI) apiFailure(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errSessionGone):
+		u.renderMessage(w, r, http.StatusNotFound, "Sign-in expired",
+			"Your sign-in session expired. Return to the application and sign in again.")
+	case errors.Is(err, errRejected):
+		u.log.WarnContext(r.Context(), "authorisation session API rejected request", "err", err)
+		u.renderMessage(w, r, http.StatusBadRequest, "Sign-in cannot continue",
+			"This sign-in request can no longer be continued. Return to the application and try again.")
+	default:
+		u.log.ErrorContext(r.Context(), "authorisation session API failure", "err", err)
+		u.renderMessage(w, r, http.StatusBadGateway, "Something went wrong",
+			"The sign-in service is temporarily unavailable. Please try again in a moment.")
+	}
+}
+
+func (u *UI) stateFailure(w http.ResponseWriter, r *http.Request) {
+	u.renderMessage(w, r, http.StatusBadRequest, "Sign-in expired",
+		"This page has expired or was opened in another browser. Return to the application and sign in again.")
+}
