@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -28,6 +29,9 @@ var (
 	hmacAlgs = []string{"HS256", "HS384", "HS512"}
 	asymAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+
+// assertionLeeway matches the clock leeway internal/jose allows on "exp".
+const assertionLeeway = 60 * time.Second
 
 // maxAssertionLen bounds the client assertion we are willing to parse; a
 // bigger one cannot be a sane JWT (connect2id §14 item 4 caps JWTs alike).
@@ -167,7 +171,7 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if len(assertion) > maxAssertionLen {
 		return nil, &authFailure{clientID: formID, reason: "client assertion too large"}, nil
 	}
-	id, err := unverifiedClientID(assertion)
+	id, err := jose.UnverifiedClientID(assertion)
 	if err != nil {
 		return nil, &authFailure{clientID: formID, reason: "malformed client assertion", cause: err}, nil
 	}
@@ -214,13 +218,15 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if claims.Issuer != client.ID || claims.Subject != client.ID {
 		return nil, &authFailure{clientID: id, reason: "assertion iss/sub is not the client"}, nil
 	}
-	if claims.Expiry == nil || !now.Before(claims.Expiry.Time()) {
-		return nil, &authFailure{clientID: id, reason: "assertion expired or without exp"}, nil
-	}
 	if claims.ID == "" {
 		return nil, &authFailure{clientID: id, reason: "assertion without jti"}, nil
 	}
-	until := earliest(claims.Expiry.Time(), now.Add(cfg.AssertionMaxAge))
+	// Remember the jti at least until the verifier's leeway has passed, so
+	// a replay cannot slip into the gap between exp and exp+leeway.
+	until := earliest(claims.Expiry.Add(assertionLeeway), now.Add(cfg.AssertionMaxAge))
+	if !until.After(now) {
+		until = now.Add(assertionLeeway)
+	}
 	used, err := s.Replay.MarkUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
 	if err != nil {
 		return nil, nil, s.serverError(ctx, "mark assertion used", err)
@@ -242,31 +248,6 @@ func earliest(ts ...time.Time) time.Time {
 		}
 	}
 	return out
-}
-
-// unverifiedClientID reads the client ID from an unverified assertion: its
-// "sub", which RFC 7523 §3 requires to equal "iss" for client
-// authentication. The signature is checked later against that client.
-func unverifiedClientID(assertion string) (string, error) {
-	parts := strings.Split(assertion, ".")
-	if len(parts) != 3 {
-		return "", errors.New("not a compact JWS")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", errors.New("payload is not base64url")
-	}
-	var c struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", errors.New("payload is not a JSON object")
-	}
-	if c.Sub == "" || c.Iss != c.Sub {
-		return "", errors.New("iss and sub must both be the client ID")
-	}
-	return c.Sub, nil
 }
 
 // headerAlg returns the "alg" of a compact JWS header, or "".

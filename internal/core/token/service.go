@@ -7,8 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/go-jose/go-jose/v4/jwt"
-
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
@@ -124,11 +123,12 @@ type Signer interface {
 
 // AssertionVerifier verifies client assertions (RFC 7523 §3): signature
 // with the client's secret (client_secret_jwt) or keys (private_key_jwt),
-// iss = sub = client ID, an audience among audiences, and expiry. It does
-// not track "jti" replay; the token core does. Any verification failure is
+// iss = sub = client ID, an audience among audiences, expiry and a "jti".
+// It does not track "jti" replay; the token core does. *jose.ClientKeys
+// implements it. Any verification failure is
 // an error; the core answers invalid_client without repeating why.
 type AssertionVerifier interface {
-	VerifyAssertion(ctx context.Context, assertion string, client *store.Client, method string, secret []byte, algs []string, audiences []string) (*jwt.Claims, error)
+	VerifyAssertion(ctx context.Context, assertion string, client *store.Client, method string, secret []byte, algs []string, audiences []string) (*jose.AssertionClaims, error)
 }
 
 // ClaimsResolver fetches the claims of a subject from the claims sources
