@@ -68,7 +68,7 @@ func decodeError(err error) *oauth.Error {
 		// Go names members of the embedded metadata by their JSON path,
 		// sometimes prefixed with the embedded type's name.
 		field = strings.TrimPrefix(field, "ClientMetadata.")
-		return oauth.InvalidClientMetadata(fmt.Sprintf("%s must be %s", field, jsonKind(typeErr.Type))).WithCause(err)
+		return oauth.InvalidClientMetadata(fmt.Sprintf("invalid %s: expected %s", field, jsonKind(typeErr.Type))).WithCause(err)
 	}
 	return oauth.InvalidClientMetadata("request body is not valid JSON").WithCause(err)
 }
