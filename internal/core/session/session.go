@@ -35,6 +35,10 @@ const unlimitedHorizon = 100 * 365 * 24 * time.Hour
 // bad MAC, is unknown or has expired. It wraps store.ErrNotFound.
 var ErrNotFound = fmt.Errorf("subject session: %w", store.ErrNotFound)
 
+// ErrOtherSubject is returned by Reauthenticate when the login is for a
+// different subject than the session's.
+var ErrOtherSubject = errors.New("subject session belongs to another subject")
+
 // Config holds the session lifetimes. Zero means the default, negative
 // means unlimited.
 type Config struct {
@@ -260,7 +264,7 @@ func (s *Service) GetByKey(ctx context.Context, key string) (*store.SubjectSessi
 // Reauthenticate records a new authentication of the session's own subject:
 // auth time, ACR and AMR are replaced, claims and data merged. The session
 // ID does not change. It fails with ErrNotFound if the session is gone and
-// with a plain error if l.Sub is another subject (callers end the session
+// with ErrOtherSubject if l.Sub is another subject (callers end the session
 // and Create instead).
 func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*store.SubjectSession, error) {
 	now := s.now()
@@ -269,7 +273,7 @@ func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*sto
 			return ErrNotFound
 		}
 		if sess.Subject != l.Sub {
-			return errors.New("reauthenticate: subject differs")
+			return ErrOtherSubject
 		}
 		sess.AuthTime = l.AuthTime.UTC()
 		if l.AuthTime.IsZero() {

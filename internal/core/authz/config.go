@@ -1,0 +1,74 @@
+package authz
+
+import (
+	"time"
+
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// Defaults (connect2id-notes §13.3).
+const (
+	DefaultSessionLifetime     = 15 * time.Minute
+	DefaultCodeLifetime        = 60 * time.Second
+	DefaultPARLifetime         = 60 * time.Second
+	DefaultAccessTokenLifetime = 600 * time.Second
+	DefaultIDTokenLifetime     = 300 * time.Second
+)
+
+// Config shapes the authorisation endpoint's policy. Zero values take the
+// defaults above.
+type Config struct {
+	// Issuer is our issuer identifier: the "iss" of every authorisation
+	// response (RFC 9207) and the required issuer of an id_token_hint.
+	Issuer          string
+	SessionLifetime time.Duration
+	CodeLifetime    time.Duration
+	PARLifetime     time.Duration
+	// AllowPlainPKCE admits code_challenge_method=plain (RFC 7636 §4.2);
+	// off by default as RFC 9700 §2.1.1 advises.
+	AllowPlainPKCE bool
+	// DevLoopbackHTTP is accepted for symmetry with registration; redirect
+	// URIs are validated when registered, so here only exact matching (and
+	// the RFC 8252 §7.3 loopback port rule for native clients) applies.
+	DevLoopbackHTTP bool
+	// LimitToRegisteredScope intersects the requested scope with the
+	// client's registered scope, when it registered one. "openid" is always
+	// kept: it selects the protocol and grants nothing by itself.
+	LimitToRegisteredScope bool
+	// AlwaysPromptForConsent shows the consent prompt even when a long-lived
+	// authorisation covers the request (connect2id-notes §2.14).
+	AlwaysPromptForConsent bool
+	ACRValuesSupported     []string
+	// IDTokenHintAlgs are the JWS algorithms accepted on id_token_hint;
+	// default RS256, PS256, ES256, EdDSA (never none or HMAC).
+	IDTokenHintAlgs []string
+	// Tokens are the defaults for what a consent does not set. The refresh
+	// token decision is made per request, see refreshByDefault.
+	Tokens store.TokenSpec
+}
+
+func (c Config) withDefaults() Config {
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = DefaultSessionLifetime
+	}
+	if c.CodeLifetime <= 0 {
+		c.CodeLifetime = DefaultCodeLifetime
+	}
+	if c.PARLifetime <= 0 {
+		c.PARLifetime = DefaultPARLifetime
+	}
+	if len(c.IDTokenHintAlgs) == 0 {
+		c.IDTokenHintAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+	}
+	if c.Tokens.AccessTokenLifetime <= 0 {
+		c.Tokens.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.Tokens.AccessTokenEncoding == "" {
+		c.Tokens.AccessTokenEncoding = oauth.TokenEncodingSelfContained
+	}
+	if c.Tokens.IDTokenLifetime <= 0 {
+		c.Tokens.IDTokenLifetime = DefaultIDTokenLifetime
+	}
+	return c
+}

@@ -1,0 +1,200 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// consentAll in a consent's scope stands for the whole requested scope.
+const consentAll = "*"
+
+// consent applies a consent submission (connect2id-notes §2.8): the granted
+// scope is the submitted one cut to the requested scope ("*" = all); claims
+// are expanded ("*" = all requested) and folded for delivery; token settings
+// default from Config.Tokens. long_lived stores the consent for later
+// requests. It then issues the code.
+func (s *Service) consent(ctx context.Context, a *store.AuthzSession, c *Consent) (*Message, error) {
+	client, err := s.client(ctx, a.Request.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	requested := oauth.Scope(a.Request.Scope)
+	granted := requested.Intersect(c.Scope)
+	if slices.Contains(c.Scope, consentAll) {
+		granted = requested
+	}
+	ess, vol := requestedClaims(&a.Request)
+	consented := store.Consented{
+		Scope:                nonNil(granted),
+		Claims:               foldClaims(claims.ExpandConsented(c.Claims, ess, vol), &a.Request),
+		ClaimsLocales:        a.Request.ClaimsLocales,
+		PresetIDTokenClaims:  c.PresetClaims[oauth.ClaimsTransportIDToken],
+		PresetUserInfoClaims: c.PresetClaims[oauth.ClaimsTransportUserInfo],
+		ClaimsData:           c.ClaimsData,
+		Audience:             c.Audience,
+		Data:                 c.Data,
+	}
+	spec := s.tokenSpec(client, &a.Request, granted, c)
+	if c.LongLived {
+		if err := s.keepAuthorization(ctx, a.Subject, client.ID, consented, spec); err != nil {
+			return nil, err
+		}
+	}
+	return s.issue(ctx, a, client, consented, spec, c.LongLived)
+}
+
+// foldClaims marks the consented claims that go into the ID token with the
+// "id_token:" prefix (claims.Split decides, from the claims parameter), so
+// that the grant alone tells the token endpoint where each claim goes.
+func foldClaims(names []string, req *store.AuthzRequest) []string {
+	idNames, uiNames := claims.Split(names, req.Claims)
+	out := make([]string, 0, len(idNames)+len(uiNames))
+	for _, n := range idNames {
+		out = append(out, claims.IDTokenPrefix+n)
+	}
+	return append(out, uiNames...)
+}
+
+// tokenSpec starts from Config.Tokens and applies the consent's overrides.
+// Without an explicit refresh_token.issue, a refresh token is issued when
+// the client is registered for the refresh_token grant and either the
+// request is plain OAuth, offline_access was granted (OIDC Core §11), or
+// Config.Tokens.IssueRefreshToken is set. Public clients always rotate
+// refresh tokens (RFC 9700 §4.14.2).
+func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oauth.Scope, cs *Consent) store.TokenSpec {
+	d := s.cfg().Tokens
+	spec := d
+	openID := slices.Contains(req.Scope, oauth.ScopeOpenID)
+	spec.IssueRefreshToken = slices.Contains(c.Metadata.GrantTypes, oauth.GrantTypeRefreshToken) &&
+		(d.IssueRefreshToken || !openID || granted.Contains(oauth.ScopeOfflineAccess))
+	spec.RotateRefreshToken = d.RotateRefreshToken || isPublic(c)
+	if at := cs.AccessToken; at != nil {
+		if at.Lifetime != nil && *at.Lifetime > 0 {
+			spec.AccessTokenLifetime = time.Duration(*at.Lifetime) * time.Second
+		}
+		if at.Encoding != "" {
+			spec.AccessTokenEncoding = at.Encoding
+		}
+	}
+	if rt := cs.RefreshToken; rt != nil {
+		if rt.Issue != nil {
+			spec.IssueRefreshToken = *rt.Issue
+		}
+		if rt.Lifetime != nil {
+			spec.RefreshTokenLifetime = time.Duration(*rt.Lifetime) * time.Second
+		}
+		if rt.MaxIdle != nil {
+			spec.RefreshTokenMaxIdle = time.Duration(*rt.MaxIdle) * time.Second
+		}
+		if rt.Rotate != nil {
+			spec.RotateRefreshToken = *rt.Rotate
+		}
+	}
+	if it := cs.IDToken; it != nil {
+		if it.Lifetime != nil && *it.Lifetime > 0 {
+			spec.IDTokenLifetime = time.Duration(*it.Lifetime) * time.Second
+		}
+		if it.AllowRefresh != nil {
+			spec.AllowIDTokenRefresh = *it.AllowRefresh
+		}
+	}
+	return spec
+}
+
+// keepAuthorization stores a long-lived consent. Scope and claims are added
+// to what the subject had already granted the client, so that consenting to
+// a narrower request does not withdraw earlier consent; the other members
+// and the token settings are replaced.
+func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c store.Consented, spec store.TokenSpec) error {
+	now := s.now()
+	a := &store.Authorization{Subject: sub, ClientID: clientID, Consented: c, Tokens: spec, CreatedAt: now, UpdatedAt: now}
+	old, err := s.Authorizations.Get(ctx, sub, clientID)
+	switch {
+	case err == nil:
+		a.CreatedAt = old.CreatedAt
+		a.Scope = oauth.Scope(old.Scope).Union(c.Scope)
+		a.Claims = oauth.Scope(old.Claims).Union(c.Claims)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("get long-lived authorisation: %w", err)
+	}
+	if err := s.Authorizations.Put(ctx, a); err != nil {
+		return fmt.Errorf("store long-lived authorisation: %w", err)
+	}
+	return nil
+}
+
+// issueFromAuthorization completes a request covered by a long-lived
+// authorisation: the requested scope and the stored claims that the request
+// asks for, with the stored token settings.
+func (s *Service) issueFromAuthorization(ctx context.Context, a *store.AuthzSession, c *store.Client, auth *store.Authorization) (*Message, error) {
+	ess, vol := requestedClaims(&a.Request)
+	want := oauth.Scope(slices.Concat(ess, vol))
+	var kept []string
+	for _, n := range auth.Claims {
+		if want.Contains(bareClaims([]string{n})[0]) {
+			kept = append(kept, n)
+		}
+	}
+	consented := auth.Consented
+	consented.Scope = nonNil(a.Request.Scope)
+	consented.Claims = foldClaims(kept, &a.Request)
+	if len(a.Request.ClaimsLocales) > 0 {
+		consented.ClaimsLocales = a.Request.ClaimsLocales
+	}
+	return s.issue(ctx, a, c, consented, auth.Tokens, true)
+}
+
+// issue stores a new authorisation code (RFC 6749 §4.1.2) — 256 random
+// bits, kept only as its SHA-256 — carrying the complete grant, records the
+// client in the subject session, and completes the session (Done).
+// Code.RedirectURI is the redirect_uri parameter as sent, empty when the
+// request omitted it (RFC 6749 §4.1.3).
+func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Client, consented store.Consented, spec store.TokenSpec, longLived bool) (*Message, error) {
+	now := s.now()
+	code, err := secret.Token(s.Rand, 32)
+	if err != nil {
+		return nil, fmt.Errorf("issue code: %w", err)
+	}
+	grantID, err := secret.Token(s.Rand, 16)
+	if err != nil {
+		return nil, fmt.Errorf("issue code: %w", err)
+	}
+	var redirectParam string
+	if v := a.Request.Params["redirect_uri"]; len(v) == 1 {
+		redirectParam = v[0]
+	}
+	rec := &store.Code{
+		ID:                  secret.Hash(code),
+		GrantID:             grantID,
+		ClientID:            c.ID,
+		RedirectURI:         redirectParam,
+		CodeChallenge:       a.Request.CodeChallenge,
+		CodeChallengeMethod: a.Request.CodeChallengeMethod,
+		Nonce:               a.Request.Nonce,
+		Grant: store.Grant{
+			ID: grantID, Subject: a.Subject, ClientID: c.ID, Consented: consented, Tokens: spec,
+			LongLived: longLived, SubjectSessionID: a.SubjectSessionID,
+			AuthTime: a.AuthTime, ACR: a.ACR, AMR: a.AMR, CreatedAt: now,
+		},
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg().CodeLifetime),
+	}
+	if err := s.Codes.Create(ctx, rec); err != nil {
+		return nil, fmt.Errorf("store code: %w", err)
+	}
+	if a.SubjectSessionID != "" {
+		if err := s.SubjectSessions.AddRP(ctx, a.SubjectSessionID, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	a.State = store.AuthzStateDone
+	return s.finalSuccess(a, code), nil
+}

@@ -1,0 +1,47 @@
+package authz
+
+import (
+	"net/url"
+	"strings"
+)
+
+// maxQueryLen bounds the query we parse; longer requests belong in PAR.
+const maxQueryLen = 64 << 10
+
+// parseQuery parses an authorisation request query string. Pairs with
+// illegal escapes are dropped rather than failing the request
+// (connect2id-notes §2.3), and parameters without a value are treated as
+// omitted (RFC 6749 §3.1). Repeated parameters are kept so that the pipeline
+// can reject them.
+// An over-long query yields no parameters (the pipeline then reports a
+// missing client_id): truncating could silently change a value.
+func parseQuery(q string) url.Values {
+	q = strings.TrimPrefix(q, "?")
+	if len(q) > maxQueryLen {
+		return url.Values{}
+	}
+	// ParseQuery skips the pairs it cannot decode and reports only the
+	// first error; the rest of the request stays usable.
+	v, _ := url.ParseQuery(q)
+	return cleanParams(v)
+}
+
+func cleanParams(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vals := range v {
+		if k == "" {
+			continue
+		}
+		for _, s := range vals {
+			if s != "" {
+				out[k] = append(out[k], s)
+			}
+		}
+	}
+	return out
+}
+
+// ParseAuthorizationRequest is the parser Start applies to the query member:
+// exported for the fuzz target and for callers that need the parameters
+// without running the pipeline.
+func ParseAuthorizationRequest(query string) url.Values { return parseQuery(query) }

@@ -1,0 +1,108 @@
+package authz
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward/oauth"
+)
+
+// stepNonce keeps the nonce (OIDC Core §3.1.2.1). It is optional for the
+// code flow; implicit and hybrid flows would require it here (§3.2.2.1).
+func stepNonce(_ context.Context, _ *Service, f *flow) error {
+	f.req.Nonce = f.params.Get("nonce")
+	return nil
+}
+
+// stepState keeps state for the response (RFC 6749 §4.1.1); any length the
+// query carries is echoed.
+func stepState(_ context.Context, _ *Service, f *flow) error {
+	f.req.State = f.params.Get("state")
+	return nil
+}
+
+// promptSet is the parsed prompt parameter.
+type promptSet []string
+
+func (p promptSet) has(v string) bool { return slices.Contains(p, v) }
+
+// stepPrompt parses prompt (OIDC Core §3.1.2.1, Initiating User
+// Registration §4): known values only; none and create stand alone.
+func stepPrompt(_ context.Context, _ *Service, f *flow) error {
+	var p promptSet
+	for _, v := range strings.Fields(f.params.Get("prompt")) {
+		switch v {
+		case oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount, oauth.PromptCreate:
+		default:
+			return oauth.InvalidRequest("unsupported prompt value")
+		}
+		if !p.has(v) {
+			p = append(p, v)
+		}
+	}
+	if len(p) > 1 && p.has(oauth.PromptNone) {
+		return oauth.InvalidRequest("prompt none must not be combined with other values")
+	}
+	if len(p) > 1 && p.has(oauth.PromptCreate) {
+		return oauth.InvalidRequest("prompt create must not be combined with other values")
+	}
+	f.prompt = p
+	f.req.Prompt = p
+	return nil
+}
+
+// stepMaxAge parses max_age: a non-negative integer of seconds (OIDC Core
+// §3.1.2.1).
+func stepMaxAge(_ context.Context, _ *Service, f *flow) error {
+	v := f.params.Get("max_age")
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || v[0] == '+' {
+		return oauth.InvalidRequest("max_age must be a non-negative integer")
+	}
+	f.req.MaxAge = &n
+	return nil
+}
+
+// stepDisplay checks display (OIDC Core §3.1.2.1).
+func stepDisplay(_ context.Context, _ *Service, f *flow) error {
+	switch d := f.params.Get("display"); d {
+	case "", oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP:
+		f.req.Display = d
+		return nil
+	default:
+		return oauth.InvalidRequest("unsupported display value")
+	}
+}
+
+// stepHints keeps the parameters that only inform the login UI and the
+// claims sources: acr_values, login_hint, ui_locales, claims_locales (OIDC
+// Core §3.1.2.1, §5.2).
+func stepHints(_ context.Context, _ *Service, f *flow) error {
+	f.req.ACRValues = strings.Fields(f.params.Get("acr_values"))
+	f.req.LoginHint = f.params.Get("login_hint")
+	f.req.UILocales = strings.Fields(f.params.Get("ui_locales"))
+	f.req.ClaimsLocales = strings.Fields(f.params.Get("claims_locales"))
+	return nil
+}
+
+// stepClaims parses the claims parameter (OIDC Core §5.5).
+func stepClaims(_ context.Context, _ *Service, f *flow) error {
+	v := f.params.Get("claims")
+	if v == "" {
+		return nil
+	}
+	cr, err := oauth.ParseClaimsRequest(v)
+	if err != nil {
+		if oe := oauth.AsError(err); oe != nil {
+			return oe
+		}
+		return oauth.InvalidRequest("malformed claims parameter")
+	}
+	f.req.Claims = cr
+	return nil
+}

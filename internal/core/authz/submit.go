@@ -1,0 +1,252 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward/internal/core/session"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// maxSubmissionBytes bounds a PUT body.
+const maxSubmissionBytes = 1 << 20
+
+// SubjectAuth is the subject authentication submission (connect2id-notes
+// §2.6). Lifetimes are in minutes; negative is unlimited.
+type SubjectAuth struct {
+	Sub      string         `json:"sub"`
+	ACR      string         `json:"acr,omitempty"`
+	AMR      []string       `json:"amr,omitempty"`
+	AuthTime *int64         `json:"auth_time,omitempty"`
+	Claims   map[string]any `json:"claims,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
+	MaxLife  *int64         `json:"max_life,omitempty"`
+	AuthLife *int64         `json:"auth_life,omitempty"`
+	MaxIdle  *int64         `json:"max_idle,omitempty"`
+}
+
+// Consent is the consent submission (connect2id-notes §2.8). Lifetimes are
+// in seconds.
+type Consent struct {
+	Scope        []string                  `json:"scope"`
+	Claims       []string                  `json:"claims,omitempty"`
+	PresetClaims map[string]map[string]any `json:"preset_claims,omitempty"`
+	ClaimsData   map[string]any            `json:"claims_data,omitempty"`
+	Audience     []string                  `json:"audience,omitempty"`
+	LongLived    bool                      `json:"long_lived,omitempty"`
+	Data         map[string]any            `json:"data,omitempty"`
+	AccessToken  *AccessTokenSpec          `json:"access_token,omitempty"`
+	RefreshToken *RefreshTokenSpec         `json:"refresh_token,omitempty"`
+	IDToken      *IDTokenSpec              `json:"id_token,omitempty"`
+}
+
+// AccessTokenSpec overrides access token settings; lifetime in seconds.
+type AccessTokenSpec struct {
+	Lifetime *int64 `json:"lifetime,omitempty"`
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// RefreshTokenSpec overrides refresh token settings; seconds, 0 = none.
+type RefreshTokenSpec struct {
+	Issue    *bool  `json:"issue,omitempty"`
+	Lifetime *int64 `json:"lifetime,omitempty"`
+	MaxIdle  *int64 `json:"max_idle,omitempty"`
+	Rotate   *bool  `json:"rotate,omitempty"`
+}
+
+// IDTokenSpec overrides ID token settings; lifetime in seconds.
+type IDTokenSpec struct {
+	Lifetime     *int64 `json:"lifetime,omitempty"`
+	AllowRefresh *bool  `json:"allow_refresh,omitempty"`
+}
+
+// DecodeSubmission decodes a PUT body: a JSON object with "sub" is a
+// subject authentication, any other object a consent. Malformed bodies and
+// invalid members are *oauth.Error invalid_request (HTTP 400). Exactly one
+// of the results is non-nil on success.
+func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
+	if len(body) > maxSubmissionBytes {
+		return nil, nil, oauth.InvalidRequest("the body is too large")
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil || probe == nil {
+		return nil, nil, oauth.InvalidRequest("the body must be a JSON object")
+	}
+	if _, ok := probe["sub"]; ok {
+		var sa SubjectAuth
+		if err := strictUnmarshal(body, &sa); err != nil {
+			return nil, nil, oauth.InvalidRequest("malformed subject authentication: " + err.Error())
+		}
+		if sa.Sub == "" {
+			return nil, nil, oauth.InvalidRequest("sub must be a non-empty string")
+		}
+		if sa.AuthTime != nil && *sa.AuthTime < 0 {
+			return nil, nil, oauth.InvalidRequest("auth_time must not be negative")
+		}
+		return &sa, nil, nil
+	}
+	var c Consent
+	if err := strictUnmarshal(body, &c); err != nil {
+		return nil, nil, oauth.InvalidRequest("malformed consent: " + err.Error())
+	}
+	if err := c.validate(); err != nil {
+		return nil, nil, err
+	}
+	return nil, &c, nil
+}
+
+// strictUnmarshal decodes one JSON value, rejecting trailing data; unknown
+// members are ignored for forward compatibility with Connect2id UIs.
+func strictUnmarshal(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return errors.New("wrong member type")
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func (c *Consent) validate() error {
+	nonNeg := func(p *int64, name string) error {
+		if p != nil && *p < 0 {
+			return oauth.InvalidRequest(name + " must not be negative")
+		}
+		return nil
+	}
+	if at := c.AccessToken; at != nil {
+		switch at.Encoding {
+		case "", oauth.TokenEncodingSelfContained, oauth.TokenEncodingIdentifier:
+		default:
+			return oauth.InvalidRequest("access_token.encoding must be SELF_CONTAINED or IDENTIFIER")
+		}
+		if err := nonNeg(at.Lifetime, "access_token.lifetime"); err != nil {
+			return err
+		}
+	}
+	if rt := c.RefreshToken; rt != nil {
+		if err := nonNeg(rt.Lifetime, "refresh_token.lifetime"); err != nil {
+			return err
+		}
+		if err := nonNeg(rt.MaxIdle, "refresh_token.max_idle"); err != nil {
+			return err
+		}
+	}
+	if it := c.IDToken; it != nil {
+		if err := nonNeg(it.Lifetime, "id_token.lifetime"); err != nil {
+			return err
+		}
+	}
+	for _, sc := range c.Scope {
+		if sc != "*" && !oauth.ValidScopeToken(sc) {
+			return oauth.InvalidRequest("illegal scope value")
+		}
+	}
+	return nil
+}
+
+// Submit applies a PUT to the authorisation session sid: a subject
+// authentication while AuthPending, a consent while ConsentPending
+// (connect2id-notes §2.6, §2.8). It returns the next message. Errors: an
+// unknown or expired sid wraps store.ErrNotFound (HTTP 404); a malformed
+// body or out-of-order submission is *oauth.Error invalid_request
+// (HTTP 400); an identical re-submission of the decision that completed the
+// session returns the same final message.
+func (s *Service) Submit(ctx context.Context, sid string, body []byte) (*Message, error) {
+	sa, consent, err := DecodeSubmission(body)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	if sa != nil {
+		return s.transition(ctx, a, decisionHash("auth", body), kindAuth, func(a *store.AuthzSession) (*Message, error) {
+			return s.authenticate(ctx, a, sa)
+		})
+	}
+	return s.transition(ctx, a, decisionHash("consent", body), kindConsent, func(a *store.AuthzSession) (*Message, error) {
+		return s.consent(ctx, a, consent)
+	})
+}
+
+func (s *Service) client(ctx context.Context, id string) (*store.Client, error) {
+	c, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		// The client was deleted while the user was logging in.
+		return nil, fmt.Errorf("get client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// authenticate records a subject authentication: it checks the required
+// subject of an id_token_hint (a different subject ends the request with
+// login_required — re-prompting would let the UI loop), creates the subject
+// session or updates it (a different subject's session is ended first),
+// checks an essential acr (OIDC Core §5.5.1.1: not met is a failed
+// authentication, access_denied), then decides on consent.
+func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *SubjectAuth) (*Message, error) {
+	now := s.now()
+	authTime := now
+	if sa.AuthTime != nil {
+		authTime = time.Unix(*sa.AuthTime, 0).UTC()
+		if authTime.After(now) {
+			return nil, oauth.InvalidRequest("auth_time is in the future")
+		}
+	}
+	c, err := s.client(ctx, a.Request.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Request.IDTokenHint != "" {
+		hintSub, err := s.hintSubject(a.Request.IDTokenHint)
+		if err != nil || hintSub != sa.Sub {
+			a.State = store.AuthzStateFailed
+			return s.finalError(a, oauth.LoginRequired("the authenticated subject is not the one the id_token_hint names")), nil
+		}
+	}
+	login := session.Login{
+		Sub: sa.Sub, ACR: sa.ACR, AMR: sa.AMR, AuthTime: authTime, Claims: sa.Claims, Data: sa.Data,
+		MaxLife: sa.MaxLife, AuthLife: sa.AuthLife, MaxIdle: sa.MaxIdle, Ctx: session.CtxWeb,
+	}
+	sess, err := s.upsertSession(ctx, a.SubjectSessionID, login)
+	if err != nil {
+		return nil, err
+	}
+	a.SubjectSessionID, a.NewSubjectSession = sess.ID, true
+	a.Subject, a.AuthTime, a.ACR, a.AMR = sess.Subject, sess.AuthTime, sess.ACR, sess.AMR
+	if ess, _ := requiredACRs(&a.Request, c); !acrSatisfies(sess.ACR, ess) {
+		a.State = store.AuthzStateFailed
+		return s.finalError(a, oauth.AccessDenied("the required authentication context class was not met")), nil
+	}
+	return s.decideConsent(ctx, a, c)
+}
+
+// upsertSession re-authenticates the existing session when it belongs to
+// the same subject, and otherwise ends it and starts a new one
+// (connect2id-notes §2.6).
+func (s *Service) upsertSession(ctx context.Context, key string, login session.Login) (*store.SubjectSession, error) {
+	if key != "" {
+		sess, err := s.SubjectSessions.Reauthenticate(ctx, key, login)
+		if err == nil {
+			return sess, nil
+		}
+		switch {
+		case errors.Is(err, session.ErrOtherSubject):
+			if err := s.SubjectSessions.EndKey(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	sess, _, err := s.SubjectSessions.Create(ctx, login)
+	return sess, err
+}
