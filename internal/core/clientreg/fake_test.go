@@ -187,3 +187,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 		clock: clock,
 	}
 }
+
+func testMetadata() store.ClientMetadata {
+	return store.ClientMetadata{RedirectURIs: []string{"https://rp.example.com/cb"}}
+}

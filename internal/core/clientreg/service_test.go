@@ -206,9 +206,11 @@ func TestUpdate(t *testing.T) {
 		check  func(t *testing.T, before, after result, prev *Registration)
 	}{
 		{
-			name:   "full replacement drops omitted members",
-			first:  webBody,
-			update: func(id string) string { return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/new"]}` },
+			name:  "full replacement drops omitted members",
+			first: webBody,
+			update: func(id string) string {
+				return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/new"]}`
+			},
 			check: func(t *testing.T, before, after result, prev *Registration) {
 				want := store.ClientMetadata{
 					RedirectURIs: []string{"https://rp.example.com/new"}, ResponseTypes: []string{"code"},
@@ -226,9 +228,11 @@ func TestUpdate(t *testing.T) {
 			},
 		},
 		{
-			name:   "refresh_client_secret rotates the secret",
-			first:  webBody,
-			update: func(id string) string { return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"refresh_client_secret":true}` },
+			name:  "refresh_client_secret rotates the secret",
+			first: webBody,
+			update: func(id string) string {
+				return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"refresh_client_secret":true}`
+			},
 			check: func(t *testing.T, before, after result, prev *Registration) {
 				if after.reg.ClientSecret == "" || after.reg.ClientSecret == prev.ClientSecret {
 					t.Fatalf("no new secret returned: %q", after.reg.ClientSecret)
@@ -239,9 +243,11 @@ func TestUpdate(t *testing.T) {
 			},
 		},
 		{
-			name:   "switch to none drops the secret",
-			first:  webBody,
-			update: func(id string) string { return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"token_endpoint_auth_method":"none"}` },
+			name:  "switch to none drops the secret",
+			first: webBody,
+			update: func(id string) string {
+				return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"token_endpoint_auth_method":"none"}`
+			},
 			check: func(t *testing.T, before, after result, prev *Registration) {
 				if after.stored.SecretHash != nil || after.stored.SecretSealed != nil || after.reg.ClientSecret != "" {
 					t.Errorf("secret kept for a public client: %+v", after.stored)
@@ -326,7 +332,9 @@ func TestUpdateRefused(t *testing.T) {
 		{"client_secret differs", func(id string) string {
 			return `{"client_id":"` + id + `","client_secret":"wrong","redirect_uris":["https://rp.example.com/cb"]}`
 		}, oauth.ErrCodeInvalidClientMetadata, "client_secret does not match the current secret"},
-		{"invalid metadata", func(id string) string { return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb#x"]}` }, oauth.ErrCodeInvalidRedirectURI, "redirect_uris[0] must not contain a fragment"},
+		{"invalid metadata", func(id string) string {
+			return `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb#x"]}`
+		}, oauth.ErrCodeInvalidRedirectURI, "redirect_uris[0] must not contain a fragment"},
 		{"not an object", func(string) string { return `[1]` }, oauth.ErrCodeInvalidClientMetadata, "request body must be a JSON object"},
 	}
 	for _, tt := range tests {
@@ -398,8 +406,11 @@ func TestAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"AdminRead":   func() error { _, err := f.svc.AdminRead(t.Context(), reg.ClientID); return err }(),
-		"AdminUpdate": func() error { _, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(`{"client_id":"`+reg.ClientID+`","redirect_uris":["https://a.example/cb"]}`)); return err }(),
+		"AdminRead": func() error { _, err := f.svc.AdminRead(t.Context(), reg.ClientID); return err }(),
+		"AdminUpdate": func() error {
+			_, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(`{"client_id":"`+reg.ClientID+`","redirect_uris":["https://a.example/cb"]}`))
+			return err
+		}(),
 		"AdminDelete": f.svc.AdminDelete(t.Context(), reg.ClientID),
 	} {
 		oe := oauth.AsError(err)
