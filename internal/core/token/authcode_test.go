@@ -58,17 +58,18 @@ func TestAuthorizationCode(t *testing.T) {
 		}
 	}
 	// Stored hashed, never in the clear.
-	if _, ok := e.st.rts[secret.Hash(resp.RefreshToken)]; !ok || len(e.st.rts) != 1 {
-		t.Errorf("refresh token not stored under its hash: %v", e.st.rts)
+	rt := e.refreshToken(resp.RefreshToken)
+	if rt == nil {
+		t.Fatal("refresh token not stored under its hash")
 	}
 
 	at, ath := e.payload(resp.AccessToken)
 	if ath.Typ != "at+jwt" || ath.Alg != "ES256" {
 		t.Errorf("access token header = %+v", ath)
 	}
-	var gid string
-	for id := range e.st.grants {
-		gid = id
+	gid := rt.GrantID
+	if gs := e.grants(); len(gs) != 1 || gs[0].ID != gid {
+		t.Errorf("grants = %+v, want one with ID %q", gs, gid)
 	}
 	iat := float64(e.now.Unix())
 	wantAT := map[string]any{
@@ -180,8 +181,8 @@ func TestAuthorizationCodeErrors(t *testing.T) {
 			e.now = e.now.Add(tc.clock)
 			_, err := e.svc.Token(t.Context(), tc.creds(code))
 			wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
-			if len(e.st.grants) != 0 {
-				t.Errorf("a grant was created: %v", e.st.grants)
+			if gs := e.grants(); len(gs) != 0 {
+				t.Errorf("a grant was created: %+v", gs)
 			}
 			// Any mismatch burns the code: the right request fails too.
 			_, err = e.svc.Token(t.Context(), basic("basic", basicSecret, codeForm(code, "code_verifier", verifier)))
@@ -244,9 +245,9 @@ func TestIdentifierAccessToken(t *testing.T) {
 	if strings.Contains(resp.AccessToken, ".") || len(resp.AccessToken) < 43 {
 		t.Errorf("identifier token %q", resp.AccessToken)
 	}
-	stored, ok := e.st.ats[secret.Hash(resp.AccessToken)]
-	if !ok {
-		t.Fatal("access token not stored under its hash")
+	stored, err := e.st.AccessTokens.Get(t.Context(), secret.Hash(resp.AccessToken), e.now)
+	if err != nil {
+		t.Fatalf("access token not stored under its hash: %v", err)
 	}
 	if resp.ExpiresIn != 3600 || !stored.ExpiresAt.Equal(e.now.Add(time.Hour)) {
 		t.Errorf("expires_in %d, stored expiry %v", resp.ExpiresIn, stored.ExpiresAt)
@@ -255,7 +256,10 @@ func TestIdentifierAccessToken(t *testing.T) {
 		t.Error("refresh token issued although the grant did not ask for one")
 	}
 	// Without a refresh token the grant ends with the access token.
-	g := e.st.grants[stored.GrantID]
+	g, err := e.st.Grants.Get(t.Context(), stored.GrantID, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !g.ExpiresAt.Equal(e.now.Add(time.Hour)) {
 		t.Errorf("grant expires at %v", g.ExpiresAt)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/plugin/users"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/memstore"
 )
 
 // The real implementations satisfy the interfaces the core declares.
@@ -51,7 +52,7 @@ var keyManager = sync.OnceValues(func() (*jose.KeyManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: keyStore{newMemStores()}, Sealer: keys.Sealer})
+	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: memstore.New().Durable().Keys, Sealer: keys.Sealer})
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func directory(t testing.TB) plugin.ClaimsSource {
 type env struct {
 	t      testing.TB
 	now    time.Time
-	st     *memStores
+	st     store.Durable
 	svc    *Service
 	keys   *jose.KeyManager
 	sealer *secret.Sealer
@@ -102,18 +103,21 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e := &env{
-		t: t, now: time.Now().UTC().Truncate(time.Second), st: newMemStores(),
+		t: t, now: time.Now().UTC().Truncate(time.Second),
 		keys: km, sealer: keys.Sealer, logs: &bytes.Buffer{},
 	}
+	ms := memstore.New()
+	e.st = ms.Durable()
+	eph := ms.Ephemeral()
 	e.svc = &Service{
 		Config:        Config{Issuer: issuer},
-		Clients:       clientStore{e.st},
+		Clients:       e.st.Clients,
 		Sealer:        keys.Sealer,
-		Codes:         codeStore{e.st},
-		Grants:        grantStore{e.st},
-		RefreshTokens: rtStore{e.st},
-		AccessTokens:  atStore{e.st},
-		Replay:        replayCache{e.st},
+		Codes:         eph.Codes,
+		Grants:        e.st.Grants,
+		RefreshTokens: e.st.RefreshTokens,
+		AccessTokens:  e.st.AccessTokens,
+		Replay:        eph.Replay,
 		Keys:          km,
 		ClientKeys:    jose.NewClientKeys(nil, func() time.Time { return e.now }),
 		Claims:        resolver,
@@ -156,8 +160,32 @@ func (e *env) addClients() {
 			IDTokenSignedResponseAlg: "EdDSA"}},
 		{ID: "public", Metadata: store.ClientMetadata{TokenEndpointAuthMethod: oauth.AuthMethodNone, GrantTypes: both}},
 	} {
-		e.st.clients[c.ID] = c
+		if err := e.st.Clients.Create(context.Background(), c); err != nil {
+			e.t.Fatal(err)
+		}
 	}
+}
+
+// grants returns alice's live grants.
+func (e *env) grants() []*store.Grant {
+	e.t.Helper()
+	gs, err := e.st.Grants.List(context.Background(), store.GrantFilter{Subject: "alice"}, e.now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return gs
+}
+
+// refreshToken returns the stored record of a refresh token value, or nil.
+func (e *env) refreshToken(v string) *store.RefreshToken {
+	rt, err := e.st.RefreshTokens.Get(context.Background(), secret.Hash(v), e.now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rt
 }
 
 // creds helpers

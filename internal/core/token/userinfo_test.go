@@ -70,8 +70,10 @@ func TestUserInfoErrors(t *testing.T) {
 			return tok
 		}, oauth.ErrCodeInvalidToken, http.StatusUnauthorized},
 		{"grant revoked", func(e *env, r *Response) string {
-			for id := range e.st.grants {
-				e.svc.Grants.Delete(context.Background(), id)
+			for _, g := range e.grants() {
+				if err := e.svc.Grants.Delete(context.Background(), g.ID); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return r.AccessToken
 		}, oauth.ErrCodeInvalidToken, http.StatusUnauthorized},
