@@ -297,3 +297,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFactory(t *testing.T) {
+	var _ plugin.Factory = Factory
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(`{"users":[{"sub":"a","username":"ann"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Factory([]byte(`{"file":"` + path + `"}`))
+	if err != nil {
+		t.Fatalf("Factory: %v", err)
+	}
+	if d, ok := v.(*Directory); !ok || d.Len() != 1 {
+		t.Fatalf("Factory returned %#v", v)
+	}
+	for _, raw := range []string{`{}`, `{"path":"x"}`, `nope`} {
+		if _, err := Factory([]byte(raw)); err == nil {
+			t.Errorf("Factory(%s) succeeded, want error", raw)
+		}
+	}
+}

@@ -230,8 +230,12 @@ func TestResponseHandling(t *testing.T) {
 			t.Cleanup(srv.Close)
 			// No HTTPClient: exercises the source's own client (which must
 			// not follow redirects).
+			timeout := time.Duration(0) // default
+			if tc.delay > 0 {
+				timeout = tc.delay / 10
+			}
 			src, err := webhook.NewClaimsSource(webhook.ClaimsSourceConfig{
-				URL: srv.URL, SupportedClaims: []string{"*"}, Timeout: 100 * time.Millisecond,
+				URL: srv.URL, SupportedClaims: []string{"*"}, Timeout: timeout,
 			})
 			if err != nil {
 				t.Fatal(err)
