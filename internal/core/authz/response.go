@@ -26,8 +26,8 @@ func (s *Service) finalError(a *store.AuthzSession, e *oauth.Error) *Message {
 func errorValues(e *oauth.Error) url.Values {
 	v := url.Values{}
 	v.Set("error", e.Code)
-	if e.Description != "" {
-		v.Set("error_description", e.Description)
+	if d := sanitize(e.Description); d != "" {
+		v.Set("error_description", d)
 	}
 	if e.URI != "" {
 		v.Set("error_uri", e.URI)
@@ -90,4 +90,19 @@ func buildResponse(redirectURI, mode, state, issuer string, v url.Values) *Messa
 		msg.Parameters = &RespParameters{URI: uri}
 	}
 	return msg
+}
+
+// sanitize drops the characters RFC 6749 §4.1.2.1 does not allow in
+// error_description, so that no description can break the response.
+func sanitize(s string) string {
+	if oauth.ValidErrorCode(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if oauth.ValidErrorCode(s[i : i+1]) {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
 }

@@ -98,10 +98,7 @@ func stepClaims(_ context.Context, _ *Service, f *flow) error {
 	}
 	cr, err := oauth.ParseClaimsRequest(v)
 	if err != nil {
-		if oe := oauth.AsError(err); oe != nil {
-			return oe
-		}
-		return oauth.InvalidRequest("malformed claims parameter")
+		return oauth.InvalidRequest("malformed claims parameter").WithCause(err)
 	}
 	f.req.Claims = cr
 	return nil
