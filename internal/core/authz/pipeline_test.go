@@ -47,8 +47,8 @@ func TestRedirectedErrors(t *testing.T) {
 	hintOther := e.idToken("https://other.example", "alice")
 	for _, tc := range []struct {
 		name, query, code string
-		noState          bool
-		mode             string
+		noState           bool
+		mode              string
 	}{
 		{"missing response_type", query("response_type", ""), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"response_type token", query("response_type", "token"), oauth.ErrCodeUnsupportedResponseType, false, "fragment"},

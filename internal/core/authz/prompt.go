@@ -180,6 +180,11 @@ func bareClaims(names []string) oauth.Scope {
 // §3.1.2.6). It sets a.State.
 func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *store.Client,
 	sess *store.SubjectSession, hintSub string) (*Message, error) {
+	if sess != nil {
+		// Remembered even when the subject must authenticate again, so that
+		// the authentication updates or replaces this session.
+		a.SubjectSessionID = sess.ID
+	}
 	in := &policyInput{cfg: s.cfg(), now: s.now(), req: &a.Request, client: c, sess: sess, hintSub: hintSub}
 	reasons := failing(loginChecks(), in)
 	if len(reasons) > 0 {
@@ -190,7 +195,6 @@ func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *sto
 		a.State = store.AuthzStateAuthPending
 		return s.authPrompt(a, c, sess, hintSub, reasons), nil
 	}
-	a.SubjectSessionID = sess.ID
 	a.Subject, a.AuthTime, a.ACR, a.AMR = sess.Subject, sess.AuthTime, sess.ACR, sess.AMR
 	return s.decideConsent(ctx, a, c)
 }
