@@ -67,7 +67,6 @@ type jwksEntry struct {
 	uri       string
 	set       *gojose.JSONWebKeySet
 	fetchedAt time.Time
-	forcedAt  time.Time
 }
 
 // NewClientKeys returns a ClientKeys using httpClient (a client with a 10 s
@@ -242,17 +241,17 @@ func verifyWithSet(jws *gojose.JSONWebSignature, h gojose.Header, set *gojose.JS
 
 // fetch returns the client's jwks_uri set from the cache, or fetches it when
 // it is missing, stale, registered under another URI, or force is set and
-// the last forced fetch is older than refetchInterval.
+// the cached set is older than refetchInterval.
 func (k *ClientKeys) fetch(ctx context.Context, clientID, uri string, force bool) (*gojose.JSONWebKeySet, error) {
 	e := k.entry(clientID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := k.Now()
 	fresh := e.set != nil && e.uri == uri && now.Sub(e.fetchedAt) < k.CacheTTL
-	if fresh && !force {
-		return e.set, nil
-	}
-	if fresh && force && now.Sub(e.forcedAt) < refetchInterval {
+	// A forced re-fetch is skipped when the set is younger than
+	// refetchInterval: that also covers a set fetched moments ago by this
+	// very verification, or by a concurrent one.
+	if fresh && (!force || now.Sub(e.fetchedAt) < refetchInterval) {
 		return e.set, nil
 	}
 	set, err := k.download(ctx, uri)
@@ -260,9 +259,6 @@ func (k *ClientKeys) fetch(ctx context.Context, clientID, uri string, force bool
 		return nil, fmt.Errorf("fetch client jwks_uri: %w", err)
 	}
 	e.uri, e.set, e.fetchedAt = uri, set, now
-	if force {
-		e.forcedAt = now
-	}
 	return set, nil
 }
 

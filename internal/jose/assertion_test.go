@@ -219,9 +219,17 @@ func TestPrivateKeyJWTJWKSURI(t *testing.T) {
 	}
 	expectFetches(1) // cached
 
-	// The client rotates to k2: the unknown kid forces one re-fetch.
+	// The client rotates to k2. A set fetched under refetchInterval ago is
+	// not re-fetched, so the unknown kid is refused for now.
 	js.set(jwksOf(t, k2))
 	clk.Advance(time.Second)
+	if err := verify(k2); err == nil {
+		t.Error("unknown kid accepted")
+	}
+	expectFetches(1)
+
+	// Later, the unknown kid forces one re-fetch.
+	clk.Advance(refetchInterval)
 	if err := verify(k2); err != nil {
 		t.Fatalf("after client key rotation: %v", err)
 	}
@@ -235,7 +243,6 @@ func TestPrivateKeyJWTJWKSURI(t *testing.T) {
 	}
 	expectFetches(2)
 
-	// After the re-fetch interval, it may fetch again.
 	clk.Advance(refetchInterval)
 	if err := verify(k3); err != nil {
 		t.Errorf("after the re-fetch interval: %v", err)
@@ -521,4 +528,37 @@ func FuzzVerify(f *testing.F) {
 		UnverifiedClientID(s)
 		ParseJWKS([]byte(s))
 	})
+}
+
+func TestJWKSURIUnknownKidFetchesOnceAndConcurrentUse(t *testing.T) {
+	clk := newClock()
+	k1 := newClientKey(t, gojose.EdDSA, "k1")
+	stranger := newClientKey(t, gojose.EdDSA, "k2")
+	js := &jwksServer{body: jwksOf(t, k1)}
+	srv := httptest.NewServer(js)
+	defer srv.Close()
+	client := &store.Client{ID: testClientID, Metadata: store.ClientMetadata{JWKSURI: srv.URL}}
+	ck := NewClientKeys(srv.Client(), clk.Now)
+
+	tok := sign(t, stranger.alg, stranger.priv, stranger.kid, goodClaims(clk.Now()))
+	if _, err := ck.VerifyAssertion(t.Context(), tok, client, oauth.AuthMethodPrivateKeyJWT, nil, []string{"EdDSA"}, audiences); err == nil {
+		t.Fatal("unknown kid accepted")
+	}
+	if got := js.fetches.Load(); got != 1 {
+		t.Errorf("first verification with an unknown kid fetched %d times, want 1", got)
+	}
+
+	good := sign(t, k1.alg, k1.priv, k1.kid, goodClaims(clk.Now()))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := ck.VerifyAssertion(t.Context(), good, client, oauth.AuthMethodPrivateKeyJWT, nil, []string{"EdDSA"}, audiences); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := js.fetches.Load(); got != 1 {
+		t.Errorf("concurrent verifications fetched %d times in total, want 1", got)
+	}
 }
