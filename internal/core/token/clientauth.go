@@ -206,6 +206,9 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 			return nil, nil, s.serverError(ctx, "open client secret", err)
 		}
 	}
+	if s.ClientKeys == nil {
+		return nil, &authFailure{clientID: id, reason: "client assertions are not configured"}, nil
+	}
 	cfg := s.Config.withDefaults()
 	audiences := []string{cfg.TokenEndpoint, cfg.Issuer}
 	claims, err := s.ClientKeys.VerifyAssertion(ctx, assertion, client, method, key, algs, audiences)

@@ -155,7 +155,7 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 	// The grant does not keep the original claims request: the consent has
 	// already folded it into "id_token:" prefixes, so Split gets nil.
 	idNames, _ := claims.Split(g.Claims, nil)
-	if len(idNames) > 0 {
+	if len(idNames) > 0 && s.Claims != nil {
 		got, err := s.Claims.Get(ctx, s.claimsRequest(g, idNames, oauth.ClaimsTransportIDToken))
 		if err != nil {
 			// A failing source must not block sign-in: the ID token

@@ -139,7 +139,11 @@ type ClaimsResolver interface {
 
 // Service is the token endpoint and UserInfo core. Every field is set by the
 // server once; a Service is safe for concurrent use when its dependencies
-// are.
+// are. Required: Config.Issuer, Clients, Codes, Grants, RefreshTokens,
+// AccessTokens, Replay, Keys, Now. Optional: Sealer and ClientKeys (without
+// them client_secret_jwt / private_key_jwt clients cannot authenticate),
+// Claims (without it tokens and UserInfo carry no source claims), Handlers,
+// Rand (crypto/rand when nil) and Log (discarded when nil).
 type Service struct {
 	Config        Config
 	Clients       ClientGetter

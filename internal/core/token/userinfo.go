@@ -63,7 +63,7 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]
 
 	out := map[string]any{}
 	_, names := claims.Split(g.Claims, nil)
-	if len(names) > 0 {
+	if len(names) > 0 && s.Claims != nil {
 		got, err := s.Claims.Get(ctx, s.claimsRequest(g, names, oauth.ClaimsTransportUserInfo))
 		if err != nil {
 			return nil, s.serverError(ctx, "get userinfo claims", err)
