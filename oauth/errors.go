@@ -1,9 +1,6 @@
 package oauth
 
-import (
-	"errors"
-	"net/http"
-)
+import "errors"
 
 // Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6,
 // RFC 7591 §3.2.2, RFC 9126 and RFC 9101.
@@ -43,7 +40,9 @@ type Error struct {
 	Code        string
 	Description string
 	URI         string
-	// Status is the HTTP status for direct (non-redirect) responses.
+	// Status is the HTTP status for direct (non-redirect) responses. The
+	// package keeps to plain numbers so that the protocol core, which must
+	// not import net/http, can use it.
 	Status int
 
 	// noRedirect marks errors that must never be sent to the redirect URI
@@ -110,94 +109,94 @@ func newError(code string, status int, description string) *Error {
 // Constructors return fresh values, so callers may modify or wrap them freely.
 
 func InvalidRequest(desc string) *Error {
-	return newError(ErrCodeInvalidRequest, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidRequest, 400, desc)
 }
 
 // InvalidClient is answered with 401 (RFC 6749 §5.2).
 func InvalidClient(desc string) *Error {
-	return newError(ErrCodeInvalidClient, http.StatusUnauthorized, desc)
+	return newError(ErrCodeInvalidClient, 401, desc)
 }
 
 func InvalidGrant(desc string) *Error {
-	return newError(ErrCodeInvalidGrant, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidGrant, 400, desc)
 }
 
 func UnauthorizedClient(desc string) *Error {
-	return newError(ErrCodeUnauthorizedClient, http.StatusBadRequest, desc)
+	return newError(ErrCodeUnauthorizedClient, 400, desc)
 }
 
 func UnsupportedGrantType(desc string) *Error {
-	return newError(ErrCodeUnsupportedGrantType, http.StatusBadRequest, desc)
+	return newError(ErrCodeUnsupportedGrantType, 400, desc)
 }
 
 func InvalidScope(desc string) *Error {
-	return newError(ErrCodeInvalidScope, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidScope, 400, desc)
 }
 
 func AccessDenied(desc string) *Error {
-	return newError(ErrCodeAccessDenied, http.StatusForbidden, desc)
+	return newError(ErrCodeAccessDenied, 403, desc)
 }
 
 func UnsupportedResponseType(desc string) *Error {
-	return newError(ErrCodeUnsupportedResponseType, http.StatusBadRequest, desc)
+	return newError(ErrCodeUnsupportedResponseType, 400, desc)
 }
 
 // ServerError is the only error whose description must never carry details.
 func ServerError(desc string) *Error {
-	return newError(ErrCodeServerError, http.StatusInternalServerError, desc)
+	return newError(ErrCodeServerError, 500, desc)
 }
 
 func TemporarilyUnavailable(desc string) *Error {
-	return newError(ErrCodeTemporarilyUnavailable, http.StatusServiceUnavailable, desc)
+	return newError(ErrCodeTemporarilyUnavailable, 503, desc)
 }
 
 // InvalidToken is a bearer-token error (RFC 6750 §3.1), answered with 401.
 func InvalidToken(desc string) *Error {
-	return newError(ErrCodeInvalidToken, http.StatusUnauthorized, desc)
+	return newError(ErrCodeInvalidToken, 401, desc)
 }
 
 func InsufficientScope(desc string) *Error {
-	return newError(ErrCodeInsufficientScope, http.StatusForbidden, desc)
+	return newError(ErrCodeInsufficientScope, 403, desc)
 }
 
 func InteractionRequired(desc string) *Error {
-	return newError(ErrCodeInteractionRequired, http.StatusBadRequest, desc)
+	return newError(ErrCodeInteractionRequired, 400, desc)
 }
 
 func LoginRequired(desc string) *Error {
-	return newError(ErrCodeLoginRequired, http.StatusBadRequest, desc)
+	return newError(ErrCodeLoginRequired, 400, desc)
 }
 
 func AccountSelectionRequired(desc string) *Error {
-	return newError(ErrCodeAccountSelectionRequired, http.StatusBadRequest, desc)
+	return newError(ErrCodeAccountSelectionRequired, 400, desc)
 }
 
 func ConsentRequired(desc string) *Error {
-	return newError(ErrCodeConsentRequired, http.StatusBadRequest, desc)
+	return newError(ErrCodeConsentRequired, 400, desc)
 }
 
 func InvalidRequestURI(desc string) *Error {
-	return newError(ErrCodeInvalidRequestURI, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidRequestURI, 400, desc)
 }
 
 func InvalidRequestObject(desc string) *Error {
-	return newError(ErrCodeInvalidRequestObject, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidRequestObject, 400, desc)
 }
 
 func RequestNotSupported(desc string) *Error {
-	return newError(ErrCodeRequestNotSupported, http.StatusBadRequest, desc)
+	return newError(ErrCodeRequestNotSupported, 400, desc)
 }
 
 func RequestURINotSupported(desc string) *Error {
-	return newError(ErrCodeRequestURINotSupported, http.StatusBadRequest, desc)
+	return newError(ErrCodeRequestURINotSupported, 400, desc)
 }
 
 func InvalidRedirectURI(desc string) *Error {
-	return newError(ErrCodeInvalidRedirectURI, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidRedirectURI, 400, desc)
 }
 
 func InvalidClientMetadata(desc string) *Error {
-	return newError(ErrCodeInvalidClientMetadata, http.StatusBadRequest, desc)
+	return newError(ErrCodeInvalidClientMetadata, 400, desc)
 }
 
 // Custom builds an error with an arbitrary code, for instance one chosen by
