@@ -1,0 +1,149 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+func wantInvalidRequest(t *testing.T, err error) {
+	t.Helper()
+	if oe := oauth.AsError(err); oe == nil || oe.Code != oauth.ErrCodeInvalidRequest || oe.Status != 400 {
+		t.Errorf("err = %v, want invalid_request 400", err)
+	}
+}
+
+func TestStateMachine(t *testing.T) {
+	ctx := context.Background()
+	t.Run("consent while auth pending", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		m := e.start(query(), "")
+		_, err := e.svc.Submit(ctx, m.SID, []byte(consentAll_))
+		wantInvalidRequest(t, err)
+	})
+	t.Run("auth while consent pending", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		m := e.submit(e.start(query(), "").SID, authAlice)
+		_, err := e.svc.Submit(ctx, m.SID, []byte(authAlice))
+		wantInvalidRequest(t, err)
+	})
+	t.Run("identical re-submission after done replays", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		m := e.submit(e.start(query(), "").SID, authAlice)
+		sid := m.SID
+		first := e.submit(sid, consentAll_)
+		again := e.submit(sid, consentAll_)
+		if d := cmp.Diff(first, again); d != "" {
+			t.Errorf("replayed message differs (-first +again):\n%s", d)
+		}
+		_, err := e.svc.Submit(ctx, sid, []byte(`{"scope":["openid"]}`))
+		wantInvalidRequest(t, err)
+		_, err = e.svc.Submit(ctx, sid, []byte(authAlice))
+		wantInvalidRequest(t, err)
+		_, err = e.svc.Cancel(ctx, sid, "", "", "")
+		wantInvalidRequest(t, err)
+		raw, _ := e.eph.AuthzSessions.Get(ctx, sid, e.clock.Now())
+		_, v := params(t, first)
+		if raw == nil || len(raw.Final) == 0 || v.Get("code") == "" || bytes.Contains(raw.Final, []byte(v.Get("code"))) {
+			t.Error("the kept final message is missing or holds the code in the clear")
+		}
+	})
+	t.Run("without sealer no replay", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		e.svc.Sealer = nil
+		sid := e.submit(e.start(query(), "").SID, authAlice).SID
+		e.submit(sid, consentAll_)
+		_, err := e.svc.Submit(ctx, sid, []byte(consentAll_))
+		wantInvalidRequest(t, err)
+	})
+	t.Run("cancel", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		sid := e.start(query(), "").SID
+		m, err := e.svc.Cancel(ctx, sid, "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, v := params(t, m)
+		want := url.Values{"error": {"access_denied"}, "state": {"st-1"}, "iss": {issuer}}
+		if d := cmp.Diff(want, v); d != "" {
+			t.Errorf("cancel response (-want +got):\n%s", d)
+		}
+		again, err := e.svc.Cancel(ctx, sid, "", "", "")
+		if err != nil || !cmp.Equal(m, again) {
+			t.Errorf("repeated cancel = %+v, %v", again, err)
+		}
+		_, err = e.svc.Submit(ctx, sid, []byte(authAlice))
+		wantInvalidRequest(t, err)
+		obj, err := e.svc.Get(ctx, sid)
+		if err != nil || obj.State != store.AuthzStateFailed {
+			t.Errorf("state after cancel = %v, %v", obj, err)
+		}
+	})
+	t.Run("cancel with custom error while consent pending", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		sid := e.submit(e.start(query(), "").SID, authAlice).SID
+		m, err := e.svc.Cancel(ctx, sid, "login_required", "try again", "https://op.example.com/err")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, v := params(t, m)
+		if v.Get("error") != "login_required" || v.Get("error_description") != "try again" || v.Get("error_uri") != "https://op.example.com/err" {
+			t.Errorf("cancel response %v", v)
+		}
+		if m.SubSID == "" {
+			t.Error("sub_sid missing although the session was created in this flow")
+		}
+	})
+	for _, bad := range [][3]string{{"bad\"code", "", ""}, {"x", "line\nbreak", ""}, {"x", "", "back\\slash"}, {"é", "", ""}} {
+		t.Run("cancel rejects "+bad[0]+bad[1]+bad[2], func(t *testing.T) {
+			e := newEnv(t, Config{})
+			sid := e.start(query(), "").SID
+			_, err := e.svc.Cancel(ctx, sid, bad[0], bad[1], bad[2])
+			wantInvalidRequest(t, err)
+		})
+	}
+	t.Run("unknown and expired sessions are not found", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		sid := e.start(query(), "").SID
+		for name, call := range map[string]func(string) error{
+			"get":    func(s string) error { _, err := e.svc.Get(ctx, s); return err },
+			"submit": func(s string) error { _, err := e.svc.Submit(ctx, s, []byte(authAlice)); return err },
+			"cancel": func(s string) error { _, err := e.svc.Cancel(ctx, s, "", "", ""); return err },
+		} {
+			if err := call("nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s unknown: %v", name, err)
+			}
+			if err := call(""); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s empty: %v", name, err)
+			}
+		}
+		e.clock.Advance(14 * time.Minute)
+		if _, err := e.svc.Get(ctx, sid); err != nil {
+			t.Errorf("Get before expiry: %v", err)
+		}
+		e.clock.Advance(time.Minute)
+		if _, err := e.svc.Submit(ctx, sid, []byte(authAlice)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Submit after 15 min: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("get session object", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		sid := e.submit(e.start(query("login_hint", "ann"), "").SID, authAlice).SID
+		obj, err := e.svc.Get(ctx, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj.State != store.AuthzStateConsentPending || obj.Subject != "alice" || obj.AuthReq.LoginHint != "ann" ||
+			obj.AuthReq.ClientID != "web" || obj.SubSession == nil || obj.SubSession.Sub != "alice" || obj.AuthReq.Params["state"][0] != "st-1" {
+			t.Errorf("session object %+v", obj)
+		}
+	})
+}
