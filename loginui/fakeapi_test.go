@@ -28,6 +28,7 @@ type fakeAPI struct {
 	ssoSubSID   string         // a start with this sub_sid skips auth
 	putStatus   int            // answer every PUT with this status and an internal-looking body
 	startAnswer map[string]any // answer every start with this message
+	putAnswer   map[string]any // answer every PUT with this message
 }
 
 type apiCall struct {
@@ -91,6 +92,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		if f.putStatus != 0 {
 			http.Error(w, "java.lang.NullPointerException at internal.secret.Detail", f.putStatus)
+			return
+		}
+		if f.putAnswer != nil {
+			writeJSON(w, f.putAnswer)
 			return
 		}
 		if sub, ok := decoded["sub"].(string); ok {

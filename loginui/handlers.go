@@ -50,7 +50,7 @@ func (u *UI) handlePrompt(w http.ResponseWriter, r *http.Request) {
 	}
 	switch st.Msg.Type {
 	case typeAuth:
-		u.renderAuth(w, r, http.StatusOK, st, binding, "", "")
+		u.renderAuth(w, r, http.StatusOK, st, binding, st.Msg.LoginHint, "")
 	case typeConsent:
 		u.renderConsent(w, r, st, binding)
 	default:

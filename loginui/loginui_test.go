@@ -529,7 +529,7 @@ func TestFormPostResponse(t *testing.T) {
 			t.Errorf("form_post page lacks %q\n%s", want, p.Body)
 		}
 	}
-	m := regexp.MustCompile(`<script nonce="([A-Za-z0-9+/]+)">`).FindStringSubmatch(p.Body)
+	m := regexp.MustCompile(`<script nonce="([A-Za-z0-9_-]{22})">`).FindStringSubmatch(p.Body)
 	if m == nil {
 		t.Fatalf("no nonce'd script\n%s", p.Body)
 	}
@@ -741,5 +741,27 @@ func TestPromptStateExpires(t *testing.T) {
 		if got := h.get(t, loc).Status; got != tc.want {
 			t.Errorf("after %v: status %d, want %d", tc.after, got, tc.want)
 		}
+	}
+}
+
+// TestRepeatedAuthPromptAfterPost: a second auth prompt (e.g. ACR step-up)
+// after the credentials POST is shown through the PRG page, hint prefilled.
+func TestRepeatedAuthPromptAfterPost(t *testing.T) {
+	h := newHarness(t)
+	p := h.get(t, "/login?"+authzQuery())
+	form := hidden(t, p.Body)
+	form.Set("username", "alice")
+	form.Set("password", "alice-password")
+	// Make the fake answer the PUT with another auth prompt.
+	h.api.mu.Lock()
+	h.api.putAnswer = map[string]any{"type": "auth", "sid": form.Get("sid"), "login_hint": "alice@example.com"}
+	h.api.mu.Unlock()
+	p = h.post(t, "/login/authenticate", form, nil)
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("status %d", p.Status)
+	}
+	p = h.get(t, p.Header.Get("Location"))
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, `value="alice@example.com"`) || !strings.Contains(p.Body, "/login/authenticate") {
+		t.Errorf("status %d\n%s", p.Status, p.Body)
 	}
 }

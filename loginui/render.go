@@ -224,7 +224,7 @@ func (u *UI) renderFormPost(w http.ResponseWriter, r *http.Request, p *respParam
 	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go ≥1.24)
 	d := &pageData{
 		Heading: "Returning to the application",
-		Nonce:   base64.RawStdEncoding.EncodeToString(nonce),
+		Nonce:   base64.RawURLEncoding.EncodeToString(nonce), // CSP base64-value admits - and _; html/template would entity-escape +
 		Action:  p.URI,
 	}
 	names := make([]string, 0, len(p.Form))
