@@ -1,0 +1,70 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"strings"
+
+	"github.com/keyward/keyward/internal/config"
+)
+
+// configFlags registers the flags of the run contract (PRODUCT.md §3) and
+// returns a function that loads the configuration with the flags that were
+// actually set on top of file and environment.
+type configFlags struct {
+	fs   *flag.FlagSet
+	file *string
+}
+
+// stringFlags and boolFlags map flag names to config keys.
+var (
+	serveStringFlags = map[string]string{
+		"listen": "listen", "issuer": "issuer", "data-dir": "data_dir", "store": "store", "redis": "redis",
+		"api-token": "api_token", "users": "users", "master-key": "master_key", "admin-listen": "admin_listen",
+	}
+	storeStringFlags = map[string]string{
+		"issuer": "issuer", "data-dir": "data_dir", "store": "store", "redis": "redis", "master-key": "master_key",
+	}
+	serveBoolFlags = map[string]string{"dev": "dev", "demo": "demo"}
+)
+
+var flagHelp = map[string]string{
+	"listen":       "HTTP listen address (default :8080)",
+	"issuer":       "issuer URL; all endpoint URLs derive from it (default http://localhost:8080)",
+	"data-dir":     "directory for the embedded database and generated secrets (default ./keyward-data)",
+	"store":        "durable store: sqlite://PATH or postgres://… (default sqlite://<data-dir>/keyward.db)",
+	"redis":        "optional redis://… for short-lived objects in a cluster",
+	"api-token":    "bearer token for the integration web APIs (default: generated on first start)",
+	"users":        "users file (JSON or YAML) backing the login UI and claims",
+	"master-key":   "base64 of 32 random bytes encrypting keys and secrets at rest (default: generated)",
+	"admin-listen": "move the integration web APIs to this listener",
+	"dev":          "development mode: accept http:// loopback redirect URIs for web clients",
+	"demo":         "seed demo users and a demo client (implies --dev)",
+}
+
+func newConfigFlags(name string, stdout io.Writer, strs, bools map[string]string) *configFlags {
+	fs := flag.NewFlagSet("keyward "+name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	cf := &configFlags{fs: fs, file: fs.String("config", "", "YAML config file (also KEYWARD_CONFIG)")}
+	for f := range strs {
+		fs.String(f, "", flagHelp[f])
+	}
+	for f := range bools {
+		fs.Bool(f, false, flagHelp[f])
+	}
+	return cf
+}
+
+// load builds the configuration after fs.Parse: defaults < file < env < set flags.
+func (cf *configFlags) load(environ []string, strs, bools map[string]string) (config.Config, error) {
+	set := map[string]any{}
+	cf.fs.Visit(func(f *flag.Flag) {
+		if key, ok := strs[f.Name]; ok {
+			set[key] = f.Value.String()
+		}
+		if key, ok := bools[f.Name]; ok {
+			set[key] = strings.EqualFold(f.Value.String(), "true")
+		}
+	})
+	return config.Load(config.Sources{File: *cf.file, Environ: environ, Flags: set})
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/keyward/keyward/oauth"
+)
+
+// serveRegister: POST /clients (RFC 7591 §3) with the master token or, when
+// open registration is on, without one.
+func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	tok, hasTok := bearerToken(r)
+	if hasTok && !a.RegistrationTokens.Allows(tok) || !hasTok && !a.OpenRegistration {
+		a.writeError(w, r, oauth.InvalidToken("a valid registration token is required"))
+		return
+	}
+	if err := requireContentType(r, "application/json"); err != nil {
+		a.writeError(w, r, oauth.InvalidClientMetadata("the Content-Type must be application/json"))
+		return
+	}
+	body, err := readBody(w, r, maxRegistrationBodyBytes)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	reg, err := a.Clients.Register(r.Context(), body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, reg)
+}
+
+// serveListClients: GET /clients with the master token.
+func (a *API) serveListClients(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	if !a.isMaster(r) {
+		a.writeError(w, r, oauth.InvalidToken("the master registration token is required"))
+		return
+	}
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			a.writeError(w, r, oauth.InvalidRequest("limit must be 1 to 1000"))
+			return
+		}
+		limit = n
+	}
+	list, err := a.Clients.List(r.Context(), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// serveReadClient: GET /clients/{client_id} (RFC 7592 §2.1).
+func (a *API) serveReadClient(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	id, tok, master, ok := a.clientAccess(w, r)
+	if !ok {
+		return
+	}
+	var (
+		reg any
+		err error
+	)
+	if master {
+		reg, err = a.Clients.AdminRead(r.Context(), id)
+	} else {
+		reg, err = a.Clients.Read(r.Context(), id, tok)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, reg)
+}
+
+// serveUpdateClient: PUT /clients/{client_id} (RFC 7592 §2.2).
+func (a *API) serveUpdateClient(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	id, tok, master, ok := a.clientAccess(w, r)
+	if !ok {
+		return
+	}
+	if err := requireContentType(r, "application/json"); err != nil {
+		a.writeError(w, r, oauth.InvalidClientMetadata("the Content-Type must be application/json"))
+		return
+	}
+	body, err := readBody(w, r, maxRegistrationBodyBytes)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var reg any
+	if master {
+		reg, err = a.Clients.AdminUpdate(r.Context(), id, body)
+	} else {
+		reg, err = a.Clients.Update(r.Context(), id, tok, body)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, reg)
+}
+
+// serveDeleteClient: DELETE /clients/{client_id} (RFC 7592 §2.3).
+func (a *API) serveDeleteClient(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	id, tok, master, ok := a.clientAccess(w, r)
+	if !ok {
+		return
+	}
+	var err error
+	if master {
+		err = a.Clients.AdminDelete(r.Context(), id)
+	} else {
+		err = a.Clients.Delete(r.Context(), id, tok)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// clientAccess reads the bearer token of a client configuration request:
+// the master token or the client's registration access token.
+func (a *API) clientAccess(w http.ResponseWriter, r *http.Request) (id, tok string, master, ok bool) {
+	tok, ok = bearerToken(r)
+	if !ok {
+		a.writeError(w, r, oauth.InvalidToken("a registration access token is required"))
+		return "", "", false, false
+	}
+	return r.PathValue("client_id"), tok, a.RegistrationTokens.Allows(tok), true
+}
+
+func (a *API) isMaster(r *http.Request) bool {
+	tok, ok := bearerToken(r)
+	return ok && a.RegistrationTokens.Allows(tok)
+}

@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// maxBodyBytes caps request bodies: 50 000 for protocol endpoints and
+// 250 000 for registration, as Connect2id does (notes §9, §13.3).
+const (
+	maxBodyBytes             = 50_000
+	maxRegistrationBodyBytes = 250_000
+)
+
+type errorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+	ErrorURI         string `json:"error_uri,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeError answers err as an OAuth 2.0 error response.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	oe := oauth.AsError(err)
+	switch {
+	case oe != nil && oe.Code != oauth.ErrCodeServerError:
+		if oe.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe))
+		}
+		if cause := errors.Unwrap(oe); cause != nil {
+			a.log.DebugContext(r.Context(), "request refused", "error", oe.Code, "cause", cause.Error())
+		}
+		writeJSON(w, statusOf(oe), errorBody{oe.Code, oe.Description, oe.URI})
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", ErrorDescription: "no such resource"})
+	case errors.Is(err, errBodyTooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{oauth.ErrCodeInvalidRequest, "request body too large", ""})
+	default:
+		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError, ErrorDescription: "internal error"})
+	}
+}
+
+func statusOf(e *oauth.Error) int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
+
+// authenticateHeader builds WWW-Authenticate for 401s: Basic for client
+// authentication at the token endpoint (RFC 6749 §5.2), Bearer elsewhere
+// (RFC 6750 §3).
+func authenticateHeader(r *http.Request, e *oauth.Error) string {
+	if e.Code == oauth.ErrCodeInvalidClient {
+		return `Basic realm="keyward"`
+	}
+	h := `Bearer realm="keyward"`
+	if e.Code != "" && r.Header.Get("Authorization") != "" {
+		h += fmt.Sprintf(`, error=%q`, e.Code)
+		if e.Description != "" {
+			h += fmt.Sprintf(`, error_description=%q`, e.Description)
+		}
+	}
+	return h
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody reads at most limit bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errBodyTooLarge
+		}
+		return nil, oauth.InvalidRequest("cannot read the request body")
+	}
+	return body, nil
+}
+
+// requireContentType checks the media type of a request with a body.
+func requireContentType(r *http.Request, want string) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.EqualFold(mt, want) {
+		return oauth.InvalidRequest("the Content-Type must be " + want)
+	}
+	return nil
+}
+
+// parseForm parses an application/x-www-form-urlencoded body with the body
+// limit. Duplicate parameters are the core's to judge.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	if err := requireContentType(r, "application/x-www-form-urlencoded"); err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
+		return oauth.InvalidRequest("malformed form body")
+	}
+	return nil
+}
+
+// noStore marks a response as uncacheable (RFC 6749 §5.1).
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+// bearerToken extracts the RFC 6750 §2.1 bearer token.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

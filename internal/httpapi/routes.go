@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/token"
+)
+
+// KeySet is what the HTTP layer needs of the signing keys.
+type KeySet interface {
+	JWKS() []byte
+}
+
+// Deps are the services the HTTP layer fronts.
+type Deps struct {
+	Authz   *authz.Service
+	Tokens  *token.Service
+	Clients *clientreg.Service
+	Keys    KeySet
+	// Metadata is the discovery document; the server builds it from what is
+	// configured and implemented.
+	Metadata *ProviderMetadata
+	// AuthzSessionTokens guard the authorisation session API;
+	// RegistrationTokens are the master tokens of the registration endpoint.
+	AuthzSessionTokens TokenSet
+	RegistrationTokens TokenSet
+	OpenRegistration   bool
+	// LoginUI is the reference login UI mounted at /login, or nil.
+	LoginUI http.Handler
+	// Ready reports whether the node can serve (stores reachable).
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+}
+
+// API holds the HTTP handlers.
+type API struct {
+	Deps
+	log       *slog.Logger
+	discovery []byte
+}
+
+// New builds the HTTP layer.
+func New(d Deps) (*API, error) {
+	if d.Authz == nil || d.Tokens == nil || d.Clients == nil || d.Keys == nil || d.Metadata == nil {
+		return nil, fmt.Errorf("httpapi: missing dependency")
+	}
+	doc, err := d.Metadata.marshal()
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: discovery document: %w", err)
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{Deps: d, log: log, discovery: doc}, nil
+}
+
+// Handlers returns the public handler and the integration handler. When
+// split is false both are one handler serving every route; otherwise the
+// integration web APIs are only on the second, for an internal listener.
+func (a *API) Handlers(split bool) (public, integration http.Handler) {
+	pub := http.NewServeMux()
+	a.publicRoutes(pub)
+	if !split {
+		a.integrationRoutes(pub)
+		h := a.wrap(pub)
+		return h, h
+	}
+	adm := http.NewServeMux()
+	a.integrationRoutes(adm)
+	return a.wrap(pub), a.wrap(adm)
+}
+
+func (a *API) wrap(h http.Handler) http.Handler {
+	return withRequestID(withAccessLog(a.log, h))
+}
+
+// publicRoutes lists every endpoint clients and browsers reach.
+func (a *API) publicRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /.well-known/openid-configuration", withCORS(http.HandlerFunc(a.serveDiscovery)))
+	mux.Handle("GET /.well-known/oauth-authorization-server", withCORS(http.HandlerFunc(a.serveDiscovery)))
+	mux.Handle("GET /jwks.json", withCORS(http.HandlerFunc(a.serveJWKS)))
+	mux.Handle("POST /token", withCORS(http.HandlerFunc(a.serveToken)))
+	mux.Handle("OPTIONS /token", withCORS(http.NotFoundHandler()))
+	mux.Handle("GET /userinfo", withCORS(http.HandlerFunc(a.serveUserInfo)))
+	mux.Handle("POST /userinfo", withCORS(http.HandlerFunc(a.serveUserInfo)))
+	mux.Handle("OPTIONS /userinfo", withCORS(http.NotFoundHandler()))
+	mux.HandleFunc("POST /par", a.servePAR)
+	mux.HandleFunc("POST /clients", a.serveRegister)
+	mux.HandleFunc("GET /clients", a.serveListClients)
+	mux.HandleFunc("GET /clients/{client_id}", a.serveReadClient)
+	mux.HandleFunc("PUT /clients/{client_id}", a.serveUpdateClient)
+	mux.HandleFunc("DELETE /clients/{client_id}", a.serveDeleteClient)
+	if a.LoginUI != nil {
+		mux.Handle("/login", a.LoginUI)
+		mux.Handle("/login/", a.LoginUI)
+	}
+	mux.HandleFunc("GET /{$}", a.serveRoot)
+}
+
+// integrationRoutes lists the integration web APIs (notes §2, §7).
+func (a *API) integrationRoutes(mux *http.ServeMux) {
+	guard := func(h http.HandlerFunc) http.Handler { return a.requireToken(a.AuthzSessionTokens, h) }
+	mux.Handle("POST /authz-sessions/rest/v3", guard(a.serveStartAuthz))
+	mux.Handle("POST /authz-sessions/rest/v3/{$}", guard(a.serveStartAuthz))
+	mux.Handle("GET /authz-sessions/rest/v3/{sid}", guard(a.serveGetAuthz))
+	mux.Handle("PUT /authz-sessions/rest/v3/{sid}", guard(a.serveSubmitAuthz))
+	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
+	mux.HandleFunc("GET /monitor/v1/ping", a.servePing)
+}
+
+func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "Keyward OpenID provider\nissuer: %s\ndiscovery: %s\n", a.Metadata.Issuer,
+		a.Metadata.Issuer+"/.well-known/openid-configuration")
+}
+
+func (a *API) servePing(w http.ResponseWriter, r *http.Request) {
+	if a.Ready != nil {
+		if err := a.Ready(r.Context()); err != nil {
+			a.log.WarnContext(r.Context(), "not ready", "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

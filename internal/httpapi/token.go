@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/keyward/keyward/internal/core/token"
+	"github.com/keyward/keyward/oauth"
+)
+
+// serveToken: POST /token (RFC 6749 §3.2).
+func (a *API) serveToken(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	creds, err := credentials(w, r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	resp, err := a.Tokens.Token(r.Context(), creds)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// servePAR: POST /par (RFC 9126 §2).
+func (a *API) servePAR(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	creds, err := credentials(w, r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	client, err := a.Tokens.AuthenticateClient(r.Context(), creds)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	requestURI, expiresIn, err := a.Authz.Push(r.Context(), client, creds.Form)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": requestURI, "expires_in": expiresIn})
+}
+
+// credentials extracts the form and any HTTP Basic client credentials; the
+// core judges them.
+func credentials(w http.ResponseWriter, r *http.Request) (token.Credentials, error) {
+	if err := parseForm(w, r); err != nil {
+		return token.Credentials{}, err
+	}
+	c := token.Credentials{Form: r.PostForm}
+	if user, pass, ok := r.BasicAuth(); ok {
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
+		id, err1 := url.QueryUnescape(user)
+		secret, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return token.Credentials{}, oauth.InvalidClient("malformed basic credentials")
+		}
+		c.BasicID, c.BasicSecret, c.HasBasic = id, secret, true
+	} else if r.Header.Get("Authorization") != "" && !hasScheme(r, "Bearer") {
+		return token.Credentials{}, oauth.InvalidClient("unsupported authorization scheme")
+	}
+	return c, nil
+}
+
+func hasScheme(r *http.Request, scheme string) bool {
+	h := r.Header.Get("Authorization")
+	return len(h) > len(scheme) && http.CanonicalHeaderKey(h[:len(scheme)]) == http.CanonicalHeaderKey(scheme)
+}
+
+// serveUserInfo: GET or POST /userinfo (OIDC Core §5.3) with the access
+// token in the Authorization header or, for POST, the form body
+// (RFC 6750 §2.2) — never both.
+func (a *API) serveUserInfo(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	tok, inHeader := bearerToken(r)
+	if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "" {
+		if err := parseForm(w, r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if formTok := r.PostForm.Get("access_token"); formTok != "" {
+			if inHeader {
+				a.writeError(w, r, oauth.InvalidRequest("the access token must be sent in one place only"))
+				return
+			}
+			tok = formTok
+		}
+	}
+	if tok == "" {
+		a.writeError(w, r, oauth.InvalidToken("").WithStatus(http.StatusUnauthorized))
+		return
+	}
+	claims, err := a.Tokens.UserInfo(r.Context(), tok)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, claims)
+}

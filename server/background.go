@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// startBackground starts the node's housekeeping: signing-key refresh
+// (periodic, and at once on a change notice from another node), client
+// cache invalidation on notice, and bounded purges of expired records.
+func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
+	n := s.stores.Durable.Notifier
+	var keyChanges <-chan string
+	if n != nil {
+		var err error
+		if keyChanges, err = n.Subscribe(ctx, topicKeys); err != nil {
+			s.log.Warn("subscribe to key changes; falling back to periodic refresh", "error", err.Error())
+		}
+		clientChanges, err := n.Subscribe(ctx, topicClients)
+		if err != nil {
+			s.log.Warn("subscribe to client changes; falling back to the cache TTL", "error", err.Error())
+		} else {
+			wg.Go(func() {
+				for id := range clientChanges {
+					s.clients.Invalidate(id)
+				}
+			})
+		}
+	}
+	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval, keyChanges) })
+	wg.Go(func() { s.purgeLoop(ctx) })
+}
+
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Cluster.PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		for name, p := range map[string]interface {
+			Purge(context.Context, time.Time, int) (int, error)
+		}{"durable": s.stores.Durable.Purger, "ephemeral": s.stores.Ephemeral.Purger} {
+			if p == nil {
+				continue
+			}
+			n, err := p.Purge(ctx, now, s.cfg.Cluster.PurgeBatch)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("purge expired records", "store", name, "error", err.Error())
+			} else if n > 0 {
+				s.log.Debug("purged expired records", "store", name, "count", n)
+			}
+		}
+	}
+}
+
+// AnnounceKeyChange tells the other nodes to reload the signing keys.
+func AnnounceKeyChange(ctx context.Context, st *Stores) error {
+	if st.Durable.Notifier == nil {
+		return nil
+	}
+	return st.Durable.Notifier.Publish(ctx, topicKeys, "rotated")
+}

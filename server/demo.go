@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/demorp"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// Demo client credentials, printed by serve --demo. Demo mode implies --dev
+// and is for trying Keyward out only.
+const (
+	DemoClientID     = "demo"
+	DemoClientSecret = "demo-secret-for-local-testing-only-0123456789"
+)
+
+// seedDemo registers the demo client (once) and mounts the demo relying
+// party at /demo.
+func (s *Server) seedDemo(ctx context.Context, issuer string) error {
+	md := store.ClientMetadata{
+		ClientName:              "Keyward demo client",
+		RedirectURIs:            []string{issuer + "/demo/callback", "http://127.0.0.1:9999/callback"},
+		GrantTypes:              []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken},
+		ResponseTypes:           []string{oauth.ResponseTypeCode},
+		TokenEndpointAuthMethod: oauth.AuthMethodClientSecretBasic,
+		Scope:                   "openid profile email address phone offline_access",
+	}
+	_, err := s.clients.Create(ctx, md, clientreg.CreateOptions{PreferredID: DemoClientID, PreferredSecret: DemoClientSecret})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		if _, getErr := s.clients.Get(ctx, DemoClientID); getErr != nil {
+			return err
+		}
+	}
+	rp := demorp.New(demorp.Config{
+		Issuer:       issuer,
+		ClientID:     DemoClientID,
+		ClientSecret: DemoClientSecret,
+		HTTPClient:   &http.Client{Transport: &handlerTransport{h: func() http.Handler { return s.public }}, Timeout: 10 * time.Second},
+		Log:          s.log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/demo", rp)
+	mux.Handle("/demo/", rp)
+	mux.Handle("/", s.public)
+	s.public = mux
+
+	fmt.Fprintf(s.stdout, `
+Keyward demo mode (development only).
+  Open %[1]s/demo in a browser and sign in as alice / alice-password (or bob / bob-password).
+  Demo client: client_id=%[2]s client_secret=%[3]s
+  Redirect URIs: %[1]s/demo/callback, http://127.0.0.1:9999/callback
+  Discovery: %[1]s/.well-known/openid-configuration
+`, issuer, DemoClientID, DemoClientSecret)
+	return nil
+}
+
+// handlerTransport is an in-process transport to a handler chosen late.
+type handlerTransport struct{ h func() http.Handler }
+
+func (t *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var it inProcessTransport
+	it.set(t.h())
+	return it.RoundTrip(req)
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/oauth"
+)
+
+// metadata builds the discovery document from what this node implements;
+// every advertised value must work.
+func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetadata {
+	pkce := []string{oauth.PKCEMethodS256}
+	if s.cfg.Authz.AllowPlainPKCE {
+		pkce = append(pkce, oauth.PKCEMethodPlain)
+	}
+	return &httpapi.ProviderMetadata{
+		Issuer:                             issuer,
+		AuthorizationEndpoint:              s.cfg.AuthorizationEndpoint(),
+		TokenEndpoint:                      issuer + "/token",
+		UserInfoEndpoint:                   issuer + "/userinfo",
+		JWKSURI:                            issuer + "/jwks.json",
+		RegistrationEndpoint:               issuer + "/clients",
+		PushedAuthorizationRequestEndpoint: issuer + "/par",
+		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
+			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
+		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
+		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
+		GrantTypesSupported:               grantTypes,
+		ACRValuesSupported:                s.cfg.Authz.ACRValues,
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  idAlgs,
+		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+			"ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"},
+		DisplayValuesSupported: []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
+		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
+			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),
+		ClaimsParameterSupported:      true,
+		RequestParameterSupported:     false,
+		RequestURIParameterSupported:  false,
+		CodeChallengeMethodsSupported: pkce,
+		PromptValuesSupported: []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent,
+			oauth.PromptSelectAccount, oauth.PromptCreate},
+		AuthorizationResponseIssParameterSupported: true,
+	}
+}

@@ -1,0 +1,378 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/session"
+	"github.com/keyward/keyward/internal/core/token"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/loginui"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/plugin/users"
+	"github.com/keyward/keyward/store"
+)
+
+// Notification topics shared by the nodes of a cluster.
+const (
+	topicKeys    = "keyward_keys"
+	topicClients = "keyward_clients"
+)
+
+// Options customise a server beyond its configuration.
+type Options struct {
+	// Log receives the server's structured logs; default: discard.
+	Log *slog.Logger
+	// Stdout receives the one-time notices meant for the operator: a
+	// generated API token, demo instructions.
+	Stdout io.Writer
+	// ClaimsSources are extra claims sources by type name, for downstream
+	// builds; config selects them with claims.sources[].type.
+	ClaimsSources map[string]func(config.ClaimsSource) (plugin.ClaimsSource, error)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Server is one running Keyward node.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	stdout io.Writer
+
+	stores   *Stores
+	keys     *jose.KeyManager
+	clients  *clientreg.Service
+	users    *users.Directory
+	apiToken string
+
+	public      http.Handler
+	integration http.Handler
+	split       bool
+
+	closeOnce sync.Once
+}
+
+// New builds a node from a validated configuration: it opens the stores,
+// loads or creates the signing keys and wires the services and handlers.
+// Nothing listens until Run.
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: opts.Log, now: opts.Now, stdout: opts.Stdout}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.stdout == nil {
+		s.stdout = io.Discard
+	}
+	if cfg.Dev {
+		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
+	}
+
+	admin, err := OpenAdmin(ctx, cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			admin.Close()
+		}
+	}()
+	s.stores, s.keys, s.clients = admin.Stores, admin.Keys, admin.Clients
+	keys := admin.secrets
+
+	apiToken, generatedToken, err := bootstrapSecret(cfg.DataDir, apiTokenFile, string(cfg.APIToken), newAPIToken)
+	if err != nil {
+		return nil, err
+	}
+	s.apiToken = apiToken
+	if generatedToken {
+		fmt.Fprintf(s.stdout, "Generated the API token (saved in %s/%s; shown only now):\n  %s\n", cfg.DataDir, apiTokenFile, apiToken)
+	}
+
+	if s.users, err = loadUsers(cfg); err != nil {
+		return nil, err
+	}
+	resolver, err := s.claimsResolver(opts)
+	if err != nil {
+		return nil, err
+	}
+
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	idAlgs := s.keys.Algorithms()
+
+	tokenSpec := store.TokenSpec{
+		AccessTokenLifetime:  cfg.Tokens.AccessTokenLifetime,
+		AccessTokenEncoding:  cfg.Tokens.AccessTokenEncoding,
+		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime,
+		RotateRefreshToken:   cfg.Tokens.RotateRefreshTokens,
+		IDTokenLifetime:      cfg.Tokens.IDTokenLifetime,
+	}
+	sessions := &session.Service{
+		Store:  s.stores.Ephemeral.SubjectSessions,
+		MACKey: keys.SessionMAC,
+		Config: session.Config{MaxLife: cfg.Sessions.MaxLife, AuthLife: cfg.Sessions.AuthLife, MaxIdle: cfg.Sessions.MaxIdle},
+		Now:    s.now,
+		Rand:   rand.Reader,
+		Log:    s.log,
+	}
+	authzSvc := &authz.Service{
+		Config: authz.Config{
+			Issuer:                 issuer,
+			SessionLifetime:        cfg.Authz.SessionLifetime,
+			CodeLifetime:           cfg.Authz.CodeLifetime,
+			PARLifetime:            cfg.Authz.PARLifetime,
+			AllowPlainPKCE:         cfg.Authz.AllowPlainPKCE,
+			DevLoopbackHTTP:        cfg.Dev,
+			LimitToRegisteredScope: cfg.Authz.LimitToRegisteredScope,
+			AlwaysPromptForConsent: cfg.Authz.AlwaysPromptForConsent,
+			ACRValuesSupported:     cfg.Authz.ACRValues,
+			Tokens:                 tokenSpec,
+		},
+		Clients:         s.clients,
+		Sessions:        s.stores.Ephemeral.AuthzSessions,
+		SubjectSessions: sessions,
+		Codes:           s.stores.Ephemeral.Codes,
+		PAR:             s.stores.Ephemeral.PAR,
+		Authorizations:  s.stores.Durable.Authorizations,
+		IDTokens:        s.keys,
+		Now:             s.now,
+		Rand:            rand.Reader,
+		Log:             s.log,
+	}
+	tokenSvc := &token.Service{
+		Config: token.Config{
+			Issuer:         issuer,
+			TokenEndpoint:  issuer + "/token",
+			IDTokenAlg:     cfg.Tokens.IDTokenAlg,
+			AccessTokenAlg: cfg.Tokens.AccessTokenAlg,
+			Defaults:       tokenSpec,
+		},
+		Clients:       s.clients,
+		Sealer:        keys.Sealer,
+		Codes:         s.stores.Ephemeral.Codes,
+		Grants:        s.stores.Durable.Grants,
+		RefreshTokens: s.stores.Durable.RefreshTokens,
+		AccessTokens:  s.stores.Durable.AccessTokens,
+		Replay:        s.stores.Ephemeral.Replay,
+		Keys:          s.keys,
+		ClientKeys:    jose.NewClientKeys(&http.Client{Timeout: 5 * time.Second}, s.now),
+		Claims:        resolver,
+		Now:           s.now,
+		Rand:          rand.Reader,
+		Log:           s.log,
+	}
+
+	authzTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.AuthzSessions)
+	if err != nil {
+		return nil, err
+	}
+	regTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Registration)
+	if err != nil {
+		return nil, err
+	}
+
+	var ui http.Handler
+	transport := &inProcessTransport{}
+	if cfg.BuiltInLoginUI() {
+		ui, err = loginui.New(loginui.Config{
+			APIBase:       issuer + "/authz-sessions/rest/v3",
+			APIToken:      apiToken,
+			HTTPClient:    &http.Client{Transport: transport, Timeout: 10 * time.Second},
+			Authenticator: s.users,
+			BasePath:      "/login",
+			SecureCookies: strings.HasPrefix(issuer, "https://"),
+			Log:           s.log,
+			Title:         "Keyward",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("login UI: %w", err)
+		}
+	}
+
+	api, err := httpapi.New(httpapi.Deps{
+		Authz:              authzSvc,
+		Tokens:             tokenSvc,
+		Clients:            s.clients,
+		Keys:               s.keys,
+		Metadata:           s.metadata(issuer, idAlgs),
+		AuthzSessionTokens: authzTokens,
+		RegistrationTokens: regTokens,
+		OpenRegistration:   cfg.Registration.Open,
+		LoginUI:            ui,
+		Ready:              s.ready,
+		Log:                s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.split = cfg.AdminListen != ""
+	s.public, s.integration = api.Handlers(s.split)
+	transport.set(s.integration)
+
+	if cfg.Demo {
+		if err := s.seedDemo(ctx, issuer); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Client registration and token endpoint capabilities, as implemented.
+var (
+	authMethods = []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
+		oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
+	grantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
+)
+
+func loadUsers(cfg config.Config) (*users.Directory, error) {
+	switch {
+	case cfg.Users != "":
+		d, err := users.Load(cfg.Users)
+		if err != nil {
+			return nil, fmt.Errorf("users file: %w", err)
+		}
+		return d, nil
+	case cfg.Demo:
+		return users.Demo()
+	default:
+		return users.New(nil)
+	}
+}
+
+func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
+	var sources []plugin.ClaimsSource
+	for i, src := range s.cfg.Claims.Sources {
+		var (
+			cs  plugin.ClaimsSource
+			err error
+		)
+		switch {
+		case opts.ClaimsSources[src.Type] != nil:
+			cs, err = opts.ClaimsSources[src.Type](src)
+		case src.Type == "users":
+			cs = s.users
+		case src.Type == "webhook":
+			cs, err = newWebhookClaimsSource(src)
+		default:
+			err = fmt.Errorf("unknown type %q", src.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claims.sources[%d]: %w", i, err)
+		}
+		sources = append(sources, cs)
+	}
+	return claims.NewResolver(sources, s.log)
+}
+
+// Handler returns the public HTTP handler; it also serves the integration
+// APIs unless they moved to the admin listener.
+func (s *Server) Handler() http.Handler { return s.public }
+
+// IntegrationHandler returns the handler of the integration web APIs.
+func (s *Server) IntegrationHandler() http.Handler { return s.integration }
+
+// APIToken returns the API token in force.
+func (s *Server) APIToken() string { return s.apiToken }
+
+// Keys returns the signing key manager.
+func (s *Server) Keys() *jose.KeyManager { return s.keys }
+
+// Clients returns the client registry.
+func (s *Server) Clients() *clientreg.Service { return s.clients }
+
+func (s *Server) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := s.stores.Durable.Keys.List(ctx)
+	return err
+}
+
+// Run serves HTTP on the configured listeners and runs the background work
+// (key refresh, purges, cache invalidation) until ctx ends, then shuts down
+// gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	servers := []*http.Server{s.httpServer(s.cfg.Listen, s.public)}
+	if s.split {
+		servers = append(servers, s.httpServer(s.cfg.AdminListen, s.integration))
+	}
+	listeners := make([]net.Listener, 0, len(servers))
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s: %w", srv.Addr, err)
+		}
+		listeners = append(listeners, ln)
+	}
+
+	var wg sync.WaitGroup
+	s.startBackground(ctx, &wg)
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		s.log.Info("listening", "addr", listeners[i].Addr().String(), "issuer", s.cfg.Issuer)
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	for _, srv := range servers {
+		srv.Shutdown(shutdownCtx)
+	}
+	cancel()
+	wg.Wait()
+	s.Close()
+	return runErr
+}
+
+func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Close releases the stores. It is safe to call more than once.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() { err = s.stores.Close() })
+	return err
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/postgres"
+	"github.com/keyward/keyward/store/redis"
+	"github.com/keyward/keyward/store/sqlite"
+)
+
+// Stores are the opened backends of a node.
+type Stores struct {
+	Durable   store.Durable
+	Ephemeral store.Ephemeral
+	closers   []func() error
+}
+
+// Close closes every backend.
+func (s *Stores) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// OpenStores opens the durable store the configuration names (SQLite or
+// PostgreSQL) and, when Redis is configured, puts the ephemeral objects
+// there.
+func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
+	s := &Stores{}
+	u := cfg.StoreURL()
+	switch {
+	case strings.HasPrefix(u, "sqlite://"):
+		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), log)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+		s.closers = append(s.closers, db.Close)
+		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		db, err := postgres.Open(ctx, u, log)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		s.closers = append(s.closers, func() error { db.Close(); return nil })
+		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
+	default:
+		return nil, fmt.Errorf("unsupported store URL %q", u)
+	}
+	if cfg.Redis != "" {
+		rs, err := redis.Open(ctx, cfg.Redis, redis.WithPrefix(cfg.Cluster.RedisPrefix), redis.WithLogger(log))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open redis store: %w", err)
+		}
+		s.closers = append(s.closers, rs.Close)
+		s.Ephemeral = rs.Ephemeral()
+		if s.Durable.Notifier == nil {
+			s.Durable.Notifier = rs.Notifier()
+		}
+	}
+	return s, nil
+}
