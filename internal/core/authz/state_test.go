@@ -147,3 +147,32 @@ func TestStateMachine(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent identical submissions: one wins the compare-and-set, the others
+// get its kept final message, so every caller sees the same code.
+func TestConcurrentIdenticalConsent(t *testing.T) {
+	e := newEnv(t, Config{})
+	sid := e.submit(e.start(query(), "").SID, authAlice).SID
+	const n = 8
+	out := make(chan *Message, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			m, err := e.svc.Submit(context.Background(), sid, []byte(consentAll_))
+			out <- m
+			errs <- err
+		}()
+	}
+	var first *Message
+	for range n {
+		m, err := <-out, <-errs
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = m
+		} else if !cmp.Equal(first, m) {
+			t.Errorf("callers saw different final messages:\n%+v\n%+v", first, m)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/memstore"
 )
 
 type clock struct{ t time.Time }
@@ -18,9 +19,9 @@ func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newService(cfg Config) (*Service, *clock, *fakeStore) {
+func newService(cfg Config) (*Service, *clock, store.SubjectSessionStore) {
 	c := &clock{t: t0}
-	st := newFakeStore()
+	st := memstore.New().Ephemeral().SubjectSessions
 	return &Service{Store: st, MACKey: []byte("0123456789abcdef0123456789abcdef"), Config: cfg, Now: c.Now}, c, st
 }
 
@@ -39,7 +40,7 @@ func TestCreateAndGet(t *testing.T) {
 	if len(key) != 22 {
 		t.Errorf("key length %d, want 22 (128 bits base64url)", len(key))
 	}
-	if _, ok := st.m[sid]; ok {
+	if _, err := st.Get(t.Context(), sid, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Error("the full sid (with MAC) was stored; only the key may be")
 	}
 	got, err := s.Get(t.Context(), sid)
@@ -162,8 +163,10 @@ func TestQuotaClosesOldest(t *testing.T) {
 			t.Errorf("newer session %q closed: %v", sid, err)
 		}
 	}
-	if len(st.m) != 3 {
-		t.Errorf("store holds %d sessions, want 3 (2 alice + 1 bob)", len(st.m))
+	for sub, want := range map[string]int{"alice": 2, "bob": 1} {
+		if live, _ := st.ListBySubject(t.Context(), sub, c.Now()); len(live) != want {
+			t.Errorf("%s has %d sessions, want %d", sub, len(live), want)
+		}
 	}
 }
 
@@ -204,20 +207,20 @@ func TestAddRPAndEnd(t *testing.T) {
 
 func TestReauthenticate(t *testing.T) {
 	s, c, _ := newService(Config{})
-	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", Claims: map[string]any{"a": 1}})
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", Claims: map[string]any{"a": "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(time.Hour)
-	got, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "alice", ACR: "2", AMR: []string{"otp"}, Claims: map[string]any{"b": 2}})
+	got, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "alice", ACR: "2", AMR: []string{"otp"}, Claims: map[string]any{"b": "2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.AuthTime.Equal(t0.Add(time.Hour)) || got.ACR != "2" || got.Claims["a"] != 1 || got.Claims["b"] != 2 {
+	if !got.AuthTime.Equal(t0.Add(time.Hour)) || got.ACR != "2" || got.Claims["a"] != "1" || got.Claims["b"] != "2" {
 		t.Errorf("Reauthenticate = %+v", got)
 	}
-	if _, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "bob"}); err == nil {
-		t.Error("Reauthenticate accepted another subject")
+	if _, err := s.Reauthenticate(t.Context(), sess.ID, Login{Sub: "bob"}); !errors.Is(err, ErrOtherSubject) {
+		t.Errorf("Reauthenticate for another subject: %v, want ErrOtherSubject", err)
 	}
 	if _, err := s.Get(t.Context(), sid); err != nil {
 		t.Errorf("session ID changed by reauthentication: %v", err)
