@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/memstore"
+	"github.com/keyward/keyward/store/sqlite"
 )
 
 type testClaims struct {
@@ -170,8 +174,31 @@ func TestPrivateKeysAreSealedInStore(t *testing.T) {
 	}
 }
 
+// keyStores are the KeyStore implementations the shared-store tests run on:
+// the real in-memory and SQLite backends, and the local fake.
+var keyStores = []struct {
+	name string
+	new  func(t *testing.T) store.KeyStore
+}{
+	{"memstore", func(*testing.T) store.KeyStore { return memstore.New().Durable().Keys }},
+	{"sqlite", func(t *testing.T) store.KeyStore {
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keyward.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db.Durable().Keys
+	}},
+	{"fake", func(*testing.T) store.KeyStore { return &fakeKeyStore{} }},
+}
+
 func TestConcurrentInitSharesOneKeySet(t *testing.T) {
-	st := &fakeKeyStore{}
+	for _, ks := range keyStores {
+		t.Run(ks.name, func(t *testing.T) { testConcurrentInit(t, ks.new(t)) })
+	}
+}
+
+func testConcurrentInit(t *testing.T, st store.KeyStore) {
 	clk := newClock()
 	const nodes = 4
 	managers := make([]*KeyManager, nodes)
@@ -223,7 +250,12 @@ func TestInitWithOtherMasterKeyFails(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	st := &fakeKeyStore{}
+	for _, ks := range keyStores {
+		t.Run(ks.name, func(t *testing.T) { testRotation(t, ks.new(t)) })
+	}
+}
+
+func testRotation(t *testing.T, st store.KeyStore) {
 	clk := newClock()
 	m1 := newManager(t, st, clk, sealer(t, 1))
 	m2 := newManager(t, st, clk, sealer(t, 1))
