@@ -394,7 +394,7 @@ func (k keys) DeleteRetired(_ context.Context, now time.Time) (int, error) {
 	defer k.s.mu.Unlock()
 	n := 0
 	for id, key := range k.s.keys {
-		if !key.RetiredAt.IsZero() && key.DeleteAfter.Before(now) {
+		if !key.RetiredAt.IsZero() && !key.DeleteAfter.IsZero() && key.DeleteAfter.Before(now) {
 			delete(k.s.keys, id)
 			n++
 		}

@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/sqlstore"
+)
+
+// updateBody is the atomic read-modify-write of a JSON-body record: read
+// the live row inside a write transaction, let fn change it, write it back
+// with the columns cols derives from it, and return the stored form.
+func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time, fn func(*T) error,
+	setID func(*T), cols func(*T) (set string, args []any)) (*T, error) {
+	var out *T
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanBody[T](tx.QueryRowContext(ctx, `SELECT body FROM `+table+` WHERE id = ? AND `+live, id, now.UnixMilli()))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("update %s: %w", table, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("update %s: %w", table, err)
+		}
+		if err := fn(cur); err != nil {
+			return err
+		}
+		setID(cur)
+		body, err := sqlstore.MarshalJSON(cur)
+		if err != nil {
+			return fmt.Errorf("update %s: %w", table, err)
+		}
+		set, args := cols(cur)
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET body = ?, `+set+` WHERE id = ?`,
+			append(append([]any{body}, args...), id)...); err != nil {
+			return fmt.Errorf("update %s: %w", table, err)
+		}
+		out = new(T)
+		return sqlstore.UnmarshalJSON(body, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getBody reads the JSON body of a live row.
+func getBody[T any](ctx context.Context, db *DB, table, id string, now time.Time) (*T, error) {
+	v, err := scanBody[T](db.r.QueryRowContext(ctx, `SELECT body FROM `+table+` WHERE id = ? AND `+live, id, now.UnixMilli()))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", table, err)
+	}
+	return v, nil
+}
+
+// ---- authorisation sessions ----
+
+type authzSessions struct{ db *DB }
+
+func (s authzSessions) Create(ctx context.Context, as *store.AuthzSession) error {
+	body, err := sqlstore.MarshalJSON(as)
+	if err != nil {
+		return fmt.Errorf("create authz session: %w", err)
+	}
+	return s.db.insert(ctx, "authz session", `INSERT INTO authz_sessions (id, expires_at, body) VALUES (?, ?, ?)`,
+		as.ID, ms(as.ExpiresAt), body)
+}
+
+func (s authzSessions) Get(ctx context.Context, id string, now time.Time) (*store.AuthzSession, error) {
+	return getBody[store.AuthzSession](ctx, s.db, "authz_sessions", id, now)
+}
+
+func (s authzSessions) Update(ctx context.Context, id string, now time.Time, fn func(*store.AuthzSession) error) (*store.AuthzSession, error) {
+	return updateBody(ctx, s.db, "authz_sessions", id, now, fn,
+		func(as *store.AuthzSession) { as.ID = id },
+		func(as *store.AuthzSession) (string, []any) { return `expires_at = ?`, []any{ms(as.ExpiresAt)} })
+}
+
+func (s authzSessions) Delete(ctx context.Context, id string) error {
+	return s.db.execOne(ctx, "delete authz session", `DELETE FROM authz_sessions WHERE id = ?`, id)
+}
+
+// ---- subject sessions ----
+
+type subjectSessions struct{ db *DB }
+
+func (s subjectSessions) Create(ctx context.Context, ss *store.SubjectSession) error {
+	body, err := sqlstore.MarshalJSON(ss)
+	if err != nil {
+		return fmt.Errorf("create subject session: %w", err)
+	}
+	return s.db.insert(ctx, "subject session", `INSERT INTO subject_sessions (id, subject, created_at, expires_at, body) VALUES (?, ?, ?, ?, ?)`,
+		ss.ID, ss.Subject, ms(ss.CreatedAt), ms(ss.ExpiresAt), body)
+}
+
+func (s subjectSessions) Get(ctx context.Context, id string, now time.Time) (*store.SubjectSession, error) {
+	return getBody[store.SubjectSession](ctx, s.db, "subject_sessions", id, now)
+}
+
+func (s subjectSessions) Update(ctx context.Context, id string, now time.Time, fn func(*store.SubjectSession) error) (*store.SubjectSession, error) {
+	return updateBody(ctx, s.db, "subject_sessions", id, now, fn,
+		func(ss *store.SubjectSession) { ss.ID = id },
+		func(ss *store.SubjectSession) (string, []any) {
+			return `subject = ?, created_at = ?, expires_at = ?`, []any{ss.Subject, ms(ss.CreatedAt), ms(ss.ExpiresAt)}
+		})
+}
+
+func (s subjectSessions) Delete(ctx context.Context, id string) error {
+	return s.db.execOne(ctx, "delete subject session", `DELETE FROM subject_sessions WHERE id = ?`, id)
+}
+
+func (s subjectSessions) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT body FROM subject_sessions WHERE subject = ? AND `+live+
+		` ORDER BY created_at, id`, subject, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	return collect(rows, "list subject sessions", scanBody[store.SubjectSession])
+}
+
+// ---- single-use records ----
+
+// consume marks a live row consumed in one statement and returns its body;
+// the statement reports whether this call was the first.
+func consume[T any](ctx context.Context, db *DB, table, id string, now time.Time) (*T, error) {
+	var consumed int
+	var body string
+	err := db.w.QueryRowContext(ctx, `UPDATE `+table+` SET consumed = CASE consumed WHEN 0 THEN 1 ELSE 2 END
+		WHERE id = ? AND `+live+` RETURNING consumed, body`, id, now.UnixMilli()).Scan(&consumed, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("consume %s: %w", table, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", table, err)
+	}
+	v := new(T)
+	if err := sqlstore.UnmarshalJSON(body, v); err != nil {
+		return nil, fmt.Errorf("consume %s: %w", table, err)
+	}
+	if consumed != 1 {
+		return v, fmt.Errorf("consume %s: %w", table, store.ErrConsumed)
+	}
+	return v, nil
+}
+
+type codes struct{ db *DB }
+
+func (s codes) Create(ctx context.Context, c *store.Code) error {
+	body, err := sqlstore.MarshalJSON(c)
+	if err != nil {
+		return fmt.Errorf("create code: %w", err)
+	}
+	return s.db.insert(ctx, "code", `INSERT INTO codes (id, expires_at, body) VALUES (?, ?, ?)`, c.ID, ms(c.ExpiresAt), body)
+}
+
+func (s codes) Consume(ctx context.Context, id string, now time.Time) (*store.Code, error) {
+	return consume[store.Code](ctx, s.db, "codes", id, now)
+}
+
+type pars struct{ db *DB }
+
+func (s pars) Create(ctx context.Context, r *store.PushedRequest) error {
+	body, err := sqlstore.MarshalJSON(r)
+	if err != nil {
+		return fmt.Errorf("create pushed request: %w", err)
+	}
+	return s.db.insert(ctx, "pushed request", `INSERT INTO pushed_requests (id, expires_at, body) VALUES (?, ?, ?)`, r.ID, ms(r.ExpiresAt), body)
+}
+
+func (s pars) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
+	return consume[store.PushedRequest](ctx, s.db, "pushed_requests", id, now)
+}
+
+// ---- replay cache ----
+
+type replay struct{ db *DB }
+
+// MarkUsed is one upsert: it inserts the key, or takes over a row that has
+// expired at now, and returns a row only when it did either; no row means
+// the key was live.
+func (s replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
+	var one int
+	err := s.db.w.QueryRowContext(ctx, `INSERT INTO replay (key, until) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE replay.until <= ?
+		RETURNING 1`, key, until.UnixMilli(), now.UnixMilli()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("mark used: %w", err)
+	}
+	return false, nil
+}
+
+// ---- purge ----
+
+type ephemeralPurger struct{ db *DB }
+
+// Purge removes expired authorisation sessions, subject sessions, codes,
+// pushed requests and replay keys, at most limit of each.
+func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
+	total := 0
+	for _, t := range []struct{ table, column string }{
+		{"authz_sessions", "expires_at"},
+		{"subject_sessions", "expires_at"},
+		{"codes", "expires_at"},
+		{"pushed_requests", "expires_at"},
+		{"replay", "until"},
+	} {
+		n, err := p.db.purgeBatch(ctx, t.table, t.column, now.UnixMilli(), limit)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keyward/keyward/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// busyTimeoutMillis bounds how long a connection waits for a lock held by
+// another process (a second node on the same file, or the CLI).
+const busyTimeoutMillis = 10_000
+
+// DB is an open SQLite store. It is safe for concurrent use.
+type DB struct {
+	w   *sql.DB // the single writer connection
+	r   *sql.DB // read-only pool
+	log *slog.Logger
+}
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date. path must name a file: two pools share it, so
+// ":memory:" does not work.
+func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
+	q.Set("_foreign_keys", "on")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w, log); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	q.Set("_txlock", "deferred")
+	q.Set("_query_only", "on")
+	r, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	log.Debug("sqlite store open", "path", path)
+	return &DB{w: w, r: r, log: log}, nil
+}
+
+// newProvider returns the goose provider for the embedded migrations.
+func newProvider(db *sql.DB, log *slog.Logger) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(log))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return p, nil
+}
+
+// migrate applies every pending migration. The provider is not closed: that
+// would close db.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	p, err := newProvider(db, log)
+	if err != nil {
+		return err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	for _, r := range res {
+		log.Info("sqlite migration applied", "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// SchemaVersion reports the schema version the database is at and the
+// latest one this build knows.
+func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := newProvider(db.w, db.log)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Durable returns the durable stores. SQLite is single-node, so Notifier
+// is nil.
+func (db *DB) Durable() store.Durable {
+	return store.Durable{
+		Clients:        clients{db},
+		Authorizations: authorizations{db},
+		Grants:         grants{db},
+		RefreshTokens:  refreshTokens{db},
+		AccessTokens:   accessTokens{db},
+		Keys:           keys{db},
+		Purger:         durablePurger{db},
+	}
+}
+
+// Ephemeral returns the ephemeral stores.
+func (db *DB) Ephemeral() store.Ephemeral {
+	return store.Ephemeral{
+		AuthzSessions:   authzSessions{db},
+		SubjectSessions: subjectSessions{db},
+		Codes:           codes{db},
+		PAR:             pars{db},
+		Replay:          replay{db},
+		Purger:          ephemeralPurger{db},
+	}
+}
+
+// ---- shared helpers ----
+
+// isConstraint reports whether err is a SQLite constraint failure with one
+// of the given extended codes.
+func isConstraint(err error, codes ...int) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code() == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isDuplicate(err error) bool {
+	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE)
+}
+
+func isForeignKey(err error) bool {
+	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// insert runs an INSERT and maps a key collision to ErrExists.
+func (db *DB) insert(ctx context.Context, what, query string, args ...any) error {
+	if _, err := db.w.ExecContext(ctx, query, args...); err != nil {
+		if isDuplicate(err) {
+			return fmt.Errorf("create %s: %w", what, store.ErrExists)
+		}
+		return fmt.Errorf("create %s: %w", what, err)
+	}
+	return nil
+}
+
+// execOne runs a statement that must touch exactly one row; none means
+// ErrNotFound.
+func (db *DB) execOne(ctx context.Context, what, query string, args ...any) error {
+	res, err := db.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits if fn
+// succeeds.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		// fn's error goes back unchanged (the Update contract); a failed
+		// rollback leaves the connection to database/sql to discard.
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// purgeBatch deletes up to limit expired rows of table in one bounded
+// statement. table and column are constants of this package.
+func (db *DB) purgeBatch(ctx context.Context, table, column string, nowMillis int64, limit int) (int, error) {
+	q := `DELETE FROM ` + table + ` WHERE rowid IN (SELECT rowid FROM ` + table +
+		` WHERE ` + column + ` <= ? LIMIT ?)`
+	res, err := db.w.ExecContext(ctx, q, nowMillis, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", table, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", table, err)
+	}
+	return int(n), nil
+}
