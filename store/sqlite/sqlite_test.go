@@ -1,8 +1,15 @@
 package sqlite_test
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/sqlite"
@@ -33,4 +40,104 @@ func TestDurable(t *testing.T) {
 
 func TestEphemeral(t *testing.T) {
 	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral { return newDB(t).Ephemeral() })
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	base := storetest.Base
+	db, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, e := db.Durable(), db.Ephemeral()
+	ctx := t.Context()
+	want := &store.Client{ID: "c1", SecretHash: []byte{1, 2, 3}, CreatedAt: base, UpdatedAt: base,
+		Metadata: store.ClientMetadata{ClientName: "one", RedirectURIs: []string{"https://rp.example/cb"}}}
+	if err := d.Clients.Create(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Codes.Create(ctx, &store.Code{ID: "code", ClientID: "c1", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Codes.Consume(ctx, "code", base); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = open(t, path)
+	got, err := db.Durable().Clients.Get(ctx, "c1")
+	if err != nil {
+		t.Fatalf("client after reopen: %v", err)
+	}
+	if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("client after reopen (-want +got):\n%s", d)
+	}
+	// The consumed flag survives too: a restart must not re-arm a code.
+	if _, err := db.Ephemeral().Codes.Consume(ctx, "code", base); !errors.Is(err, store.ErrConsumed) {
+		t.Errorf("consume after reopen: err = %v, want ErrConsumed", err)
+	}
+}
+
+func TestMigrationsOnEmptyDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	db := open(t, path)
+	current, latest, err := db.SchemaVersion(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest != 1 || current != latest {
+		t.Errorf("schema version %d, latest %d; want both 1", current, latest)
+	}
+	// Opening an up-to-date database a second time applies nothing and
+	// keeps the version.
+	again := open(t, path)
+	current, _, err = again.SchemaVersion(t.Context())
+	if err != nil || current != latest {
+		t.Errorf("second open: version %d, err %v; want %d", current, err, latest)
+	}
+}
+
+func TestOpenRejectsBadPaths(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "x.db?mode=ro", filepath.Join(t.TempDir(), "missing-dir", "x.db")} {
+		if db, err := sqlite.Open(t.Context(), path, nil); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
+
+// Two handles on one file stand for two processes (a node and the CLI, or
+// two nodes on shared storage): the IMMEDIATE write lock and busy timeout
+// must keep AddIfEmpty exactly-once across them.
+func TestAddIfEmptyAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	handles := []*sqlite.DB{open(t, path), open(t, path), open(t, path)}
+	var wg sync.WaitGroup
+	added := make([]bool, 12)
+	errs := make([]error, len(added))
+	for i := range added {
+		wg.Go(func() {
+			k := &store.SigningKey{ID: fmt.Sprintf("k%d", i), Alg: "RS256", Public: []byte("{}"), PrivateSealed: []byte{1}, CreatedAt: storetest.Base}
+			added[i], errs[i] = handles[i%len(handles)].Durable().Keys.AddIfEmpty(t.Context(), []*store.SigningKey{k})
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range added {
+		if errs[i] != nil {
+			t.Errorf("AddIfEmpty %d: %v", i, errs[i])
+		}
+		if added[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d callers added keys, want 1", n)
+	}
+	keys, err := handles[0].Durable().Keys.List(t.Context())
+	if err != nil || len(keys) != 1 {
+		t.Errorf("stored %d keys (err %v), want 1", len(keys), err)
+	}
 }
