@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		PAR:             s.stores.Ephemeral.PAR,
 		Authorizations:  s.stores.Durable.Authorizations,
 		IDTokens:        s.keys,
+		Sealer:          keys.Sealer,
 		Now:             s.now,
 		Rand:            rand.Reader,
 		Log:             s.log,
