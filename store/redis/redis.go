@@ -1,0 +1,664 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/keyward/keyward/store"
+)
+
+// DefaultPrefix is prepended to every key and channel unless WithPrefix
+// says otherwise.
+const DefaultPrefix = "keyward:"
+
+// maxUpdateTries bounds the WATCH/MULTI retries of Update before it gives
+// up with store.ErrConflict.
+const maxUpdateTries = 16
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithPrefix sets the prefix of every key and channel, so that several
+// deployments (or tests) can share one Redis database.
+func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// Store is an open Redis backend. It is safe for concurrent use.
+type Store struct {
+	rdb    *goredis.Client
+	prefix string
+	log    *slog.Logger
+
+	mu         sync.Mutex
+	scanCursor uint64 // where the next index cleanup resumes
+}
+
+// Open connects to url (redis://[user:password@]host:port/db or
+// rediss://…) and checks the connection.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		// The URL may hold a password: never echo it.
+		return nil, errors.New("redis: invalid URL")
+	}
+	s := &Store{prefix: DefaultPrefix, log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(s)
+	}
+	s.rdb = goredis.NewClient(o)
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis: ping: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the connections; subscriptions end.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ephemeral returns the stores for short-lived objects.
+func (s *Store) Ephemeral() store.Ephemeral {
+	return store.Ephemeral{
+		AuthzSessions:   authzSessions{s},
+		SubjectSessions: subjectSessions{s},
+		Codes:           codes{s},
+		PAR:             pars{s},
+		Replay:          replay{s},
+		Purger:          purger{s},
+	}
+}
+
+// Notifier returns the cluster notifier (pub/sub).
+func (s *Store) Notifier() store.Notifier { return notifier{s} }
+
+func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
+
+// expiryGrace is added to every key's expiry time. The TTL is a memory
+// backstop, not the judge of validity (that is the caller's now against
+// ExpiresAt), so it may run a little late; the grace absorbs clock skew
+// between the nodes and the Redis server, which would otherwise let Redis
+// drop a record a node still considers live.
+const expiryGrace = 5 * time.Second
+
+// expireAt is the Unix millisecond at which Redis should drop a record
+// expiring at exp, or 0 for a record without expiry (PERSIST).
+func expireAt(exp time.Time) int64 {
+	if exp.IsZero() {
+		return 0
+	}
+	return exp.Add(expiryGrace).UnixMilli()
+}
+
+// live reports whether a record expiring at exp is still valid at now.
+func live(exp, now time.Time) bool { return exp.IsZero() || exp.After(now) }
+
+func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+// utc normalises times decoded from JSON (which keep the writer's offset).
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		if t.IsZero() {
+			*t = time.Time{}
+		} else {
+			*t = t.UTC()
+		}
+	}
+}
+
+// errAbort carries an updater's error out of Watch untouched.
+type errAbort struct{ err error }
+
+func (e errAbort) Error() string { return e.err.Error() }
+
+// update is the WATCH/MULTI read-modify-write shared by the session
+// stores. get decodes and checks the record; write queues the new state.
+func update[T any](ctx context.Context, s *Store, key string, now time.Time,
+	decode func([]byte) (*T, error), expires func(*T) time.Time,
+	fn func(*T) error, write func(p goredis.Pipeliner, old, cur *T, body []byte, at int64)) (*T, error) {
+	for range maxUpdateTries {
+		var out *T
+		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			b, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, goredis.Nil) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			old, err := decode(b)
+			if err != nil {
+				return err
+			}
+			if !live(expires(old), now) {
+				return store.ErrNotFound
+			}
+			cur, err := decode(b)
+			if err != nil {
+				return err
+			}
+			if err := fn(cur); err != nil {
+				return errAbort{err}
+			}
+			nb, err := json.Marshal(cur)
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				write(p, old, cur, nb, expireAt(expires(cur)))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			out, err = decode(nb)
+			return err
+		}, key)
+		var abort errAbort
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.As(err, &abort):
+			return nil, abort.err
+		case errors.Is(err, goredis.TxFailedErr):
+			continue // someone wrote the key meanwhile: run fn again
+		default:
+			return nil, err
+		}
+	}
+	return nil, store.ErrConflict
+}
+
+// setExpiring queues SET key body, expiring at the Unix millisecond at, or
+// never when at is 0.
+func setExpiring(ctx context.Context, p goredis.Pipeliner, key string, body []byte, at int64) {
+	p.Set(ctx, key, body, 0)
+	if at > 0 {
+		p.PExpireAt(ctx, key, time.UnixMilli(at))
+	}
+}
+
+// createExpiring stores KEYS[1] = ARGV[1] unless the key exists, expiring
+// at ARGV[2] (Unix ms; 0: never); returns 1 if it stored it.
+var createExpiring = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// ---- authorisation sessions ----
+
+type authzSessions struct{ s *Store }
+
+func decodeAuthz(b []byte) (*store.AuthzSession, error) {
+	var a store.AuthzSession
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("decode authz session: %w", err)
+	}
+	utc(&a.AuthTime, &a.CreatedAt, &a.ExpiresAt)
+	return &a, nil
+}
+
+func (st authzSessions) Create(ctx context.Context, a *store.AuthzSession) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode authz session: %w", err)
+	}
+	n, err := createExpiring.Run(ctx, st.s.rdb, []string{st.s.key("authz", a.ID)}, b, expireAt(a.ExpiresAt)).Int()
+	if err != nil {
+		return fmt.Errorf("create authz session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create authz session: %w", store.ErrExists)
+	}
+	return nil
+}
+
+func (st authzSessions) Get(ctx context.Context, id string, now time.Time) (*store.AuthzSession, error) {
+	b, err := st.s.rdb.Get(ctx, st.s.key("authz", id)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("get authz session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get authz session: %w", err)
+	}
+	a, err := decodeAuthz(b)
+	if err != nil {
+		return nil, err
+	}
+	if !live(a.ExpiresAt, now) {
+		return nil, fmt.Errorf("get authz session: %w", store.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (st authzSessions) Update(ctx context.Context, id string, now time.Time, fn func(*store.AuthzSession) error) (*store.AuthzSession, error) {
+	key := st.s.key("authz", id)
+	out, err := update(ctx, st.s, key, now, decodeAuthz,
+		func(a *store.AuthzSession) time.Time { return a.ExpiresAt },
+		func(a *store.AuthzSession) error {
+			if err := fn(a); err != nil {
+				return err
+			}
+			a.ID = id
+			return nil
+		},
+		func(p goredis.Pipeliner, _, _ *store.AuthzSession, body []byte, at int64) {
+			setExpiring(ctx, p, key, body, at)
+		})
+	if err != nil {
+		if isSentinel(err) {
+			return nil, fmt.Errorf("update authz session: %w", err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func (st authzSessions) Delete(ctx context.Context, id string) error {
+	n, err := st.s.rdb.Del(ctx, st.s.key("authz", id)).Result()
+	if err != nil {
+		return fmt.Errorf("delete authz session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete authz session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// isSentinel reports whether err is one of the store's own errors, which
+// update returns bare and the caller wraps with context.
+func isSentinel(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict)
+}
+
+// ---- subject sessions ----
+
+type subjectSessions struct{ s *Store }
+
+func decodeSubject(b []byte) (*store.SubjectSession, error) {
+	var ss store.SubjectSession
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return nil, fmt.Errorf("decode subject session: %w", err)
+	}
+	utc(&ss.AuthTime, &ss.CreatedAt, &ss.LastUsedAt, &ss.ExpiresAt)
+	return &ss, nil
+}
+
+// createSubject stores the session (KEYS[1]) and indexes it under its
+// subject (KEYS[2]) in one step; ARGV: body, expiry (Unix ms, 0: never),
+// score, ID. The index must outlive its members, so its expiry only ever
+// moves later, and a member without expiry makes it persistent.
+// PEXPIRETIME needs Redis 7.0.
+var createSubject = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local at = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
+if at > 0 then redis.call('PEXPIREAT', KEYS[1], at) end
+local fresh = redis.call('EXISTS', KEYS[2]) == 0
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if at <= 0 then
+  redis.call('PERSIST', KEYS[2])
+elseif fresh then
+  redis.call('PEXPIREAT', KEYS[2], at)
+else
+  local cur = redis.call('PEXPIRETIME', KEYS[2])
+  if cur >= 0 and cur < at then redis.call('PEXPIREAT', KEYS[2], at) end
+end
+return 1
+`)
+
+// extendIndex applies createSubject's index expiry rule after an update:
+// KEYS[1] index, ARGV[1] the member's expiry (Unix ms, 0: never).
+var extendIndex = goredis.NewScript(`
+local at = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if at <= 0 then
+  redis.call('PERSIST', KEYS[1])
+else
+  local cur = redis.call('PEXPIRETIME', KEYS[1])
+  if cur >= 0 and cur < at then redis.call('PEXPIREAT', KEYS[1], at) end
+end
+return 1
+`)
+
+func (st subjectSessions) Create(ctx context.Context, ss *store.SubjectSession) error {
+	b, err := json.Marshal(ss)
+	if err != nil {
+		return fmt.Errorf("encode subject session: %w", err)
+	}
+	n, err := createSubject.Run(ctx, st.s.rdb,
+		[]string{st.s.key("ss", ss.ID), st.s.key("ssub", ss.Subject)},
+		b, expireAt(ss.ExpiresAt), ss.CreatedAt.UnixMilli(), ss.ID).Int()
+	if err != nil {
+		return fmt.Errorf("create subject session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create subject session: %w", store.ErrExists)
+	}
+	return nil
+}
+
+func (st subjectSessions) Get(ctx context.Context, id string, now time.Time) (*store.SubjectSession, error) {
+	b, err := st.s.rdb.Get(ctx, st.s.key("ss", id)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("get subject session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get subject session: %w", err)
+	}
+	ss, err := decodeSubject(b)
+	if err != nil {
+		return nil, err
+	}
+	if !live(ss.ExpiresAt, now) {
+		return nil, fmt.Errorf("get subject session: %w", store.ErrNotFound)
+	}
+	return ss, nil
+}
+
+// Update resets the key's expiry from the updated ExpiresAt, which the core
+// keeps at the earlier of the max-life and max-idle deadlines: that is how
+// the idle timer is honoured.
+func (st subjectSessions) Update(ctx context.Context, id string, now time.Time, fn func(*store.SubjectSession) error) (*store.SubjectSession, error) {
+	key := st.s.key("ss", id)
+	out, err := update(ctx, st.s, key, now, decodeSubject,
+		func(ss *store.SubjectSession) time.Time { return ss.ExpiresAt },
+		func(ss *store.SubjectSession) error {
+			if err := fn(ss); err != nil {
+				return err
+			}
+			ss.ID = id
+			return nil
+		},
+		func(p goredis.Pipeliner, old, cur *store.SubjectSession, body []byte, at int64) {
+			setExpiring(ctx, p, key, body, at)
+			if old.Subject != cur.Subject {
+				p.ZRem(ctx, st.s.key("ssub", old.Subject), id)
+			}
+			p.ZAdd(ctx, st.s.key("ssub", cur.Subject), goredis.Z{Score: float64(cur.CreatedAt.UnixMilli()), Member: id})
+		})
+	if err != nil {
+		if isSentinel(err) {
+			return nil, fmt.Errorf("update subject session: %w", err)
+		}
+		return nil, err
+	}
+	if err := extendIndex.Run(ctx, st.s.rdb, []string{st.s.key("ssub", out.Subject)}, expireAt(out.ExpiresAt)).Err(); err != nil {
+		return nil, fmt.Errorf("update subject session index: %w", err)
+	}
+	return out, nil
+}
+
+func (st subjectSessions) Delete(ctx context.Context, id string) error {
+	key := st.s.key("ss", id)
+	b, err := st.s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("delete subject session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete subject session: %w", err)
+	}
+	ss, err := decodeSubject(b)
+	if err != nil {
+		return err
+	}
+	var del *goredis.IntCmd
+	_, err = st.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		del = p.Del(ctx, key)
+		p.ZRem(ctx, st.s.key("ssub", ss.Subject), id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete subject session: %w", err)
+	}
+	if del.Val() == 0 {
+		return fmt.Errorf("delete subject session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// ListBySubject reads the subject's index, drops members whose session
+// key is gone (expired or deleted) and filters the rest by now.
+func (st subjectSessions) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
+	idx := st.s.key("ssub", subject)
+	ids, err := st.s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = st.s.key("ss", id)
+	}
+	vals, err := st.s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	var out []*store.SubjectSession
+	var gone []any
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			gone = append(gone, ids[i])
+			continue
+		}
+		ss, err := decodeSubject([]byte(str))
+		if err != nil {
+			return nil, err
+		}
+		if ss.Subject != subject {
+			gone = append(gone, ids[i])
+			continue
+		}
+		if live(ss.ExpiresAt, now) {
+			out = append(out, ss)
+		}
+	}
+	if len(gone) > 0 {
+		// Best effort: a failure leaves stale members for the next read.
+		if err := st.s.rdb.ZRem(ctx, idx, gone...).Err(); err != nil {
+			st.s.log.WarnContext(ctx, "redis: subject index cleanup failed", "error", err)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *store.SubjectSession) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ---- codes and pushed requests ----
+
+// createOnce stores a single-use record: body, consumed flag, expiry.
+var createOnce = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[1], 'c', '0', 'e', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+`)
+
+// consumeOnce returns false for an unknown or expired record (judged by
+// the caller's now, ARGV[1]), else {wasConsumed, body}, marking it consumed.
+// The record stays until its TTL so that a replay is recognised.
+var consumeOnce = goredis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'b', 'c', 'e')
+if not v[1] then return false end
+if tonumber(v[3]) <= tonumber(ARGV[1]) then return false end
+if v[2] == '1' then return {1, v[1]} end
+redis.call('HSET', KEYS[1], 'c', '1')
+return {0, v[1]}
+`)
+
+func createSingleUse(ctx context.Context, s *Store, kind, id string, rec any, expires time.Time) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", kind, err)
+	}
+	if expires.IsZero() {
+		// Single-use records always expire; never keep one forever.
+		return fmt.Errorf("create %s: expiry required", kind)
+	}
+	n, err := createOnce.Run(ctx, s.rdb, []string{s.key(kind, id)}, b, micros(expires), expireAt(expires)).Int()
+	if err != nil {
+		return fmt.Errorf("create %s: %w", kind, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create %s: %w", kind, store.ErrExists)
+	}
+	return nil
+}
+
+// consumeSingleUse runs consumeOnce and returns the body and whether an
+// earlier call had consumed it.
+func consumeSingleUse(ctx context.Context, s *Store, kind, id string, now time.Time) ([]byte, bool, error) {
+	res, err := consumeOnce.Run(ctx, s.rdb, []string{s.key(kind, id)}, micros(now)).Slice()
+	if errors.Is(err, goredis.Nil) {
+		return nil, false, fmt.Errorf("consume %s: %w", kind, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("consume %s: %w", kind, err)
+	}
+	if len(res) != 2 {
+		return nil, false, fmt.Errorf("consume %s: unexpected reply", kind)
+	}
+	flag, _ := res[0].(int64)
+	body, _ := res[1].(string)
+	return []byte(body), flag == 1, nil
+}
+
+type codes struct{ s *Store }
+
+func (st codes) Create(ctx context.Context, c *store.Code) error {
+	return createSingleUse(ctx, st.s, "code", c.ID, c, c.ExpiresAt)
+}
+
+func (st codes) Consume(ctx context.Context, id string, now time.Time) (*store.Code, error) {
+	b, consumed, err := consumeSingleUse(ctx, st.s, "code", id, now)
+	if err != nil {
+		return nil, err
+	}
+	var c store.Code
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("decode code: %w", err)
+	}
+	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
+	if consumed {
+		return &c, fmt.Errorf("consume code: %w", store.ErrConsumed)
+	}
+	return &c, nil
+}
+
+type pars struct{ s *Store }
+
+func (st pars) Create(ctx context.Context, r *store.PushedRequest) error {
+	return createSingleUse(ctx, st.s, "par", r.ID, r, r.ExpiresAt)
+}
+
+func (st pars) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
+	b, consumed, err := consumeSingleUse(ctx, st.s, "par", id, now)
+	if err != nil {
+		return nil, err
+	}
+	var r store.PushedRequest
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode pushed request: %w", err)
+	}
+	utc(&r.CreatedAt, &r.ExpiresAt)
+	if consumed {
+		return &r, fmt.Errorf("consume pushed request: %w", store.ErrConsumed)
+	}
+	return &r, nil
+}
+
+// ---- replay cache ----
+
+// markUsed: a live entry (expiry after the caller's now) means "already
+// used"; otherwise (absent or expired by now) the entry is (re)written.
+var markUsed = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > tonumber(ARGV[1]) then return 1 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 0
+`)
+
+type replay struct{ s *Store }
+
+func (r replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
+	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", key)}, micros(now), micros(until), expireAt(until)).Int()
+	if err != nil {
+		return false, fmt.Errorf("mark used: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ---- purge ----
+
+type purger struct{ s *Store }
+
+// Purge removes nothing itself (Redis expires keys) and returns 0. It
+// does trim subject-session indexes: each call visits about limit index
+// keys, resuming where the last call stopped, and drops members whose
+// session key is gone, so that a subject who never lists sessions again
+// does not leave stale members behind.
+func (p purger) Purge(ctx context.Context, _ time.Time, limit int) (int, error) {
+	s := p.s
+	s.mu.Lock()
+	cursor := s.scanCursor
+	s.mu.Unlock()
+	keys, next, err := s.rdb.Scan(ctx, cursor, s.prefix+"ssub:*", int64(max(limit, 1))).Result()
+	if err != nil {
+		return 0, fmt.Errorf("purge: scan: %w", err)
+	}
+	s.mu.Lock()
+	s.scanCursor = next
+	s.mu.Unlock()
+	for _, idx := range keys {
+		ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
+		if err != nil {
+			return 0, fmt.Errorf("purge: %w", err)
+		}
+		var gone []any
+		for _, id := range ids {
+			n, err := s.rdb.Exists(ctx, s.key("ss", id)).Result()
+			if err != nil {
+				return 0, fmt.Errorf("purge: %w", err)
+			}
+			if n == 0 {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			if err := s.rdb.ZRem(ctx, idx, gone...).Err(); err != nil {
+				return 0, fmt.Errorf("purge: %w", err)
+			}
+		}
+	}
+	return 0, nil
+}

@@ -1,0 +1,222 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward/store"
+	kwredis "github.com/keyward/keyward/store/redis"
+	"github.com/keyward/keyward/store/redis/redistest"
+	"github.com/keyward/keyward/store/storetest"
+)
+
+var base = storetest.Base
+
+// backend is one Redis the tests run against.
+type backend struct {
+	name string
+	// open returns a store with a private key space.
+	open func(t *testing.T) *kwredis.Store
+}
+
+func openStore(t *testing.T, url string, opts ...kwredis.Option) *kwredis.Store {
+	t.Helper()
+	s, err := kwredis.Open(t.Context(), url, opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func miniBackend(t *testing.T) *kwredis.Store {
+	m := miniredis.RunT(t)
+	return openStore(t, "redis://"+m.Addr()+"/0")
+}
+
+func realBackend(t *testing.T) *kwredis.Store {
+	url, prefix := redistest.NewURL(t)
+	return openStore(t, url, kwredis.WithPrefix(prefix))
+}
+
+var backends = []backend{
+	{"miniredis", miniBackend},
+	{"redis", realBackend},
+}
+
+func TestEphemeralContract(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral { return b.open(t).Ephemeral() })
+		})
+	}
+}
+
+// Two handles (as two nodes) race to consume one code: exactly one wins.
+func TestConsumeRaceAcrossHandles(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			if err := s.Ephemeral().Codes.Create(t.Context(), &store.Code{ID: "c", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			const racers = 16
+			errs := make([]error, racers)
+			var wg sync.WaitGroup
+			for i := range racers {
+				wg.Go(func() { _, errs[i] = s.Ephemeral().Codes.Consume(t.Context(), "c", base) })
+			}
+			wg.Wait()
+			wins := 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, store.ErrConsumed):
+				default:
+					t.Errorf("racer %d: %v", i, err)
+				}
+			}
+			if wins != 1 {
+				t.Errorf("wins = %d, want 1", wins)
+			}
+		})
+	}
+}
+
+// Keys expire at the record's ExpiresAt plus the skew grace, and updates
+// move the expiry (the subject-session idle timer).
+func TestTTLs(t *testing.T) {
+	m := miniredis.RunT(t)
+	m.SetTime(base) // miniredis's clock: TTLs below are relative to it
+	const grace = 5 * time.Second
+	s := openStore(t, "redis://"+m.Addr()+"/0", kwredis.WithPrefix("p:"))
+	e := s.Ephemeral()
+	ctx := t.Context()
+
+	ss := &store.SubjectSession{ID: "s1", Subject: "alice", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(10 * time.Minute)}
+	if err := e.SubjectSessions.Create(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Codes.Create(ctx, &store.Code{ID: "c1", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Replay.MarkUsed(ctx, "jti1", base.Add(5*time.Minute), base); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{
+		"p:ss:s1":      10*time.Minute + grace,
+		"p:ssub:alice": 10*time.Minute + grace,
+		"p:code:c1":    time.Minute + grace,
+		"p:jti:jti1":   5*time.Minute + grace,
+	}
+	got := map[string]time.Duration{}
+	for k := range want {
+		got[k] = m.TTL(k)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("TTLs after create (-want +got):\n%s", d)
+	}
+
+	// Eight minutes later the session is used; idle timer moves expiry.
+	now := base.Add(8 * time.Minute)
+	if _, err := e.SubjectSessions.Update(ctx, "s1", now, func(ss *store.SubjectSession) error {
+		ss.LastUsedAt = now
+		ss.ExpiresAt = now.Add(10 * time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.TTL("p:ss:s1"), 18*time.Minute+grace; got != want {
+		t.Errorf("session TTL after update = %v, want %v", got, want)
+	}
+	if got, want := m.TTL("p:ssub:alice"), 18*time.Minute+grace; got != want {
+		t.Errorf("index TTL after update = %v, want %v (extended)", got, want)
+	}
+
+	// Once Redis drops the session key, listing cleans the index.
+	m.Del("p:ss:s1")
+	if _, err := e.SubjectSessions.ListBySubject(ctx, "alice", base); err != nil {
+		t.Fatal(err)
+	}
+	if m.Exists("p:ssub:alice") {
+		members, _ := m.ZMembers("p:ssub:alice")
+		t.Errorf("index still holds %v after its sessions expired", members)
+	}
+}
+
+// Purge returns 0 (Redis expires records itself) but trims index members
+// whose session is gone.
+func TestPurgeCleansIndex(t *testing.T) {
+	m := miniredis.RunT(t)
+	s := openStore(t, "redis://"+m.Addr()+"/0", kwredis.WithPrefix("p:"))
+	e := s.Ephemeral()
+	for _, id := range []string{"a", "b"} {
+		ss := &store.SubjectSession{ID: id, Subject: "bob", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		if err := e.SubjectSessions.Create(t.Context(), ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Del("p:ss:a") // as if Redis had expired it
+	n, err := e.Purger.Purge(t.Context(), base, 100)
+	if err != nil || n != 0 {
+		t.Fatalf("Purge = %d, %v; want 0, nil", n, err)
+	}
+	members, err := m.ZMembers("p:ssub:bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"b"}, members); d != "" {
+		t.Errorf("index members (-want +got):\n%s", d)
+	}
+}
+
+func TestNotifier(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			n := s.Notifier()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			keys, err := n.Subscribe(ctx, "keys")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := n.Subscribe(ctx, "clients")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Publish(t.Context(), "keys", "rotated"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-keys:
+				if got != "rotated" {
+					t.Errorf("received %q, want %q", got, "rotated")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("nothing received")
+			}
+			select {
+			case got := <-other:
+				t.Errorf("subscriber of another topic received %q", got)
+			case <-time.After(100 * time.Millisecond):
+			}
+			cancel()
+			select {
+			case _, ok := <-keys:
+				if ok {
+					t.Error("delivery after the subscription ended")
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("channel not closed after ctx ended")
+			}
+		})
+	}
+}
