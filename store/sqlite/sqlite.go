@@ -26,7 +26,9 @@ var migrationFiles embed.FS
 // another process (a second node on the same file, or the CLI).
 const busyTimeoutMillis = 10_000
 
-// DB is an open SQLite store. It is safe for concurrent use.
+// DB is an open SQLite store. It is safe for concurrent use. Update
+// functions run inside the write transaction, which holds the only writer
+// connection: they must not call back into the store.
 type DB struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
