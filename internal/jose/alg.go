@@ -16,7 +16,7 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
-// DefaultAlgorithms are the algorithms a fresh key set has one key for.
+// defaultAlgorithms are the algorithms a fresh key set has one key for.
 // RS256 is the OIDC default for ID tokens; ES256 is cheap to sign (JWT access
 // tokens, PRODUCT.md §5); EdDSA is offered to clients that want it.
 var defaultAlgorithms = []string{AlgRS256, AlgES256, AlgEdDSA}
