@@ -58,6 +58,9 @@ func (s clientStore) Create(ctx context.Context, c *store.Client) error {
 }
 
 func (s clientStore) Get(ctx context.Context, id string) (*store.Client, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("get client: %w", errNotStorable)
+	}
 	c, err := scanClient(s.db.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get client %q: %w", id, mapErr(err))
@@ -66,6 +69,9 @@ func (s clientStore) Get(ctx context.Context, id string) (*store.Client, error) 
 }
 
 func (s clientStore) Update(ctx context.Context, id string, fn func(*store.Client) error) (*store.Client, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("update client: %w", errNotStorable)
+	}
 	var out *store.Client
 	var fnErr error
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
@@ -100,6 +106,9 @@ func (s clientStore) Update(ctx context.Context, id string, fn func(*store.Clien
 }
 
 func (s clientStore) Delete(ctx context.Context, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("delete client: %w", errNotStorable)
+	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
@@ -111,6 +120,9 @@ func (s clientStore) Delete(ctx context.Context, id string) error {
 }
 
 func (s clientStore) List(ctx context.Context, after string, limit int) ([]*store.Client, error) {
+	if !storable(after) {
+		return nil, fmt.Errorf("list clients: %w", errNotStorable)
+	}
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -184,6 +196,9 @@ func (s authorizationStore) Put(ctx context.Context, a *store.Authorization) err
 }
 
 func (s authorizationStore) Get(ctx context.Context, subject, clientID string) (*store.Authorization, error) {
+	if !storable(subject, clientID) {
+		return nil, fmt.Errorf("get authorisation: %w", errNotStorable)
+	}
 	a, err := scanAuthorization(s.db.pool.QueryRow(ctx, `SELECT `+authorizationCols+` FROM authorizations WHERE subject = $1 AND client_id = $2`, subject, clientID))
 	if err != nil {
 		return nil, fmt.Errorf("get authorisation %q/%q: %w", subject, clientID, mapErr(err))
@@ -192,6 +207,9 @@ func (s authorizationStore) Get(ctx context.Context, subject, clientID string) (
 }
 
 func (s authorizationStore) Delete(ctx context.Context, subject, clientID string) error {
+	if !storable(subject, clientID) {
+		return fmt.Errorf("delete authorisation: %w", errNotStorable)
+	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM authorizations WHERE subject = $1 AND client_id = $2`, subject, clientID)
 	if err != nil {
 		return fmt.Errorf("delete authorisation %q/%q: %w", subject, clientID, err)
@@ -203,6 +221,9 @@ func (s authorizationStore) Delete(ctx context.Context, subject, clientID string
 }
 
 func (s authorizationStore) List(ctx context.Context, subject, clientID string) ([]*store.Authorization, error) {
+	if !storable(subject, clientID) {
+		return nil, nil
+	}
 	var (
 		rows pgx.Rows
 		err  error
@@ -289,6 +310,9 @@ func (s grantStore) Create(ctx context.Context, g *store.Grant) error {
 }
 
 func (s grantStore) Get(ctx context.Context, id string, now time.Time) (*store.Grant, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("get grant: %w", errNotStorable)
+	}
 	g, err := scanGrant(s.db.pool.QueryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)`, id, now.UTC()))
 	if err != nil {
 		return nil, fmt.Errorf("get grant %q: %w", id, mapErr(err))
@@ -297,6 +321,9 @@ func (s grantStore) Get(ctx context.Context, id string, now time.Time) (*store.G
 }
 
 func (s grantStore) Delete(ctx context.Context, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("delete grant: %w", errNotStorable)
+	}
 	// Tokens go with it: ON DELETE CASCADE.
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM grants WHERE id = $1`, id)
 	if err != nil {
@@ -309,6 +336,9 @@ func (s grantStore) Delete(ctx context.Context, id string) error {
 }
 
 func (s grantStore) DeleteMatching(ctx context.Context, f store.GrantFilter) (int, error) {
+	if !storable(f.Subject, f.ClientID) {
+		return 0, nil
+	}
 	where, err := grantWhere(f)
 	if err != nil {
 		return 0, err
@@ -321,6 +351,9 @@ func (s grantStore) DeleteMatching(ctx context.Context, f store.GrantFilter) (in
 }
 
 func (s grantStore) List(ctx context.Context, f store.GrantFilter, now time.Time) ([]*store.Grant, error) {
+	if !storable(f.Subject, f.ClientID) {
+		return nil, nil
+	}
 	where, err := grantWhere(f)
 	if err != nil {
 		return nil, err
@@ -375,6 +408,9 @@ func (s refreshTokenStore) Create(ctx context.Context, t *store.RefreshToken) er
 }
 
 func (s refreshTokenStore) Get(ctx context.Context, id string, now time.Time) (*store.RefreshToken, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("get refresh token: %w", errNotStorable)
+	}
 	t, err := scanRefresh(s.db.pool.QueryRow(ctx, `SELECT `+refreshCols+` FROM refresh_tokens
 		WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)`, id, now.UTC()))
 	if err != nil {
@@ -385,6 +421,9 @@ func (s refreshTokenStore) Get(ctx context.Context, id string, now time.Time) (*
 }
 
 func (s refreshTokenStore) Touch(ctx context.Context, id string, now time.Time) error {
+	if !storable(id) {
+		return fmt.Errorf("touch refresh token: %w", errNotStorable)
+	}
 	tag, err := s.db.pool.Exec(ctx, `UPDATE refresh_tokens SET last_used_at = $2 WHERE id = $1`, id, now.UTC())
 	if err != nil {
 		return fmt.Errorf("touch refresh token: %w", err)
@@ -399,6 +438,9 @@ func (s refreshTokenStore) Touch(ctx context.Context, id string, now time.Time) 
 // two concurrent rotations exactly one succeeds, and inserts the successor
 // in the same transaction.
 func (s refreshTokenStore) Rotate(ctx context.Context, id string, now time.Time, next *store.RefreshToken) (*store.RefreshToken, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("rotate refresh token: %w", errNotStorable)
+	}
 	var consumed *store.RefreshToken
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2
@@ -454,6 +496,9 @@ func (s accessTokenStore) Create(ctx context.Context, t *store.AccessToken) erro
 }
 
 func (s accessTokenStore) Get(ctx context.Context, id string, now time.Time) (*store.AccessToken, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("get access token: %w", errNotStorable)
+	}
 	t, err := scanAccess(s.db.pool.QueryRow(ctx, `SELECT `+accessCols+` FROM access_tokens WHERE id = $1 AND expires_at > $2`, id, now.UTC()))
 	if err != nil {
 		return nil, fmt.Errorf("get access token: %w", mapErr(err))
@@ -462,6 +507,9 @@ func (s accessTokenStore) Get(ctx context.Context, id string, now time.Time) (*s
 }
 
 func (s accessTokenStore) Delete(ctx context.Context, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("delete access token: %w", errNotStorable)
+	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM access_tokens WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete access token: %w", err)

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +47,9 @@ func insertBody(ctx context.Context, db *DB, table, id string, body any, created
 func getBody(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, table, id string, now time.Time, forUpdate bool, v any) error {
+	if !storable(id) {
+		return errNotStorable
+	}
 	sql := `SELECT body FROM ` + table + ` WHERE id = $1 AND ` + liveClause
 	if forUpdate {
 		sql += ` FOR UPDATE`
@@ -60,6 +65,9 @@ func getBody(ctx context.Context, q interface {
 }
 
 func deleteRow(ctx context.Context, db *DB, table, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("delete %s: %w", table, errNotStorable)
+	}
 	tag, err := db.pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", table, err)
@@ -79,6 +87,9 @@ func (e errAbort) Error() string { return e.err.Error() }
 // The updater's error is returned unchanged, as the store contract asks.
 func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time,
 	fn func(*T) error, meta func(*T) (expires time.Time, subject string), norm func(*T)) (*T, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("update %s: %w", table, errNotStorable)
+	}
 	var out T
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := getBody(ctx, tx, table, id, now, true, &out); err != nil {
@@ -116,6 +127,9 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 // consumed_at set and match nothing. A miss is then told apart as consumed
 // (the record with ErrConsumed) or unknown/expired (ErrNotFound).
 func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v any) error {
+	if !storable(id) {
+		return fmt.Errorf("consume %s: %w", table, errNotStorable)
+	}
 	var b []byte
 	err := db.pool.QueryRow(ctx, `UPDATE `+table+` SET consumed_at = $2
 		WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING body`, id, now.UTC()).Scan(&b)
@@ -216,6 +230,9 @@ func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
 }
 
 func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
+	if !storable(subject) {
+		return nil, nil
+	}
 	rows, err := s.db.pool.Query(ctx, `SELECT body FROM subject_sessions WHERE subject = $1 AND `+liveClause+
 		` ORDER BY created_at, id`, subject, now.UTC())
 	if err != nil {
@@ -283,14 +300,16 @@ func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store
 
 type replayCache struct{ db *DB }
 
-// MarkUsed inserts the key, or takes over a row that has expired at now,
+// MarkUsed stores the SHA-256 of key, not key itself: identifiers such as
+// "jti" are caller-chosen and may be long (beyond a btree entry's limit)
+// or not storable as text. It inserts the key, or takes over a row that has expired at now,
 // in one statement; a live row makes the upsert's WHERE false, so nothing
 // is returned and the key was already used.
 func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	var k string
 	err := c.db.pool.QueryRow(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE replay_cache.expires_at <= $3
-		RETURNING key`, key, until.UTC(), now.UTC()).Scan(&k)
+		RETURNING key`, replayKey(key), until.UTC(), now.UTC()).Scan(&k)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return true, nil
@@ -321,4 +340,9 @@ func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (i
 		}
 	}
 	return total, nil
+}
+
+func replayKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -147,6 +149,22 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// storable reports whether every s can be a PostgreSQL text value (valid
+// UTF-8 without NUL). Keys come from the network: one that cannot be
+// stored cannot have been stored, so lookups answer ErrNotFound without a
+// round trip instead of surfacing the driver's encoding error.
+func storable(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// errNotStorable is returned by lookups of keys that fail storable.
+var errNotStorable = fmt.Errorf("key is not valid text: %w", store.ErrNotFound)
 
 // tsOrNil stores the zero time as NULL and everything else in UTC.
 func tsOrNil(t time.Time) *time.Time {

@@ -10,7 +10,7 @@
 //	ssub:<subject> sorted set of subject-session IDs, scored by creation time
 //	code:<id>      hash {b: JSON code, c: consumed flag, e: expiry µs}
 //	par:<id>       hash, as code
-//	jti:<key>      string, expiry µs of a replay-cache entry
+//	jti:<sha256>   string, expiry µs of a replay-cache entry (hex SHA-256 of its key)
 //	notify:<topic> pub/sub channel
 //
 // Expiry. Every key gets a native expiry (PEXPIREAT at the record's
