@@ -208,3 +208,42 @@ func TestConsumeRaceAcrossHandles(t *testing.T) {
 		t.Errorf("wins = %d, want 1", wins)
 	}
 }
+
+// The listener survives losing its connection: after the server kills it,
+// notices flow again once it has reconnected.
+func TestNotifierReconnects(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	db := open(t, dsn)
+	sub, err := db.Notifier().Subscribe(t.Context(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed int
+	if err := db.Pool().QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d listener connections, want 1", killed)
+	}
+	// Notices sent while it reconnects are lost (best effort), so keep
+	// publishing until one arrives.
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case got := <-sub:
+			if got != "ping" {
+				t.Fatalf("received %q, want %q", got, "ping")
+			}
+			return
+		case <-tick.C:
+			if err := db.Notifier().Publish(t.Context(), "t", "ping"); err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatal("no notice after the listener's connection was killed")
+		}
+	}
+}
