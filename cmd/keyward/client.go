@@ -32,7 +32,7 @@ func runClient(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return flag.ErrHelp
 	}
 	sub := args[0]
-	cf := newConfigFlags("client "+sub, stdout, storeStringFlags, nil)
+	cf := newConfigFlags("client "+sub, stderr, storeStringFlags, nil)
 	var redirects, grants multiFlag
 	var name, method, scope, id *string
 	var native *bool

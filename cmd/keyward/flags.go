@@ -42,9 +42,9 @@ var flagHelp = map[string]string{
 	"demo":         "seed demo users and a demo client (implies --dev)",
 }
 
-func newConfigFlags(name string, stdout io.Writer, strs, bools map[string]string) *configFlags {
+func newConfigFlags(name string, out io.Writer, strs, bools map[string]string) *configFlags {
 	fs := flag.NewFlagSet("keyward "+name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs.SetOutput(out)
 	cf := &configFlags{fs: fs, file: fs.String("config", "", "YAML config file (also KEYWARD_CONFIG)")}
 	for f := range strs {
 		fs.String(f, "", flagHelp[f])

@@ -20,7 +20,7 @@ func runKeys(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		fmt.Fprint(stderr, "usage: keyward keys list|rotate [store flags]\n")
 		return flag.ErrHelp
 	}
-	cf := newConfigFlags("keys "+args[0], stdout, storeStringFlags, nil)
+	cf := newConfigFlags("keys "+args[0], stderr, storeStringFlags, nil)
 	if err := cf.fs.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cf := newConfigFlags("serve", stdout, serveStringFlags, serveBoolFlags)
+	cf := newConfigFlags("serve", stderr, serveStringFlags, serveBoolFlags)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/plugin/users"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = run(t.Context(), args, nil, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, err := runCmd(t, "", "version")
+	if err != nil || !strings.HasPrefix(out, "keyward ") {
+		t.Errorf("version: %q %v", out, err)
+	}
+	if _, _, err := runCmd(t, ""); !errors.Is(err, errHelp()) {
+		t.Errorf("no command: err = %v, want flag.ErrHelp", err)
+	}
+	if _, _, err := runCmd(t, "", "frobnicate"); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
+
+func TestBadConfigurationIsOneLine(t *testing.T) {
+	_, _, err := runCmd(t, "", "serve", "--issuer", "ftp://x", "--store", "mysql://y", "--data-dir", t.TempDir())
+	if err == nil {
+		t.Fatal("serve accepted a bad configuration")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "issuer") || !strings.Contains(msg, "store") {
+		t.Errorf("error = %q, want one line naming both problems", msg)
+	}
+}
+
+func TestClientAndKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := runCmd(t, "", "client", "create", "--data-dir", dir, "--name", "Shop",
+		"--redirect-uri", "https://shop.example/cb", "--id", "shop")
+	if err != nil {
+		t.Fatalf("client create: %v", err)
+	}
+	var reg map[string]any
+	if err := json.Unmarshal([]byte(out), &reg); err != nil || reg["client_id"] != "shop" || reg["client_secret"] == "" {
+		t.Fatalf("client create printed %q", out)
+	}
+	if _, _, err := runCmd(t, "", "client", "create", "--data-dir", dir, "--name", "Bad", "--redirect-uri", "javascript:alert(1)"); err == nil {
+		t.Error("client create accepted a javascript: redirect URI")
+	}
+	out, _, err = runCmd(t, "", "client", "list", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "shop\tShop") {
+		t.Errorf("client list: %q %v", out, err)
+	}
+	out, _, err = runCmd(t, "", "client", "get", "--data-dir", dir, "shop")
+	if err != nil || strings.Contains(out, reg["client_secret"].(string)) {
+		t.Errorf("client get: err %v; the secret must not be shown again", err)
+	}
+	if _, _, err := runCmd(t, "", "client", "delete", "--data-dir", dir, "shop"); err != nil {
+		t.Errorf("client delete: %v", err)
+	}
+	if _, _, err := runCmd(t, "", "client", "get", "--data-dir", dir, "shop"); err == nil {
+		t.Error("client get after delete succeeded")
+	}
+
+	before, _, err := runCmd(t, "", "keys", "list", "--data-dir", dir)
+	if err != nil || strings.Count(before, "  active\n") != 3 {
+		t.Fatalf("keys list: %q %v", before, err)
+	}
+	after, _, err := runCmd(t, "", "keys", "rotate", "--data-dir", dir)
+	if err != nil || strings.Count(after, "  active\n") != 3 || strings.Count(after, "  retired ") != 3 {
+		t.Errorf("keys rotate: %q %v", after, err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "master.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("master.key: %v mode %v, want 0600", err, info.Mode())
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	out, _, err := runCmd(t, "correct horse\n", "hash-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := users.VerifyPassword(strings.TrimSpace(out), "correct horse")
+	if err != nil || !ok {
+		t.Errorf("hash %q does not verify: %v", out, err)
+	}
+	if _, _, err := runCmd(t, "", "hash-password"); err == nil {
+		t.Error("an empty password was hashed")
+	}
+}
+
+// TestServeStartsAndStopsCleanly runs serve until its context ends, as
+// SIGINT/SIGTERM end it in main.
+func TestServeStartsAndStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
+			nil, strings.NewReader(""), &out, &errb)
+	}()
+	var resp *http.Response
+	var err error
+	for range 100 {
+		if resp, err = http.Get("http://" + addr + "/jwks.json"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("server did not come up: %v\n%s", err, errb.String())
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	token, err := os.ReadFile(filepath.Join(dir, "api-token"))
+	if err != nil || !strings.Contains(out.String(), strings.TrimSpace(string(token))) {
+		t.Errorf("the generated API token was not printed once on stdout")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+}
+
+func errHelp() error { return flag.ErrHelp }
