@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/server"
+)
+
+// TestDiscoveryIsTrue checks the discovery document against the running
+// server: every endpoint it names answers, and the values the issue
+// requires are there.
+func TestDiscoveryIsTrue(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		req, _ := http.NewRequest(http.MethodGet, e.issuer+path, nil)
+		status, doc := e.doJSON(req)
+		if status != 200 || doc["issuer"] != e.issuer {
+			t.Fatalf("%s: %d issuer %v", path, status, doc["issuer"])
+		}
+		if doc["authorization_response_iss_parameter_supported"] != true {
+			t.Error("authorization_response_iss_parameter_supported is not true")
+		}
+		for _, member := range []string{"id_token_signing_alg_values_supported", "response_types_supported",
+			"subject_types_supported", "code_challenge_methods_supported", "grant_types_supported"} {
+			if list, ok := doc[member].([]any); !ok || len(list) == 0 {
+				t.Errorf("%s missing or empty", member)
+			}
+		}
+		if algs := doc["id_token_signing_alg_values_supported"].([]any); !slices.Contains(algs, any("RS256")) {
+			t.Errorf("id_token_signing_alg_values_supported = %v lacks RS256", algs)
+		}
+		for _, ep := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+			"registration_endpoint", "pushed_authorization_request_endpoint"} {
+			u, _ := doc[ep].(string)
+			resp, err := e.http.Get(u)
+			if err != nil {
+				t.Errorf("%s %s: %v", ep, u, err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound || resp.StatusCode >= 500 {
+				t.Errorf("%s %s answers %d", ep, u, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestSessionsSurviveRestart: a subject session and a refresh token issued
+// by one server process are honoured by the next one on the same data dir.
+func TestSessionsSurviveRestart(t *testing.T) {
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	cfg := config.Default()
+	cfg.Issuer, cfg.DataDir, cfg.Demo, cfg.Dev = issuer, t.TempDir(), true, true
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	first, err := server.New(t.Context(), cfg, server.Options{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newSwappable(first.Handler())
+	ts.Config.Handler = h
+	ts.Start()
+	defer ts.Close()
+	e := &env{t: t, issuer: issuer, apiToken: first.APIToken(), srv: first,
+		http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	r := e.newRP(nil)
+	verifier := oauth2.GenerateVerifier()
+	params, subSID := r.loginViaAPI(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "alice", "")
+	tok, err := r.conf.Exchange(r.ctx(), params.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
+	second, err := server.New(t.Context(), cfg, server.Options{Log: log})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer second.Close()
+	h.set(second.Handler())
+	if second.APIToken() != first.APIToken() {
+		t.Error("the API token changed across a restart")
+	}
+	status, msg := e.authzSession(http.MethodPost, "", map[string]any{
+		"query":   queryOf(t, r.conf.AuthCodeURL("st2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))),
+		"sub_sid": subSID,
+	})
+	if status != 200 || msg["type"] == "auth" {
+		t.Errorf("after restart the subject session was not recognised: %d %v", status, msg)
+	}
+	status, body, _ := e.postForm("/token", map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, r.clientID, r.clientSecret)
+	if status != 200 {
+		t.Errorf("refresh after restart: %d %v", status, body)
+	}
+}
+
+// TestLoopbackHTTPRedirectNeedsDevMode: without --dev a web client may not
+// register an http:// redirect URI, not even on loopback.
+func TestLoopbackHTTPRedirectNeedsDevMode(t *testing.T) {
+	prod := newEnv(t, func(c *config.Config) { c.Demo, c.Dev = false, false })
+	status, body := prod.registerClient(map[string]any{"redirect_uris": []string{"http://127.0.0.1:8000/cb"}})
+	if status != 400 || body["error"] != "invalid_redirect_uri" {
+		t.Errorf("without --dev: %d %v, want 400 invalid_redirect_uri", status, body)
+	}
+	status, body = prod.registerClient(map[string]any{"redirect_uris": []string{"https://app.example/cb#frag"}})
+	if status != 400 || body["error"] != "invalid_redirect_uri" {
+		t.Errorf("fragment: %d %v, want 400 invalid_redirect_uri", status, body)
+	}
+	status, _ = prod.registerClient(map[string]any{"redirect_uris": []string{"https://app.example/cb"}})
+	if status != 201 {
+		t.Errorf("https redirect URI refused: %d", status)
+	}
+	dev := newEnv(t)
+	if status, body := dev.registerClient(map[string]any{"redirect_uris": []string{"http://127.0.0.1:8000/cb"}}); status != 201 {
+		t.Errorf("with --dev: %d %v, want 201", status, body)
+	}
+}
+
+// swappable lets a test replace the server behind a listener, as a restart
+// behind a load balancer would.
+type swappable struct{ h atomic.Pointer[http.Handler] }
+
+func newSwappable(h http.Handler) *swappable {
+	s := &swappable{}
+	s.set(h)
+	return s
+}
+
+func (s *swappable) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
