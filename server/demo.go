@@ -37,11 +37,13 @@ func (s *Server) seedDemo(ctx context.Context, issuer string) error {
 			return err
 		}
 	}
+	transport := &inProcessTransport{}
+	transport.set(s.public)
 	rp := demorp.New(demorp.Config{
 		Issuer:       issuer,
 		ClientID:     DemoClientID,
 		ClientSecret: DemoClientSecret,
-		HTTPClient:   &http.Client{Transport: &handlerTransport{h: func() http.Handler { return s.public }}, Timeout: 10 * time.Second},
+		HTTPClient:   &http.Client{Transport: transport, Timeout: 10 * time.Second},
 		Log:          s.log,
 	})
 	mux := http.NewServeMux()
@@ -58,13 +60,4 @@ Keyward demo mode (development only).
   Discovery: %[1]s/.well-known/openid-configuration
 `, issuer, DemoClientID, DemoClientSecret)
 	return nil
-}
-
-// handlerTransport is an in-process transport to a handler chosen late.
-type handlerTransport struct{ h func() http.Handler }
-
-func (t *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var it inProcessTransport
-	it.set(t.h())
-	return it.RoundTrip(req)
 }

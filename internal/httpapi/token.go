@@ -60,15 +60,10 @@ func credentials(w http.ResponseWriter, r *http.Request) (token.Credentials, err
 			return token.Credentials{}, oauth.InvalidClient("malformed basic credentials")
 		}
 		c.BasicID, c.BasicSecret, c.HasBasic = id, secret, true
-	} else if r.Header.Get("Authorization") != "" && !hasScheme(r, "Bearer") {
+	} else if _, isBearer := bearerToken(r); r.Header.Get("Authorization") != "" && !isBearer {
 		return token.Credentials{}, oauth.InvalidClient("unsupported authorization scheme")
 	}
 	return c, nil
-}
-
-func hasScheme(r *http.Request, scheme string) bool {
-	h := r.Header.Get("Authorization")
-	return len(h) > len(scheme) && http.CanonicalHeaderKey(h[:len(scheme)]) == http.CanonicalHeaderKey(scheme)
 }
 
 // serveUserInfo: GET or POST /userinfo (OIDC Core §5.3) with the access
@@ -91,7 +86,7 @@ func (a *API) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if tok == "" {
-		a.writeError(w, r, oauth.InvalidToken("").WithStatus(http.StatusUnauthorized))
+		a.writeError(w, r, oauth.InvalidToken("missing access token"))
 		return
 	}
 	claims, err := a.Tokens.UserInfo(r.Context(), tok)
