@@ -127,6 +127,9 @@ type Keys struct {
 
 // Cluster configures cache and housekeeping behaviour.
 type Cluster struct {
+	// RedisPrefix prefixes every Redis key and channel, so that deployments
+	// can share a Redis server.
+	RedisPrefix    string        `koanf:"redis_prefix"`
 	ClientCacheTTL time.Duration `koanf:"client_cache_ttl"`
 	PurgeInterval  time.Duration `koanf:"purge_interval"`
 	PurgeBatch     int           `koanf:"purge_batch"`
@@ -167,6 +170,7 @@ func Default() Config {
 			RetiredKeyTTL:   24 * time.Hour,
 		},
 		Cluster: Cluster{
+			RedisPrefix:    "keyward:",
 			ClientCacheTTL: 10 * time.Second,
 			PurgeInterval:  time.Minute,
 			PurgeBatch:     1000,
