@@ -8,13 +8,12 @@ import (
 	"github.com/keyward/keyward/oauth"
 )
 
+var errNotJSON = oauth.InvalidRequest("the Content-Type must be application/json")
+
 // serveStartAuthz: POST /authz-sessions/rest/v3 {query, sub_sid} (notes §2.3).
 func (a *API) serveStartAuthz(w http.ResponseWriter, r *http.Request) {
-	if err := requireContentType(r, "application/json"); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(w, r, maxBodyBytes)
+	noStore(w)
+	body, err := readJSON(w, r, maxBodyBytes, errNotJSON)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -25,49 +24,34 @@ func (a *API) serveStartAuthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := a.Authz.Start(r.Context(), req)
-	a.respondAuthz(w, r, msg, err)
+	a.respond(w, r, http.StatusOK, msg, err)
 }
 
 // serveSubmitAuthz: PUT /authz-sessions/rest/v3/{sid} with a subject
 // authentication or a consent (notes §2.6, §2.8).
 func (a *API) serveSubmitAuthz(w http.ResponseWriter, r *http.Request) {
-	if err := requireContentType(r, "application/json"); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(w, r, maxBodyBytes)
+	noStore(w)
+	body, err := readJSON(w, r, maxBodyBytes, errNotJSON)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	msg, err := a.Authz.Submit(r.Context(), r.PathValue("sid"), body)
-	a.respondAuthz(w, r, msg, err)
+	a.respond(w, r, http.StatusOK, msg, err)
 }
 
 // serveGetAuthz: GET /authz-sessions/rest/v3/{sid} (notes §2.12).
 func (a *API) serveGetAuthz(w http.ResponseWriter, r *http.Request) {
-	obj, err := a.Authz.Get(r.Context(), r.PathValue("sid"))
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
 	noStore(w)
-	writeJSON(w, http.StatusOK, obj)
+	obj, err := a.Authz.Get(r.Context(), r.PathValue("sid"))
+	a.respond(w, r, http.StatusOK, obj, err)
 }
 
 // serveCancelAuthz: DELETE /authz-sessions/rest/v3/{sid}[?error=…]
 // (notes §2.11).
 func (a *API) serveCancelAuthz(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
 	q := r.URL.Query()
 	msg, err := a.Authz.Cancel(r.Context(), r.PathValue("sid"), q.Get("error"), q.Get("error_description"), q.Get("error_uri"))
-	a.respondAuthz(w, r, msg, err)
-}
-
-func (a *API) respondAuthz(w http.ResponseWriter, r *http.Request, msg any, err error) {
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	noStore(w)
-	writeJSON(w, http.StatusOK, msg)
+	a.respond(w, r, http.StatusOK, msg, err)
 }

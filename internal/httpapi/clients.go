@@ -7,6 +7,8 @@ import (
 	"github.com/keyward/keyward/oauth"
 )
 
+var errMetadataNotJSON = oauth.InvalidClientMetadata("the Content-Type must be application/json")
+
 // serveRegister: POST /clients (RFC 7591 §3) with the master token or, when
 // open registration is on, without one.
 func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
@@ -16,27 +18,19 @@ func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, oauth.InvalidToken("a valid registration token is required"))
 		return
 	}
-	if err := requireContentType(r, "application/json"); err != nil {
-		a.writeError(w, r, oauth.InvalidClientMetadata("the Content-Type must be application/json"))
-		return
-	}
-	body, err := readBody(w, r, maxRegistrationBodyBytes)
+	body, err := readJSON(w, r, maxRegistrationBodyBytes, errMetadataNotJSON)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	reg, err := a.Clients.Register(r.Context(), body)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, reg)
+	a.respond(w, r, http.StatusCreated, reg, err)
 }
 
-// serveListClients: GET /clients with the master token.
+// serveListClients: GET /clients?after=ID&limit=N with the master token.
 func (a *API) serveListClients(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	if !a.isMaster(r) {
+	if tok, ok := bearerToken(r); !ok || !a.RegistrationTokens.Allows(tok) {
 		a.writeError(w, r, oauth.InvalidToken("the master registration token is required"))
 		return
 	}
@@ -50,34 +44,24 @@ func (a *API) serveListClients(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	list, err := a.Clients.List(r.Context(), r.URL.Query().Get("after"), limit)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	a.respond(w, r, http.StatusOK, list, err)
 }
 
-// serveReadClient: GET /clients/{client_id} (RFC 7592 §2.1).
+// serveReadClient: GET /clients/{client_id} (RFC 7592 §2.1) with the
+// client's registration access token or the master token.
 func (a *API) serveReadClient(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	id, tok, master, ok := a.clientAccess(w, r)
 	if !ok {
 		return
 	}
-	var (
-		reg any
-		err error
-	)
 	if master {
-		reg, err = a.Clients.AdminRead(r.Context(), id)
-	} else {
-		reg, err = a.Clients.Read(r.Context(), id, tok)
-	}
-	if err != nil {
-		a.writeError(w, r, err)
+		reg, err := a.Clients.AdminRead(r.Context(), id)
+		a.respond(w, r, http.StatusOK, reg, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, reg)
+	reg, err := a.Clients.Read(r.Context(), id, tok)
+	a.respond(w, r, http.StatusOK, reg, err)
 }
 
 // serveUpdateClient: PUT /clients/{client_id} (RFC 7592 §2.2).
@@ -87,26 +71,18 @@ func (a *API) serveUpdateClient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := requireContentType(r, "application/json"); err != nil {
-		a.writeError(w, r, oauth.InvalidClientMetadata("the Content-Type must be application/json"))
-		return
-	}
-	body, err := readBody(w, r, maxRegistrationBodyBytes)
+	body, err := readJSON(w, r, maxRegistrationBodyBytes, errMetadataNotJSON)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	var reg any
 	if master {
-		reg, err = a.Clients.AdminUpdate(r.Context(), id, body)
-	} else {
-		reg, err = a.Clients.Update(r.Context(), id, tok, body)
-	}
-	if err != nil {
-		a.writeError(w, r, err)
+		reg, err := a.Clients.AdminUpdate(r.Context(), id, body)
+		a.respond(w, r, http.StatusOK, reg, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, reg)
+	reg, err := a.Clients.Update(r.Context(), id, tok, body)
+	a.respond(w, r, http.StatusOK, reg, err)
 }
 
 // serveDeleteClient: DELETE /clients/{client_id} (RFC 7592 §2.3).
@@ -138,9 +114,4 @@ func (a *API) clientAccess(w http.ResponseWriter, r *http.Request) (id, tok stri
 		return "", "", false, false
 	}
 	return r.PathValue("client_id"), tok, a.RegistrationTokens.Allows(tok), true
-}
-
-func (a *API) isMaster(r *http.Request) bool {
-	tok, ok := bearerToken(r)
-	return ok && a.RegistrationTokens.Allows(tok)
 }

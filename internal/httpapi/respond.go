@@ -37,6 +37,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(body)
 }
 
+// respond answers v with status, or err as an OAuth error.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// readJSON reads a JSON request body of at most limit bytes; a wrong media
+// type is answered with wrongType.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, wrongType *oauth.Error) ([]byte, error) {
+	if requireContentType(r, "application/json") != nil {
+		return nil, wrongType
+	}
+	return readBody(w, r, limit)
+}
+
 // writeError answers err as an OAuth 2.0 error response.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.AsError(err)

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -137,3 +139,71 @@ func newSwappable(h http.Handler) *swappable {
 func (s *swappable) set(h http.Handler) { s.h.Store(&h) }
 
 func (s *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+// TestClientConfigurationEndpoint: RFC 7592 read, update and delete with the
+// registration access token; the master token; wrong tokens refused.
+func TestClientConfigurationEndpoint(t *testing.T) {
+	e := newEnv(t)
+	status, reg := e.registerClient(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "client_name": "App"})
+	if status != 201 {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	uri, _ := reg["registration_client_uri"].(string)
+	token, _ := reg["registration_access_token"].(string)
+	if uri != e.issuer+"/clients/"+reg["client_id"].(string) || token == "" {
+		t.Fatalf("registration_client_uri %q, token present %v", uri, token != "")
+	}
+	call := func(method, tok string, body map[string]any) (int, map[string]any) {
+		var rd *strings.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = strings.NewReader(string(b))
+		} else {
+			rd = strings.NewReader("")
+		}
+		req, _ := http.NewRequest(method, uri, rd)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return e.doJSON(req)
+	}
+	if status, body := call(http.MethodGet, token, nil); status != 200 || body["client_name"] != "App" || body["client_secret"] != nil {
+		t.Errorf("read: %d %v (the secret must not be echoed)", status, body)
+	}
+	for _, bad := range []string{"", "wrong-token"} {
+		if status, body := call(http.MethodGet, bad, nil); status != 401 || body["error"] != "invalid_token" {
+			t.Errorf("read with token %q: %d %v, want 401 invalid_token", bad, status, body)
+		}
+	}
+	status, upd := call(http.MethodPut, token, map[string]any{"client_id": reg["client_id"], "redirect_uris": []string{"https://app.example/cb2"}, "client_name": "App 2"})
+	if status != 200 || upd["client_name"] != "App 2" {
+		t.Fatalf("update: %d %v", status, upd)
+	}
+	newToken, _ := upd["registration_access_token"].(string)
+	if newToken == "" {
+		newToken = token
+	}
+	if status, body := call(http.MethodPut, newToken, map[string]any{"client_id": reg["client_id"], "redirect_uris": []string{"https://app.example/cb#x"}}); status != 400 || body["error"] != "invalid_redirect_uri" {
+		t.Errorf("update with a fragment: %d %v", status, body)
+	}
+	if status, body := call(http.MethodGet, e.apiToken, nil); status != 200 || body["client_name"] != "App 2" {
+		t.Errorf("read with the master token: %d %v", status, body)
+	}
+	if status, _ := call(http.MethodDelete, newToken, nil); status != 204 {
+		t.Errorf("delete: %d, want 204", status)
+	}
+	if status, _ := call(http.MethodGet, e.apiToken, nil); status != 404 {
+		t.Errorf("read after delete with the master token: %d, want 404", status)
+	}
+	if status, body := e.registerClient(map[string]any{"redirect_uris": []string{"javascript:alert(1)"}}); status != 400 || body["error"] != "invalid_redirect_uri" {
+		t.Errorf("javascript: redirect URI: %d %v", status, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/clients", strings.NewReader(`{"redirect_uris":["https://x.example/cb"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if status, body := e.doJSON(req); status != 401 {
+		t.Errorf("registration without a token while open registration is off: %d %v", status, body)
+	}
+}
