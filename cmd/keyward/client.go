@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/core/clientreg"
-	"github.com/keyward/keyward/server"
 	"github.com/keyward/keyward/store"
 )
 
@@ -45,14 +44,7 @@ func runClient(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		id = cf.fs.String("id", "", "preferred client ID (default: random)")
 		native = cf.fs.Bool("native", false, "register a native application")
 	}
-	if err := cf.fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := cf.load(environ, storeStringFlags, nil)
-	if err != nil {
-		return err
-	}
-	admin, err := server.OpenAdmin(ctx, cfg, newLogger(stderr, "warn"))
+	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr)
 	if err != nil {
 		return err
 	}

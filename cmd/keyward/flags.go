@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"strings"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/server"
 )
 
 // configFlags registers the flags of the run contract (PRODUCT.md §3) and
@@ -67,4 +69,17 @@ func (cf *configFlags) load(environ []string, strs, bools map[string]string) (co
 		}
 	})
 	return config.Load(config.Sources{File: *cf.file, Environ: environ, Flags: set})
+}
+
+// openAdmin parses the store flags of an administrative command, loads the
+// configuration and opens the stores and keys.
+func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, stderr io.Writer) (*server.Admin, error) {
+	if err := cf.fs.Parse(args); err != nil {
+		return nil, err
+	}
+	cfg, err := cf.load(environ, storeStringFlags, nil)
+	if err != nil {
+		return nil, err
+	}
+	return server.OpenAdmin(ctx, cfg, newLogger(stderr, "warn"))
 }

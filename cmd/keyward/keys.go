@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/plugin/users"
-	"github.com/keyward/keyward/server"
 )
 
 func runKeys(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
@@ -21,14 +20,7 @@ func runKeys(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return flag.ErrHelp
 	}
 	cf := newConfigFlags("keys "+args[0], stderr, storeStringFlags, nil)
-	if err := cf.fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := cf.load(environ, storeStringFlags, nil)
-	if err != nil {
-		return err
-	}
-	admin, err := server.OpenAdmin(ctx, cfg, newLogger(stderr, "warn"))
+	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr)
 	if err != nil {
 		return err
 	}
