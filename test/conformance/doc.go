@@ -1,0 +1,13 @@
+// Package conformance re-implements the OpenID Foundation's OP conformance
+// modules (Basic, Config and the applicable Dynamic modules) as black-box Go
+// tests against a real Keyward node on an httptest listener. Logins are
+// driven through the authorisation session API, as a login UI would, or
+// through the reference login UI with a cookie jar where the module is about
+// the browser-facing endpoint; every successful flow runs the suite's
+// standard checks (conformance-checklist §1.2, checkStandardFlow).
+//
+// Each test is named after its module. The package has only tests; it must
+// not import internal/core, store backends or anything else below server:
+// it sees Keyward the way a relying party and a login UI do, plus the
+// operator hooks server.Server exposes (key rotation, the clock).
+package conformance
