@@ -1,0 +1,205 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+)
+
+const stepTimeout = 10 * time.Second
+
+// TestDemoSignIn follows the README's quick start as a newcomer does: open
+// /demo, sign in as alice through the reference login and consent pages,
+// see the verified ID token and UserInfo, then sign in again and get
+// through on the SSO session and the remembered consent without any form.
+func TestDemoSignIn(t *testing.T) {
+	needChromium(t)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 55*time.Second)
+	defer cancel()
+
+	issuer := startDemo(t)
+	b := newBrowser(t, ctx)
+	shots := screenshotDir(t)
+
+	// The demo client's page.
+	b.do("open /demo", stepTimeout, chromedp.Navigate(issuer+"/demo"))
+	b.waitFor("demo", stepTimeout)
+	b.do("click Sign in with Keyward", stepTimeout,
+		b.leave(), chromedp.Click(`//a[normalize-space()="Sign in with Keyward"]`))
+
+	// The reference login page at /login, reached with the client's
+	// authorisation request (RFC 6749 §4.1.1, PKCE per RFC 7636 §4.3).
+	b.waitFor("login", stepTimeout)
+	loc := b.location()
+	if loc.Path != "/login" {
+		t.Errorf("login page path = %q, want /login", loc.Path)
+	}
+	q := loc.Query()
+	for k, want := range map[string]string{"client_id": "demo", "response_type": "code", "code_challenge_method": "S256"} {
+		if got := q.Get(k); got != want {
+			t.Errorf("authorisation request %s = %q, want %q", k, got, want)
+		}
+	}
+	b.checkStyled("login page")
+	b.screenshot(shots, "1-login.png")
+	b.do("sign in as alice", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "alice-password"),
+		b.leave(),
+		chromedp.Click(chromedp.CSS(`form[action$="/authenticate"] button[type=submit]`)))
+
+	// The consent page names the user and what the client asks for.
+	b.waitFor("consent", stepTimeout)
+	consentText := get(b, "read the consent page", stepTimeout, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"alice", "email"} {
+		if !strings.Contains(consentText, want) {
+			t.Errorf("consent page does not mention %q:\n%s", want, consentText)
+		}
+	}
+	b.checkStyled("consent page")
+	b.screenshot(shots, "2-consent.png")
+	b.do("allow", stepTimeout, b.leave(),
+		chromedp.Click(chromedp.CSS(`button[name=action][value=allow]`)))
+
+	// Back at the demo client with a verified ID token and UserInfo.
+	b.waitFor("result", stepTimeout)
+	first := b.result(issuer)
+	b.screenshot(shots, "3-result.png")
+
+	// Signing in again rides the SSO session and the remembered consent:
+	// the browser goes /demo/start → /login → /demo/callback by redirects
+	// alone, with no form shown or posted.
+	mark := b.hopCount()
+	b.do("click Sign in again", stepTimeout, b.leave(),
+		chromedp.Click(`//a[normalize-space()="Sign in again"]`))
+	b.waitFor("result", stepTimeout)
+	second := b.result(issuer)
+	wantHops := []hop{{"GET", "/demo/start"}, {"GET", "/login"}, {"GET", "/demo/callback"}}
+	if diff := cmp.Diff(wantHops, b.hopsSince(mark)); diff != "" {
+		t.Errorf("second sign-in was not silent SSO; document requests (-want +got):\n%s", diff)
+	}
+	// The same authentication event and session (OIDC Core §2; sid per
+	// Front-Channel Logout §3) in both ID tokens.
+	for _, c := range []string{"auth_time", "sid"} {
+		if first[c] == nil || first[c] != second[c] {
+			t.Errorf("%s %v then %v: the second sign-in should reuse the first session", c, first[c], second[c])
+		}
+	}
+	if first["nonce"] == second["nonce"] {
+		t.Errorf("both ID tokens carry nonce %v; each sign-in must use a fresh one", first["nonce"])
+	}
+
+	if p := b.reportedProblems(); len(p) > 0 {
+		t.Errorf("the browser reported problems:\n%s", strings.Join(p, "\n"))
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Errorf("test took %v, budget is 60s", d)
+	}
+}
+
+// screenshotDir is where screenshots go: a temporary directory, or
+// KEYWARD_TEST_SCREENSHOTS when a person wants to look at them.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("KEYWARD_TEST_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+func (b *browser) location() *url.URL {
+	b.t.Helper()
+	loc := get(b, "read location", stepTimeout, chromedp.Location())
+	u, err := url.Parse(loc)
+	if err != nil {
+		b.t.Fatalf("location %q: %v", loc, err)
+	}
+	return u
+}
+
+// screenshot saves a full-page PNG and checks that it is a real image.
+func (b *browser) screenshot(dir, name string) {
+	b.t.Helper()
+	buf := get(b, "screenshot "+name, stepTimeout, chromedp.FullScreenshot(100))
+	cfg, err := png.DecodeConfig(bytes.NewReader(buf))
+	if err != nil || cfg.Width < 300 || cfg.Height < 200 {
+		b.t.Errorf("screenshot %s: %dx%d, %v", name, cfg.Width, cfg.Height, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+// checkStyled fails when the login UI's stylesheet did not apply (a CSP or
+// path mistake leaves the page unstyled, which only a browser shows).
+func (b *browser) checkStyled(what string) {
+	b.t.Helper()
+	radius := get(b, "read styles of "+what, stepTimeout,
+		chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main")).borderTopLeftRadius`))
+	if radius == "" || radius == "0px" {
+		b.t.Errorf("%s: main has no border radius (%q); is style.css applied?", what, radius)
+	}
+}
+
+// result reads the demo callback page, checks it and returns the ID token
+// claims.
+func (b *browser) result(issuer string) map[string]any {
+	b.t.Helper()
+	if loc := b.location(); loc.Path != "/demo/callback" || loc.Query().Get("error") != "" {
+		b.t.Errorf("result page at %s, want /demo/callback without error", loc)
+	}
+	heading := get(b, "read the heading", stepTimeout, chromedp.Text(chromedp.CSS("h1")))
+	pres := get(b, "read the claims", stepTimeout,
+		chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("pre"), p => p.textContent)`))
+	if heading != "Signed in as alice" {
+		b.t.Errorf("heading = %q, want %q", heading, "Signed in as alice")
+	}
+	if len(pres) != 2 {
+		b.t.Fatalf("result page has %d <pre> blocks, want 2 (ID token claims, UserInfo): %s", len(pres), b.describe())
+	}
+	var idClaims, userInfo map[string]any
+	if err := json.Unmarshal([]byte(pres[0]), &idClaims); err != nil {
+		b.t.Fatalf("ID token claims are not JSON: %v\n%s", err, pres[0])
+	}
+	if err := json.Unmarshal([]byte(pres[1]), &userInfo); err != nil {
+		b.t.Fatalf("UserInfo is not JSON: %v\n%s", err, pres[1])
+	}
+	// OIDC Core §2 and §5.3.2.
+	if idClaims["iss"] != issuer || idClaims["sub"] != "alice" || !audienceHas(idClaims["aud"], "demo") || idClaims["nonce"] == nil {
+		b.t.Errorf("ID token claims: iss=%v sub=%v aud=%v nonce=%v; want iss=%s sub=alice aud∋demo and a nonce",
+			idClaims["iss"], idClaims["sub"], idClaims["aud"], idClaims["nonce"], issuer)
+	}
+	if userInfo["sub"] != "alice" || userInfo["email"] == nil {
+		b.t.Errorf("UserInfo = %v, want sub alice with an email (scope email)", userInfo)
+	}
+	return idClaims
+}
+
+func audienceHas(aud any, id string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == id
+	case []any:
+		for _, v := range a {
+			if v == id {
+				return true
+			}
+		}
+	}
+	return false
+}
