@@ -411,7 +411,7 @@ func (p durablePurger) Purge(_ context.Context, now time.Time, limit int) (int, 
 	defer p.s.mu.Unlock()
 	n := purgeMap(p.s.accessTokens, limit, func(t *store.AccessToken) bool { return expired(t.ExpiresAt, now) })
 	n += purgeMap(p.s.refreshTokens, limit, func(t *store.RefreshToken) bool { return expired(t.ExpiresAt, now) })
-	g := grants{p.s}
+	g := grants(p)
 	removed := 0
 	for id, gr := range p.s.grants {
 		if removed >= limit {

@@ -228,7 +228,8 @@ func TestReauthenticate(t *testing.T) {
 }
 
 func TestPublicIDAndView(t *testing.T) {
-	if PublicID("k1") == PublicID("k2") || PublicID("k1") != PublicID("k1") {
+	first, again := PublicID("k1"), PublicID("k1")
+	if first == PublicID("k2") || first != again {
 		t.Error("PublicID is not a stable per-key value")
 	}
 	if strings.Contains(PublicID("k1"), "k1") || len(PublicID("k1")) != 22 {
