@@ -108,6 +108,54 @@ func TestDemoSignIn(t *testing.T) {
 	}
 }
 
+// TestDemoDeny refuses consent after reloading the consent page: the
+// reload must show the same prompt again (the login UI's POST-redirect-GET),
+// and Deny must bring the browser back to the demo client with
+// access_denied (RFC 6749 §4.1.2.1).
+func TestDemoDeny(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 55*time.Second)
+	defer cancel()
+
+	issuer := startDemo(t)
+	b := newBrowser(t, ctx)
+
+	b.do("open /demo", stepTimeout, chromedp.Navigate(issuer+"/demo"))
+	b.waitFor("demo", stepTimeout)
+	b.do("click Sign in with Keyward", stepTimeout,
+		b.leave(), chromedp.Click(`//a[normalize-space()="Sign in with Keyward"]`))
+	b.waitFor("login", stepTimeout)
+	b.do("sign in as bob", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#username"), "bob"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "bob-password"),
+		b.leave(),
+		chromedp.Click(chromedp.CSS(`form[action$="/authenticate"] button[type=submit]`)))
+	b.waitFor("consent", stepTimeout)
+
+	mark := b.hopCount()
+	b.do("reload the consent page", stepTimeout, b.leave(), chromedp.Reload())
+	b.waitFor("consent", stepTimeout)
+	if diff := cmp.Diff([]hop{{"GET", "/login/prompt"}}, b.hopsSince(mark)); diff != "" {
+		t.Errorf("reloading the consent page (-want +got):\n%s", diff)
+	}
+	if text := get(b, "read the consent page", stepTimeout, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "bob") {
+		t.Errorf("reloaded consent page does not name bob:\n%s", text)
+	}
+
+	b.do("deny", stepTimeout, b.leave(),
+		chromedp.Click(chromedp.CSS(`button[name=action][value=deny]`)))
+	b.waitFor("demo-error", stepTimeout)
+	if loc := b.location(); loc.Path != "/demo/callback" || loc.Query().Get("error") != "access_denied" {
+		t.Errorf("after Deny the browser is at %s, want /demo/callback?error=access_denied", loc)
+	}
+	if text := get(b, "read the error page", stepTimeout, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "access_denied") {
+		t.Errorf("error page does not show access_denied:\n%s", text)
+	}
+	if p := b.reportedProblems(); len(p) > 0 {
+		t.Errorf("the browser reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}
+
 // screenshotDir is where screenshots go: a temporary directory, or
 // KEYWARD_TEST_SCREENSHOTS when a person wants to look at them.
 func screenshotDir(t *testing.T) string {

@@ -312,6 +312,7 @@ const pageKind = `(() => {
   const t = h ? h.textContent.trim() : "";
   if (t.startsWith("Signed in as")) return "result";
   if (t === "Keyward demo client") return "demo";
+  if (t === "The provider answered with an error") return "demo-error";
   return "other: " + t;
 })()`
 
