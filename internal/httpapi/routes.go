@@ -101,6 +101,12 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 		mux.Handle("/login/", a.LoginUI)
 	}
 	mux.HandleFunc("GET /{$}", a.serveRoot)
+	// Browsers ask for it on every page; an empty answer keeps their
+	// consoles and our logs free of 404s.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // integrationRoutes lists the integration web APIs (notes §2, §7).
