@@ -98,6 +98,10 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 			spec.RotateRefreshToken = *rt.Rotate
 		}
 	}
+	// A public client cannot prove who presents its refresh token, so
+	// rotation with reuse detection is its only protection: no consent may
+	// turn it off.
+	spec.RotateRefreshToken = spec.RotateRefreshToken || isPublic(c)
 	if it := cs.IDToken; it != nil {
 		if it.Lifetime != nil && *it.Lifetime > 0 {
 			spec.IDTokenLifetime = time.Duration(*it.Lifetime) * time.Second
