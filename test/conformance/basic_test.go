@@ -570,13 +570,18 @@ func TestOIDCCRefreshToken(t *testing.T) {
 	q := c.authQuery()
 	q.Set("scope", "openid offline_access")
 	q.Set("prompt", "consent")
-	f := c.codeFlow(q, "", alice, nil)
+	// The login UI lets refreshes mint ID tokens, so that their
+	// consistency is checked too.
+	f := c.codeFlow(q, "", login{sub: "alice", acr: "1", idTokenRefresh: true}, nil)
 	rt := f.tok.str("refresh_token")
 	if rt == "" {
 		t.Fatalf("no refresh token for offline_access with prompt=consent: %s", f.tok.raw)
 	}
 	r := c.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 	checkRefresh(t, c, f, r)
+	if r.str("id_token") == "" {
+		t.Errorf("no ID token from a refresh the consent allowed to mint one: %s", r.raw)
+	}
 
 	other := e.newClient("client_secret_basic", nil)
 	q2 := other.authQuery()
@@ -609,7 +614,7 @@ func checkRefresh(t *testing.T, c *client, f *flow, r *response) {
 		checkTokenValue(t, "rotated refresh token", rt)
 	}
 	if raw := r.str("id_token"); raw != "" {
-		id := checkIDToken(t, c, raw, idTokenExpect{accessToken: at, nonce: f.id.str("nonce")})
+		id := checkIDToken(t, c, raw, idTokenExpect{accessToken: at, nonce: f.id.str("nonce"), refreshed: true})
 		// OIDC Core §12.2: iss, sub, aud, auth_time, azp as in the original.
 		for _, k := range []string{"iss", "sub", "auth_time", "azp"} {
 			if !jsonEqual(id.claims[k], f.id.claims[k]) {

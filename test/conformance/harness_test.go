@@ -376,6 +376,9 @@ func (a *authzResult) prompted(typ string) bool {
 type login struct {
 	sub string
 	acr string
+	// idTokenRefresh lets refresh grants mint ID tokens (consent
+	// id_token.allow_refresh), off by default.
+	idTokenRefresh bool
 }
 
 var alice = login{sub: "alice", acr: "1"}
@@ -411,10 +414,14 @@ func (e *env) authorize(rawQuery, subSID string, who login) *authzResult {
 			r = e.postJSON(http.MethodPut, api+"/"+sid, e.apiToken, sa)
 		case "consent":
 			res.prompts = append(res.prompts, typ)
-			r = e.postJSON(http.MethodPut, api+"/"+sid, e.apiToken, map[string]any{
+			consent := map[string]any{
 				"scope": []string{"*"}, "claims": []string{"*"}, "long_lived": true,
 				"refresh_token": map[string]any{"issue": true},
-			})
+			}
+			if who.idTokenRefresh {
+				consent["id_token"] = map[string]any{"allow_refresh": true}
+			}
+			r = e.postJSON(http.MethodPut, api+"/"+sid, e.apiToken, consent)
 		case "response", "error":
 			res.final = r.body
 			if s, _ := r.body["sub_sid"].(string); s != "" {
