@@ -189,6 +189,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	monitorTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Monitor)
+	if err != nil {
+		return nil, err
+	}
 
 	var ui http.Handler
 	transport := &inProcessTransport{}
@@ -216,6 +220,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Metadata:           s.metadata(issuer, idAlgs),
 		AuthzSessionTokens: authzTokens,
 		RegistrationTokens: regTokens,
+		MonitorTokens:      monitorTokens,
 		OpenRegistration:   cfg.Registration.Open,
 		LoginUI:            ui,
 		Ready:              s.ready,

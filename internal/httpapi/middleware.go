@@ -149,3 +149,19 @@ func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// requireMonitorToken guards the monitoring API, which also accepts the
+// token as the access_token query parameter (notes §1.1).
+func (a *API) requireMonitorToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		if !ok {
+			token = r.URL.Query().Get("access_token")
+		}
+		if !a.MonitorTokens.Allows(token) {
+			a.writeError(w, r, oauth.InvalidToken("a valid monitoring token is required"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

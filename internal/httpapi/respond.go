@@ -60,7 +60,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.AsError(err)
 	switch {
 	case oe != nil && oe.Code != oauth.ErrCodeServerError:
-		if oe.Status == http.StatusUnauthorized {
+		if oe.Status == http.StatusUnauthorized || oe.Code == oauth.ErrCodeInsufficientScope {
 			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe))
 		}
 		if cause := errors.Unwrap(oe); cause != nil {

@@ -29,7 +29,10 @@ type Deps struct {
 	// RegistrationTokens are the master tokens of the registration endpoint.
 	AuthzSessionTokens TokenSet
 	RegistrationTokens TokenSet
-	OpenRegistration   bool
+	// MonitorTokens guard /monitor/v1; as with Connect2id they may also be
+	// given as ?access_token= for load-balancer health checks.
+	MonitorTokens    TokenSet
+	OpenRegistration bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
@@ -117,7 +120,7 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /authz-sessions/rest/v3/{sid}", guard(a.serveGetAuthz))
 	mux.Handle("PUT /authz-sessions/rest/v3/{sid}", guard(a.serveSubmitAuthz))
 	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
-	mux.HandleFunc("GET /monitor/v1/ping", a.servePing)
+	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
 }
 
 func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {

@@ -207,3 +207,57 @@ func TestClientConfigurationEndpoint(t *testing.T) {
 		t.Errorf("registration without a token while open registration is off: %d %v", status, body)
 	}
 }
+
+// TestMonitorPingNeedsToken: the monitoring API takes the monitoring token
+// in the header or, for load balancers, as ?access_token=.
+func TestMonitorPingNeedsToken(t *testing.T) {
+	e := newEnv(t)
+	get := func(u, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		status, _ := e.doJSON(req)
+		return status
+	}
+	ping := e.issuer + "/monitor/v1/ping"
+	if s := get(ping, ""); s != 401 {
+		t.Errorf("ping without a token: %d, want 401", s)
+	}
+	if s := get(ping, "not-the-token-not-the-token-0000"); s != 401 {
+		t.Errorf("ping with a wrong token: %d, want 401", s)
+	}
+	if s := get(ping, e.apiToken); s != 200 {
+		t.Errorf("ping with the API token: %d, want 200", s)
+	}
+	if s := get(ping+"?access_token="+e.apiToken, ""); s != 200 {
+		t.Errorf("ping with ?access_token: %d, want 200", s)
+	}
+}
+
+// TestUserInfoNeedsOpenIDScope: a plain OAuth access token is refused at
+// UserInfo with 403 insufficient_scope and a WWW-Authenticate challenge.
+func TestUserInfoNeedsOpenIDScope(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	r.conf.Scopes = []string{"email"}
+	verifier := oauth2.GenerateVerifier()
+	params, _ := r.loginViaAPI(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "alice", "")
+	tok, err := r.conf.Exchange(r.ctx(), params.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Extra("id_token") != nil {
+		t.Error("an ID token was issued without the openid scope")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+		t.Errorf("status %d, WWW-Authenticate %q; want 403 with insufficient_scope", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
