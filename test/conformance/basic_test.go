@@ -258,7 +258,17 @@ func TestOIDCCPromptNoneNotLoggedIn(t *testing.T) {
 	if len(ar.prompts) > 0 {
 		t.Fatalf("prompt=none showed UI: %v", ar.prompts)
 	}
-	checkErrorRedirect(t, e, q, ar, "login_required", "interaction_required", "consent_required", "account_selection_required")
+	allowed := []string{"login_required", "interaction_required", "consent_required", "account_selection_required"}
+	checkErrorRedirect(t, e, q, ar, allowed...)
+
+	// The same through the reference login UI, as the suite's browser
+	// sees it: straight back to the client, no page.
+	resp, _ := newBrowser(e).get(e.issuer + "/login?" + q.Encode())
+	loc, err := resp.Location()
+	if err != nil || resp.StatusCode/100 != 3 {
+		t.Fatalf("GET /login with prompt=none: status %d, want a redirect to the client", resp.StatusCode)
+	}
+	checkErrorRedirect(t, e, q, &authzResult{location: loc, params: loc.Query()}, allowed...)
 }
 
 // loggedIn runs a first login for c and returns it; the harness keeps the
@@ -455,6 +465,9 @@ func TestOIDCCEnsurePostRequestSucceeds(t *testing.T) {
 	e, c := newBasic(t)
 	b := newBrowser(e)
 	q := c.authQuery()
+	// The suite's limits must pass through the UI too.
+	q.Set("state", strings.Repeat("s", 1000))
+	q.Set("nonce", strings.Repeat("n", 384))
 	// A cross-site form post from the RP: no same-origin headers.
 	resp, page := b.post(e.issuer+"/login", q, false)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="password"`) {
