@@ -365,6 +365,19 @@ func TestOIDCCIDTokenHint(t *testing.T) {
 	if second.id.tok.Subject != first.id.tok.Subject {
 		t.Errorf("sub %q, want %q", second.id.tok.Subject, first.id.tok.Subject)
 	}
+
+	// Beyond the suite: the hint may have expired (OIDC Core §3.1.2.1),
+	// and a hint naming another subject than the one who logs in fails.
+	e := c.e
+	e.clock.Advance(10 * time.Minute)
+	third := c.codeFlow(q, first.authz.subSID, alice, nil)
+	if len(third.authz.prompts) > 0 {
+		t.Errorf("prompt=none with an expired id_token_hint showed UI: %v", third.authz.prompts)
+	}
+	q = c.authQuery()
+	q.Set("id_token_hint", first.id.raw)
+	ar := e.authorize(q.Encode(), "", login{sub: "bob"})
+	checkErrorRedirect(t, e, q, ar, "login_required")
 }
 
 // 25. oidcc-login-hint: accepted and passed to the login UI.

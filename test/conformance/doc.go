@@ -7,7 +7,8 @@
 // standard checks (conformance-checklist §1.2, checkStandardFlow).
 //
 // Each test is named after its module. The package has only tests; it must
-// not import internal/core, store backends or anything else below server:
-// it sees Keyward the way a relying party and a login UI do, plus the
-// operator hooks server.Server exposes (key rotation, the clock).
+// not import internal/core, internal/httpapi, store backends or plug-ins:
+// it sees Keyward the way a relying party and a login UI do, plus what an
+// operator has (server, internal/config, key rotation, the clock option).
+// It borrows internal/secret only for random state and nonce values.
 package conformance
