@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,9 +42,10 @@ type Options struct {
 	// Stdout receives the one-time notices meant for the operator: a
 	// generated API token, demo instructions.
 	Stdout io.Writer
-	// ClaimsSources are extra claims sources by type name, for downstream
-	// builds; config selects them with claims.sources[].type.
-	ClaimsSources map[string]func(config.ClaimsSource) (plugin.ClaimsSource, error)
+	// Plugins are extra plug-in factories by type name, for downstream
+	// builds that add their own claims sources: claims.sources[].type
+	// selects one and claims.sources[].config is its raw configuration.
+	Plugins plugin.Factories
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -271,14 +273,14 @@ func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
 			err error
 		)
 		switch {
-		case opts.ClaimsSources[src.Type] != nil:
-			cs, err = opts.ClaimsSources[src.Type](src)
+		case opts.Plugins[src.Type] != nil:
+			cs, err = buildClaimsSource(opts.Plugins[src.Type], src.Config)
 		case src.Type == "users":
 			cs = s.users
 		case src.Type == "webhook":
 			cs, err = newWebhookClaimsSource(src)
 		default:
-			err = fmt.Errorf("unknown type %q", src.Type)
+			err = fmt.Errorf("unknown type %q (want users, webhook or a plug-in type of this build)", src.Type)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("claims.sources[%d]: %w", i, err)
@@ -286,6 +288,23 @@ func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
 		sources = append(sources, cs)
 	}
 	return claims.NewResolver(sources, s.log)
+}
+
+// buildClaimsSource runs a plug-in factory on its raw configuration.
+func buildClaimsSource(factory plugin.Factory, cfg map[string]any) (plugin.ClaimsSource, error) {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode plug-in config: %w", err)
+	}
+	p, err := factory(raw)
+	if err != nil {
+		return nil, err
+	}
+	cs, ok := p.(plugin.ClaimsSource)
+	if !ok {
+		return nil, fmt.Errorf("plug-in %T is not a claims source", p)
+	}
+	return cs, nil
 }
 
 // Handler returns the public HTTP handler; it also serves the integration

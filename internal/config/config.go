@@ -114,6 +114,9 @@ type ClaimsSource struct {
 	HMACSecret      Secret        `koanf:"hmac_secret"`
 	Timeout         time.Duration `koanf:"timeout"`
 	SupportedClaims []string      `koanf:"supported_claims"`
+	// Config is the raw configuration of a plug-in type added by a
+	// downstream build (server.Options.Plugins).
+	Config map[string]any `koanf:"config"`
 }
 
 // Keys configures signing key handling.
@@ -293,14 +296,15 @@ func (c *Config) Validate() []error {
 		add("claims.sources must name at least one source")
 	}
 	for i, src := range c.Claims.Sources {
+		// Types other than the built-in ones may come from plug-ins of a
+		// downstream build; the server refuses a type it has no factory for.
 		switch src.Type {
-		case "users":
+		case "":
+			add("claims.sources[%d]: type is required (users, webhook or a plug-in type)", i)
 		case "webhook":
 			if u, err := url.Parse(src.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 				add("claims.sources[%d]: webhook url %q must be an http(s) URL", i, src.URL)
 			}
-		default:
-			add("claims.sources[%d]: unknown type %q (want users or webhook)", i, src.Type)
 		}
 	}
 	switch strings.ToLower(c.Log.Level) {
