@@ -64,9 +64,18 @@ func TestOIDCCResponseTypeMissing(t *testing.T) {
 	}
 	if ar.final["type"] == "error" {
 		checkErrorPage(t, ar, "")
+		checkLoginUIErrorPage(t, e, q)
 		return
 	}
 	checkErrorRedirect(t, e, q, ar, "invalid_request", "unsupported_response_type")
+
+	// The browser sees the same redirect from the login UI.
+	resp, _ := newBrowser(e).get(e.issuer + "/login?" + q.Encode())
+	loc, err := resp.Location()
+	if err != nil || resp.StatusCode/100 != 3 {
+		t.Fatalf("GET /login without response_type: status %d, want the error redirect", resp.StatusCode)
+	}
+	checkErrorRedirect(t, e, q, &authzResult{location: loc, params: loc.Query()}, "invalid_request", "unsupported_response_type")
 }
 
 // 4. oidcc-idtoken-signature: without a registered alg the ID token is
