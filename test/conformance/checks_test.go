@@ -127,7 +127,7 @@ func checkIDToken(t *testing.T, c *client, raw string, want idTokenExpect) *idTo
 	if err != nil {
 		t.Fatalf("go-oidc rejected the ID token: %v", err)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512,
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512,
 		jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		t.Fatalf("ID token is not a single-signature JWS: %v", err)
