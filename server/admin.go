@@ -26,7 +26,11 @@ type Admin struct {
 
 // OpenAdmin loads (or, on first start, generates) the master key, opens the
 // stores and loads (or generates) the signing keys.
-func OpenAdmin(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Admin, err error) {
+func OpenAdmin(ctx context.Context, cfg config.Config, log *slog.Logger) (*Admin, error) {
+	return openAdmin(ctx, cfg, log, time.Now)
+}
+
+func openAdmin(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (_ *Admin, err error) {
 	masterB64, generated, err := bootstrapSecret(cfg.DataDir, masterKeyFile, string(cfg.MasterKey), newMasterKey)
 	if err != nil {
 		return nil, err
@@ -54,7 +58,7 @@ func OpenAdmin(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Adm
 	a.Keys, err = jose.NewKeyManager(jose.KeyManagerConfig{
 		Store:         a.Stores.Durable.Keys,
 		Sealer:        keys.Sealer,
-		Now:           time.Now,
+		Now:           now,
 		Log:           log,
 		RetiredKeyTTL: cfg.Keys.RetiredKeyTTL,
 	})
@@ -77,7 +81,7 @@ func OpenAdmin(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Adm
 		Store:        a.Stores.Durable.Clients,
 		Sealer:       keys.Sealer,
 		ValidateJWKS: func(raw []byte) error { _, err := jose.ParseJWKS(raw); return err },
-		Now:          time.Now,
+		Now:          now,
 		Rand:         rand.Reader,
 		Log:          log,
 	}

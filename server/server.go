@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
 
-	admin, err := OpenAdmin(ctx, cfg, s.log)
+	admin, err := openAdmin(ctx, cfg, s.log, s.now)
 	if err != nil {
 		return nil, err
 	}

@@ -116,8 +116,8 @@ type RefreshToken struct {
 
 // RefreshTokenStore keeps refresh tokens. Durable.
 type RefreshTokenStore interface {
-	// Create stores a new token; ErrExists if the ID is taken. Its grant must
-	// exist.
+	// Create stores a new token; ErrExists if the ID is taken, ErrNotFound
+	// if its grant does not exist (it may have been revoked meanwhile).
 	Create(ctx context.Context, t *RefreshToken) error
 	// Get returns the token, rotated or not, or ErrNotFound (also when
 	// expired at now).
@@ -145,8 +145,8 @@ type AccessToken struct {
 
 // AccessTokenStore keeps identifier access tokens.
 type AccessTokenStore interface {
-	// Create stores a new token; ErrExists if the ID is taken. Its grant must
-	// exist.
+	// Create stores a new token; ErrExists if the ID is taken, ErrNotFound
+	// if its grant does not exist (it may have been revoked meanwhile).
 	Create(ctx context.Context, t *AccessToken) error
 	// Get returns the token or ErrNotFound (also when expired at now).
 	Get(ctx context.Context, id string, now time.Time) (*AccessToken, error)

@@ -55,7 +55,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, wrongType *oa
 	return readBody(w, r, limit)
 }
 
-// writeError answers err as an OAuth 2.0 error response.
+// writeError answers err as an OAuth 2.0 error response. Sentinels are
+// only looked for outside *oauth.Error: a server_error from the core may
+// wrap store.ErrNotFound as its cause, and must still be a 500.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.AsError(err)
 	switch {
@@ -67,12 +69,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			a.log.DebugContext(r.Context(), "request refused", "error", oe.Code, "cause", cause.Error())
 		}
 		writeJSON(w, statusOf(oe), errorBody{oe.Code, oe.Description, oe.URI})
-	case errors.Is(err, store.ErrNotFound):
+	case oe == nil && errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", ErrorDescription: "no such resource"})
-	case errors.Is(err, errBodyTooLarge):
+	case oe == nil && errors.Is(err, errBodyTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{oauth.ErrCodeInvalidRequest, "request body too large", ""})
 	default:
-		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
+			"error", err.Error(), "request_id", RequestID(r.Context()))
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError, ErrorDescription: "internal error"})
 	}
 }

@@ -602,9 +602,8 @@ func testRefreshCreateGet(t *testing.T, d store.Durable) {
 
 func testRefreshRequiresGrant(t *testing.T, d store.Durable) {
 	ctx := t.Context()
-	if err := d.RefreshTokens.Create(ctx, fixtureRefresh("rt1", "no-such-grant")); err == nil {
-		t.Fatal("created a refresh token for an unknown grant")
-	}
+	err := d.RefreshTokens.Create(ctx, fixtureRefresh("rt1", "no-such-grant"))
+	wantErr(t, "create for an unknown grant", err, store.ErrNotFound)
 	if _, err := d.RefreshTokens.Get(ctx, "rt1", Base); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get after refused create: err = %v, want ErrNotFound", err)
 	}
@@ -757,10 +756,9 @@ func testAccessCreateGetDelete(t *testing.T, d store.Durable) {
 
 func testAccessRequiresGrant(t *testing.T, d store.Durable) {
 	ctx := t.Context()
-	if err := d.AccessTokens.Create(ctx, fixtureAccess("at1", "no-such-grant")); err == nil {
-		t.Fatal("created an access token for an unknown grant")
-	}
-	_, err := d.AccessTokens.Get(ctx, "at1", Base)
+	err := d.AccessTokens.Create(ctx, fixtureAccess("at1", "no-such-grant"))
+	wantErr(t, "create for an unknown grant", err, store.ErrNotFound)
+	_, err = d.AccessTokens.Get(ctx, "at1", Base)
 	wantErr(t, "get after refused create", err, store.ErrNotFound)
 }
 

@@ -200,27 +200,35 @@ func TestTokenEndpointErrors(t *testing.T) {
 		status, body, _ := e.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, other.clientID, other.clientSecret)
 		wantOAuthError(t, status, body, 400, "invalid_grant")
 	})
-	t.Run("concurrent redemptions: exactly one wins", func(t *testing.T) {
+	t.Run("concurrent redemptions: at most one wins, and the replays revoke it", func(t *testing.T) {
 		code, verifier := r.codeFor("alice")
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		wins := 0
+		var won []map[string]any
 		for range 8 {
 			wg.Go(func() {
 				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.redirectURI}, "code_verifier": {verifier}}
-				status, _, _ := e.postForm("/token", form, r.clientID, r.clientSecret)
+				status, body, _ := e.postForm("/token", form, r.clientID, r.clientSecret)
 				mu.Lock()
 				defer mu.Unlock()
-				if status == 200 {
-					wins++
-				} else if status != 400 {
-					t.Errorf("status %d", status)
+				switch {
+				case status == 200:
+					won = append(won, body)
+				case status != 400 || body["error"] != "invalid_grant":
+					t.Errorf("concurrent redemption answered %d %v, want 200 or 400 invalid_grant", status, body)
 				}
 			})
 		}
 		wg.Wait()
-		if wins != 1 {
-			t.Errorf("%d redemptions succeeded, want exactly 1", wins)
+		if len(won) > 1 {
+			t.Fatalf("%d redemptions succeeded, want at most 1", len(won))
+		}
+		// Seven replays happened: whatever the winner got must be dead.
+		for _, tok := range won {
+			req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+			req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+			status, body := e.doJSON(req)
+			wantOAuthError(t, status, body, 401, "invalid_token")
 		}
 	})
 }

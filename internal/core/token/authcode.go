@@ -34,6 +34,12 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 	switch {
 	case errors.Is(err, store.ErrConsumed):
 		if code != nil && code.GrantID != "" {
+			// Mark first, then delete: a first redemption still between
+			// consuming the code and storing its grant sees the mark and
+			// fails, so no replay can leave tokens standing.
+			if _, merr := s.Replay.MarkUsed(ctx, revocationMark(code.GrantID), markUntil(code), req.Now); merr != nil {
+				return nil, s.serverError(ctx, "mark grant of replayed code", merr)
+			}
 			if derr := s.Grants.Delete(ctx, code.GrantID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
 				return nil, s.serverError(ctx, "revoke grant of replayed code", derr)
 			}
@@ -73,8 +79,18 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 		IssueRefreshToken:     spec.IssueRefreshToken,
 		RefreshTokenExpiresAt: refreshExpiry(req.Now, spec),
 		NotAfter:              idleCap(req.Now, spec),
+		RevocationMark:        revocationMark(gr.ID),
+		RevocationMarkUntil:   markUntil(code),
 	}, nil
 }
+
+// revocationMark is the replay-cache key that records that a code's grant
+// must not stand.
+func revocationMark(grantID string) string { return "revoked_grant:" + grantID }
+
+// markUntil keeps the mark while the code can still be presented, with a
+// margin for the redemption in flight.
+func markUntil(c *store.Code) time.Time { return c.ExpiresAt.Add(time.Minute) }
 
 // grantExpiry is when nothing issued under a new grant can be valid any
 // more: the refresh token's expiry, zero for a non-expiring one, or — with

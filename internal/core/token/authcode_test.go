@@ -298,3 +298,36 @@ func TestResponseJSON(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// TestCodeReplayBeforeGrantStored covers the race of a replay with the
+// first redemption: the replay marks the grant revoked before the first
+// redemption has stored it, and the first redemption must then fail
+// instead of issuing tokens that nothing will revoke.
+func TestCodeReplayBeforeGrantStored(t *testing.T) {
+	e := newEnv(t)
+	code := e.code(codeOpts{})
+	stored, err := e.svc.Codes.Consume(t.Context(), secret.Hash(code), e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replay's side, as it runs between the first redemption's
+	// Consume and its Grants.Create: mark, then delete (nothing yet).
+	if _, err := e.svc.Replay.MarkUsed(t.Context(), revocationMark(stored.GrantID), markUntil(stored), e.now); err != nil {
+		t.Fatal(err)
+	}
+	// The first redemption's side, from storing the grant on.
+	gr := stored.Grant
+	gr.ID, gr.ClientID, gr.CreatedAt = stored.GrantID, stored.ClientID, e.now
+	client, err := e.svc.Clients.Get(t.Context(), "basic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.mint(t.Context(), e.now, client, &Decision{
+		Grant: &gr, Create: true, IDToken: true, IssueRefreshToken: true,
+		RevocationMark: revocationMark(stored.GrantID), RevocationMarkUntil: markUntil(stored),
+	})
+	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
+	if len(e.grants()) != 0 {
+		t.Errorf("the grant of a replayed code survived: %v", e.grants())
+	}
+}

@@ -63,6 +63,11 @@ type Decision struct {
 	// NotAfter caps the access token's expiry (zero: no cap) so that it
 	// never outlives the refresh token (connect2id §14 item 10).
 	NotAfter time.Time
+	// RevocationMark, when set, is the replay-cache key a replay of the
+	// same code sets before revoking; the dispatcher checks it after
+	// storing Grant (see revocationMark).
+	RevocationMark      string
+	RevocationMarkUntil time.Time
 }
 
 // grant returns the handler for grant type t, or nil.

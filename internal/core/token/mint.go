@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash"
 	"maps"
@@ -56,6 +57,18 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 		if err := s.Grants.Create(ctx, g); err != nil {
 			return nil, s.serverError(ctx, "create grant", err)
 		}
+		if d.RevocationMark != "" {
+			replayed, err := s.Replay.MarkUsed(ctx, d.RevocationMark, d.RevocationMarkUntil, now)
+			if err != nil {
+				return nil, s.serverError(ctx, "check revocation mark", err)
+			}
+			if replayed {
+				if err := s.Grants.Delete(ctx, g.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return nil, s.serverError(ctx, "revoke grant of replayed code", err)
+				}
+				return nil, oauth.InvalidGrant("invalid authorization code")
+			}
+		}
 	}
 	resp := &Response{TokenType: oauth.TokenTypeBearer, Scope: scope.String()}
 
@@ -70,7 +83,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			CreatedAt: now, LastUsedAt: now, ExpiresAt: rtExp,
 		}
 		if err := s.RefreshTokens.Create(ctx, rt); err != nil {
-			return nil, s.serverError(ctx, "create refresh token", err)
+			return nil, s.storeTokenError(ctx, "create refresh token", err)
 		}
 		rtValue = v
 	}
@@ -110,7 +123,7 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, g *st
 			Scope: slices.Clone(scope), CreatedAt: now, ExpiresAt: exp,
 		})
 		if err != nil {
-			return "", s.serverError(ctx, "create access token", err)
+			return "", s.storeTokenError(ctx, "create access token", err)
 		}
 		return v, nil
 	}
@@ -195,6 +208,17 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 		return "", s.serverError(ctx, "sign id token", err)
 	}
 	return v, nil
+}
+
+// storeTokenError reports a failure to store a token. A grant that is gone
+// by then was revoked while the request ran — typically a replay of the
+// same code racing its first redemption — so the request fails as
+// invalid_grant rather than as an internal error.
+func (s *Service) storeTokenError(ctx context.Context, op string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return oauth.InvalidGrant("the authorization was revoked").WithCause(err)
+	}
+	return s.serverError(ctx, op, err)
 }
 
 // claimsRequest asks for the named claims of the grant's subject.
