@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,29 +109,49 @@ func TestHashPassword(t *testing.T) {
 // TestServeStartsAndStopsCleanly runs serve until its context ends, as
 // SIGINT/SIGTERM end it in main.
 func TestServeStartsAndStopsCleanly(t *testing.T) {
+	for range 5 {
+		if serveOnce(t) {
+			return
+		}
+	}
+	t.Fatal("no free port in 5 tries")
+}
+
+// serveOnce reports false when a parallel test took the chosen port before
+// serve could bind it.
+func serveOnce(t *testing.T) bool {
 	dir := t.TempDir()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb bytes.Buffer
+	defer cancel()
+	out, errb := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
-			nil, strings.NewReader(""), &out, &errb)
+			nil, strings.NewReader(""), out, errb)
 	}()
-	var resp *http.Response
-	var err error
-	for range 100 {
-		if resp, err = http.Get("http://" + addr + "/jwks.json"); err == nil {
+	up := false
+	for range 200 {
+		select {
+		case err := <-done:
+			if err != nil && strings.Contains(err.Error(), "address already in use") {
+				return false
+			}
+			t.Fatalf("serve ended early: %v\n%s", err, errb.String())
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/jwks.json"); err == nil {
+			resp.Body.Close()
+			up = resp.StatusCode == http.StatusOK
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatalf("server did not come up: %v\n%s", err, errb.String())
+	if !up {
+		t.Fatalf("server did not come up:\n%s", errb.String())
 	}
-	resp.Body.Close()
 	cancel()
 	select {
 	case err := <-done:
@@ -149,6 +170,21 @@ func TestServeStartsAndStopsCleanly(t *testing.T) {
 			t.Errorf("log line is not JSON: %q", line)
 		}
 	}
+	return true
 }
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the
+// test's to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func errHelp() error { return flag.ErrHelp }

@@ -108,8 +108,23 @@ func serverEnv() []string {
 }
 
 // startDemo runs `keyward serve --demo` on a free loopback port with a fresh
-// data directory and returns its issuer URL once discovery answers.
+// data directory and returns its issuer URL once discovery answers. The
+// issuer must name the port, so the port is chosen before the server binds
+// it; when a parallel test takes it meanwhile, startDemo tries another.
 func startDemo(t *testing.T) string {
+	t.Helper()
+	for range 5 {
+		if issuer, ok := tryStartDemo(t); ok {
+			return issuer
+		}
+	}
+	t.Fatal("keyward could not bind a free port in 5 tries")
+	return ""
+}
+
+// tryStartDemo reports false when the port was taken before the server
+// could bind it; other failures end the test.
+func tryStartDemo(t *testing.T) (string, bool) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,6 +163,9 @@ func startDemo(t *testing.T) string {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
+			if strings.Contains(logs.String(), "address already in use") {
+				return "", false
+			}
 			t.Fatalf("keyward exited early: %s", logs.String())
 		default:
 		}
@@ -155,13 +173,13 @@ func startDemo(t *testing.T) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return issuer
+				return issuer, true
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("keyward not ready after 20s: %s", logs.String())
-	return ""
+	return "", false
 }
 
 // hop is one document request the browser made, redirects included.

@@ -135,30 +135,27 @@ func (c *cluster) startNodes(n int) []*node {
 	for i := range n {
 		started = append(started, c.startNode(fmt.Sprintf("node%d", len(c.nodes)+i)))
 	}
-	c.nodes = append(c.nodes, started...)
 	for _, nd := range started {
 		c.waitReady(nd)
 	}
+	c.nodes = append(c.nodes, started...)
 	return started
 }
 
+// startNode starts a node on a port the kernel picks: the issuer is the
+// load balancer's URL, so the node's own address only has to be learnt, and
+// no other test can take the port between choosing and binding it.
 func (c *cluster) startNode(name string) *node {
 	c.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	nd := &node{name: name, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	nd := &node{name: name, logs: &syncBuffer{}, done: make(chan struct{})}
 	nd.cmd = exec.Command(binary, "serve", "--demo",
-		"--listen", addr, "--issuer", c.issuer, "--data-dir", c.t.TempDir(),
+		"--listen", "127.0.0.1:0", "--issuer", c.issuer, "--data-dir", c.t.TempDir(),
 		"--store", c.storeDSN, "--redis", c.redisURL,
 		"--api-token", c.apiToken, "--master-key", c.masterKey)
 	nd.cmd.Env = append(os.Environ(),
 		"KEYWARD_CLUSTER_REDIS_PREFIX="+c.prefix,
 		"KEYWARD_KEYS_REFRESH_INTERVAL=3s",
-		"KEYWARD_LOG_LEVEL=warn")
+		"KEYWARD_LOG_LEVEL=info")
 	nd.cmd.Stdout, nd.cmd.Stderr = io.Discard, nd.logs
 	if err := nd.cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
@@ -178,6 +175,22 @@ func (c *cluster) startNode(name string) *node {
 	return nd
 }
 
+// listeningAddr finds the address in the node's "listening" log line.
+func listeningAddr(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		var l struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" && l.Addr != "" {
+			return l.Addr
+		}
+	}
+	return ""
+}
+
+// waitReady learns the node's address from its log and waits until it
+// serves discovery.
 func (c *cluster) waitReady(nd *node) {
 	c.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -187,11 +200,18 @@ func (c *cluster) waitReady(nd *node) {
 			c.t.Fatalf("%s exited: %s", nd.name, nd.logs.String())
 		default:
 		}
-		resp, err := http.Get(nd.url + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
+		if nd.url == "" {
+			if addr := listeningAddr(nd.logs.String()); addr != "" {
+				nd.url = "http://" + addr
+			}
+		}
+		if nd.url != "" {
+			resp, err := http.Get(nd.url + "/.well-known/openid-configuration")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
