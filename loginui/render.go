@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/keyward/keyward/oauth"
 )
 
 //go:embed templates/*.html static/*
@@ -124,6 +126,20 @@ type claimItem struct {
 	Essential            bool
 }
 
+// beyondScopes drops the claims a listed scope already describes (OIDC Core
+// §5.4), so the consent page names each thing once; a claim that is
+// essential or carries a purpose stays, because that is news to the user.
+func beyondScopes(items []claimItem, scopes []string) []claimItem {
+	implied := oauth.ClaimsForScope(oauth.Scope(scopes))
+	var out []claimItem
+	for _, it := range items {
+		if it.Essential || it.Purpose != "" || !slices.Contains(implied, it.Name) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 type formField struct{ Name, Value string }
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page string, d *pageData, p policy) {
@@ -213,6 +229,9 @@ func (u *UI) renderConsent(w http.ResponseWriter, r *http.Request, st *pageState
 	if m.Claims != nil {
 		d.NewClaims = claimItems(m.Claims.New, m.Claims.Purposes)
 		d.ConsentedClaims = claimItems(m.Claims.Consented, m.Claims.Purposes)
+		if m.Scope != nil {
+			d.NewClaims = beyondScopes(d.NewClaims, m.Scope.New)
+		}
 	}
 	u.render(w, r, http.StatusOK, "consent", d, pol)
 }
