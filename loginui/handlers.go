@@ -2,10 +2,13 @@ package loginui
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/oauth"
 )
@@ -67,6 +70,15 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
+	key := throttleKey(r, username)
+	if wait := u.throttle.retryAfter(key); wait > 0 {
+		minutes := int(wait.Round(time.Minute) / time.Minute)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		u.log.WarnContext(r.Context(), "sign-in throttled", "remote", r.RemoteAddr)
+		u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
+			fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", max(minutes, 1)))
+		return
+	}
 	sub, err := "", errors.New("empty credentials")
 	if username != "" && password != "" {
 		sub, err = u.auth.Authenticate(r.Context(), username, password)
@@ -77,10 +89,12 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Never log the password; the error says why for the operator.
 		u.log.InfoContext(r.Context(), "sign-in failed", "err", err)
+		u.throttle.fail(key)
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The username or password is incorrect.")
 		return
 	}
+	u.throttle.succeed(key)
 	if st.Msg.RequiredSub != "" && sub != st.Msg.RequiredSub {
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The application asked for a different account. Sign in as that account.")

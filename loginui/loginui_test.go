@@ -765,3 +765,68 @@ func TestRepeatedAuthPromptAfterPost(t *testing.T) {
 		t.Errorf("status %d\n%s", p.Status, p.Body)
 	}
 }
+
+// TestFailedSignInsAreThrottled: after the allowed failures for one
+// username from one address, further attempts are refused with 429 without
+// checking the password, until the window has passed; another username is
+// not affected, and a success clears the count.
+func TestFailedSignInsAreThrottled(t *testing.T) {
+	var mu sync.Mutex
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := start
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	dir, err := demoUsers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks int
+	counting := authFunc(func(ctx context.Context, u, p string) (string, error) {
+		mu.Lock()
+		checks++
+		mu.Unlock()
+		return dir.Authenticate(ctx, u, p)
+	})
+	h := newHarness(t, func(c *loginui.Config, _ *fakeAPI) {
+		c.Now, c.Authenticator, c.MaxFailedSignIns, c.FailedSignInWindow = clock, counting, 3, 10*time.Minute
+	})
+	attempt := func(user, pass string) page {
+		p := h.get(t, "/login?"+authzQuery())
+		form := hidden(t, p.Body)
+		form.Set("username", user)
+		form.Set("password", pass)
+		return h.post(t, "/login/authenticate", form, nil)
+	}
+	for i := range 3 {
+		if p := attempt("alice", "wrong"); p.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i+1, p.Status)
+		}
+	}
+	mu.Lock()
+	before := checks
+	mu.Unlock()
+	p := attempt("alice", "alice-password")
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" || !strings.Contains(p.Body, "Too many failed sign-in attempts") {
+		t.Fatalf("after 3 failures: status %d Retry-After %q, want 429 with a message", p.Status, p.Header.Get("Retry-After"))
+	}
+	mu.Lock()
+	if checks != before {
+		t.Error("a throttled attempt still checked the password")
+	}
+	mu.Unlock()
+	if p := attempt("bob", "bob-password"); p.Status != http.StatusSeeOther {
+		t.Errorf("another user from the same address: status %d, want 303", p.Status)
+	}
+
+	mu.Lock()
+	now = start.Add(11 * time.Minute)
+	mu.Unlock()
+	if p := attempt("alice", "alice-password"); p.Status != http.StatusSeeOther {
+		t.Fatalf("after the window: status %d, want 303", p.Status)
+	}
+	// The success cleared the count: two more failures are not yet throttled.
+	attempt("alice", "wrong")
+	attempt("alice", "wrong")
+	if p := attempt("alice", "alice-password"); p.Status != http.StatusSeeOther {
+		t.Errorf("after a success and two failures: status %d, want 303", p.Status)
+	}
+}

@@ -2,6 +2,7 @@ package loginui
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -166,7 +167,7 @@ func (u *UI) renderMessage(w http.ResponseWriter, r *http.Request, status int, h
 func (u *UI) renderError(w http.ResponseWriter, r *http.Request, m *message) {
 	d := &pageData{
 		Heading:   "Sign-in request rejected",
-		ErrorCode: cmpOr(m.Error, "invalid_request"),
+		ErrorCode: cmp.Or(m.Error, "invalid_request"),
 		Message:   m.ErrorDescription,
 		ErrorURI:  httpURL(m.ErrorURI),
 	}
@@ -266,7 +267,7 @@ func newClientView(c *clientInfo) *clientView {
 		return nil
 	}
 	return &clientView{
-		Name:      cmpOr(c.Name, c.ClientID),
+		Name:      cmp.Or(c.Name, c.ClientID),
 		ClientID:  c.ClientID,
 		URI:       httpURL(c.URI),
 		LogoURI:   httpURL(c.LogoURI),

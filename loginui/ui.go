@@ -1,6 +1,7 @@
 package loginui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,11 @@ type Config struct {
 	StateKey []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// MaxFailedSignIns failed sign-ins for one username from one client
+	// address within FailedSignInWindow refuse that pair until the window
+	// has passed; defaults 5 and 15 minutes.
+	MaxFailedSignIns   int
+	FailedSignInWindow time.Duration
 }
 
 // subjectCookieMaxAge is the lifetime of the subject session cookie; the
@@ -75,6 +81,7 @@ type UI struct {
 	log        *slog.Logger
 	title      string
 	keys       *keys
+	throttle   *throttle
 	now        func() time.Time
 	pages      map[string]*template.Template
 	static     http.Handler
@@ -125,9 +132,9 @@ func New(cfg Config) (*UI, error) {
 		auth:   cfg.Authenticator,
 		base:   base,
 		secure: cfg.SecureCookies,
-		cookie: cmpOr(cfg.CookieName, "sid"),
+		cookie: cmp.Or(cfg.CookieName, "sid"),
 		log:    cfg.Log,
-		title:  cmpOr(cfg.Title, "Keyward"),
+		title:  cmp.Or(cfg.Title, "Keyward"),
 		keys:   k,
 		now:    cfg.Now,
 		pages:  pages,
@@ -139,6 +146,7 @@ func New(cfg Config) (*UI, error) {
 	if u.now == nil {
 		u.now = time.Now
 	}
+	u.throttle = newThrottle(u.now, cmp.Or(cfg.MaxFailedSignIns, 5), cmp.Or(cfg.FailedSignInWindow, 15*time.Minute))
 	sub, err := fs.Sub(assets, "static")
 	if err != nil {
 		return nil, fmt.Errorf("loginui: %w", err)
@@ -146,13 +154,6 @@ func New(cfg Config) (*UI, error) {
 	u.static = http.StripPrefix(base+"/static/", http.FileServerFS(sub))
 	u.handler = u.routes()
 	return u, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // ServeHTTP serves GET and POST BasePath (the authorisation endpoint; POST
