@@ -47,25 +47,25 @@ type AuthzRequest struct {
 // AuthzSession is the server side of one authorisation request while the
 // login UI works through it. Ephemeral.
 type AuthzSession struct {
-	ID      string
-	State   AuthzState
-	Request AuthzRequest
+	ID      string       `json:"id"`
+	State   AuthzState   `json:"state"`
+	Request AuthzRequest `json:"request"`
 	// SubjectSessionID is the subject session the request runs under, once
 	// known (given by the UI or created at authentication).
-	SubjectSessionID string
+	SubjectSessionID string `json:"subject_session_id,omitempty"`
 	// NewSubjectSession is set when this authorisation session created or
 	// replaced the subject session, so the final response returns its ID.
-	NewSubjectSession bool
-	Subject           string
-	AuthTime          time.Time
-	ACR               string
-	AMR               []string
+	NewSubjectSession bool      `json:"new_subject_session,omitempty"`
+	Subject           string    `json:"subject,omitempty"`
+	AuthTime          time.Time `json:"auth_time"`
+	ACR               string    `json:"acr,omitempty"`
+	AMR               []string  `json:"amr,omitempty"`
 	// Final is the final response once reached, replayed on identical
 	// re-submission.
-	Final     []byte
-	Data      map[string]any
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Final     []byte         `json:"final,omitempty"`
+	Data      map[string]any `json:"data,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	ExpiresAt time.Time      `json:"expires_at"`
 }
 
 // AuthzSessionStore keeps authorisation sessions.
@@ -80,24 +80,24 @@ type AuthzSessionStore interface {
 // ID is the key part of the session ID the login UI keeps in its cookie; the
 // core adds and checks the MAC. Ephemeral.
 type SubjectSession struct {
-	ID       string
-	Subject  string
-	AuthTime time.Time
-	ACR      string
-	AMR      []string
+	ID       string    `json:"id"`
+	Subject  string    `json:"subject,omitempty"`
+	AuthTime time.Time `json:"auth_time"`
+	ACR      string    `json:"acr,omitempty"`
+	AMR      []string  `json:"amr,omitempty"`
 	// Lifetimes; a negative value means unlimited.
-	MaxLife    time.Duration
-	AuthLife   time.Duration
-	MaxIdle    time.Duration
-	RPs        []string // client IDs that received tokens in this session
-	Claims     map[string]any
-	Data       map[string]any
-	Ctx        string
-	CreatedAt  time.Time
-	LastUsedAt time.Time
+	MaxLife    time.Duration  `json:"max_life"`
+	AuthLife   time.Duration  `json:"auth_life"`
+	MaxIdle    time.Duration  `json:"max_idle"`
+	RPs        []string       `json:"rps,omitempty"` // client IDs that received tokens in this session
+	Claims     map[string]any `json:"claims,omitempty"`
+	Data       map[string]any `json:"data,omitempty"`
+	Ctx        string         `json:"ctx,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	LastUsedAt time.Time      `json:"last_used_at"`
 	// ExpiresAt is the earlier of the max-life and max-idle deadlines; the
 	// core keeps it current on every update.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // SubjectSessionStore keeps subject sessions.
@@ -115,17 +115,17 @@ type SubjectSessionStore interface {
 // code is issued so that a replayed code can revoke what the first
 // redemption issued. Ephemeral, single use.
 type Code struct {
-	ID                  string
-	GrantID             string
-	ClientID            string
-	RedirectURI         string
-	CodeChallenge       string
-	CodeChallengeMethod string
-	Nonce               string
+	ID                  string `json:"id"`
+	GrantID             string `json:"grant_id"`
+	ClientID            string `json:"client_id"`
+	RedirectURI         string `json:"redirect_uri,omitempty"`
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	Nonce               string `json:"nonce,omitempty"`
 	// Grant is the authorisation to issue on redemption.
-	Grant     Grant
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Grant     Grant     `json:"grant"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // CodeStore keeps authorisation codes.
@@ -140,11 +140,11 @@ type CodeStore interface {
 // PushedRequest is a pushed authorisation request (RFC 9126), keyed by the
 // reference part of its request_uri. Ephemeral, single use.
 type PushedRequest struct {
-	ID        string
-	ClientID  string
-	Params    map[string][]string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID        string              `json:"id"`
+	ClientID  string              `json:"client_id"`
+	Params    map[string][]string `json:"params"`
+	CreatedAt time.Time           `json:"created_at"`
+	ExpiresAt time.Time           `json:"expires_at"`
 }
 
 // PARStore keeps pushed authorisation requests.

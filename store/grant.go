@@ -36,20 +36,20 @@ type Consented struct {
 // later, a password or direct grant) that its refresh tokens and identifier
 // access tokens hang off. Deleting it revokes them all. Durable.
 type Grant struct {
-	ID       string
-	Subject  string
-	ClientID string
+	ID       string `json:"id"`
+	Subject  string `json:"subject"`
+	ClientID string `json:"client_id"`
 	Consented
-	Tokens           TokenSpec
-	LongLived        bool
-	SubjectSessionID string
-	AuthTime         time.Time
-	ACR              string
-	AMR              []string
-	CreatedAt        time.Time
+	Tokens           TokenSpec `json:"tokens"`
+	LongLived        bool      `json:"long_lived,omitempty"`
+	SubjectSessionID string    `json:"subject_session_id,omitempty"`
+	AuthTime         time.Time `json:"auth_time"`
+	ACR              string    `json:"acr,omitempty"`
+	AMR              []string  `json:"amr,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 	// ExpiresAt is when nothing issued under the grant can be valid any more;
 	// zero while a non-expiring refresh token may exist.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // GrantFilter selects grants; empty fields match everything, but at least
@@ -79,12 +79,12 @@ type GrantStore interface {
 // client, keyed by (Subject, ClientID): a later request within it needs no
 // new consent. Durable.
 type Authorization struct {
-	Subject  string
-	ClientID string
+	Subject  string `json:"subject"`
+	ClientID string `json:"client_id"`
 	Consented
-	Tokens    TokenSpec
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Tokens    TokenSpec `json:"tokens"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // AuthorizationStore keeps long-lived authorisations.
