@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
+	"github.com/keyward/keyward/store/storetest"
 	"sync"
 	"testing"
 	"time"
@@ -194,19 +194,7 @@ func TestConsumeRaceAcrossHandles(t *testing.T) {
 		wg.Go(func() { _, errs[i] = dbs[i%2].Ephemeral().Codes.Consume(t.Context(), "c", base) })
 	}
 	wg.Wait()
-	wins := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, store.ErrConsumed):
-		default:
-			t.Errorf("racer %d: %v", i, err)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("wins = %d, want 1", wins)
-	}
+	storetest.WantOneWinner(t, "consume", errs)
 }
 
 // The listener survives losing its connection: after the server kills it,

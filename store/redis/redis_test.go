@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -75,19 +74,7 @@ func TestConsumeRaceAcrossHandles(t *testing.T) {
 				wg.Go(func() { _, errs[i] = s.Ephemeral().Codes.Consume(t.Context(), "c", base) })
 			}
 			wg.Wait()
-			wins := 0
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrConsumed):
-				default:
-					t.Errorf("racer %d: %v", i, err)
-				}
-			}
-			if wins != 1 {
-				t.Errorf("wins = %d, want 1", wins)
-			}
+			storetest.WantOneWinner(t, "consume", errs)
 		})
 	}
 }

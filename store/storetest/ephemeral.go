@@ -211,16 +211,9 @@ func testAuthzUpdateConcurrent(t *testing.T, e store.Ephemeral) {
 			return err
 		})
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("goroutine %d: %v", i, err)
-		}
-	}
 	got, err := e.AuthzSessions.Get(ctx, "as1", Base)
 	must(t, "get", err)
-	if n := counter(got.Data); n != Goroutines {
-		t.Errorf("counter = %v after %d updates: lost updates", n, Goroutines)
-	}
+	wantNoLostUpdates(t, errs, got.Data)
 }
 
 func testAuthzDelete(t *testing.T, e store.Ephemeral) {
@@ -348,16 +341,9 @@ func testSubjectUpdateConcurrent(t *testing.T, e store.Ephemeral) {
 			return err
 		})
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("goroutine %d: %v", i, err)
-		}
-	}
 	got, err := e.SubjectSessions.Get(ctx, "ss1", Base)
 	must(t, "get", err)
-	if n := counter(got.Data); n != Goroutines {
-		t.Errorf("counter = %v after %d updates: lost updates", n, Goroutines)
-	}
+	wantNoLostUpdates(t, errs, got.Data)
 }
 
 func testSubjectDelete(t *testing.T, e store.Ephemeral) {
@@ -532,10 +518,7 @@ func testConsumeConcurrent(t *testing.T, c consumable) {
 		ids[i], err = c.consume(t, "one", Base)
 		return err
 	})
-	ok, consumed := countOutcomes(t, "consume", errs, store.ErrConsumed)
-	if ok != 1 || consumed != Goroutines-1 {
-		t.Fatalf("consume: %d winners and %d ErrConsumed, want 1 and %d", ok, consumed, Goroutines-1)
-	}
+	WantOneWinner(t, "consume", errs)
 	for i, got := range ids {
 		if got != "one" {
 			t.Errorf("goroutine %d got record %q (err %v), want %q", i, got, errs[i], "one")

@@ -180,4 +180,30 @@ func countOutcomes(t *testing.T, what string, errs []error, target error) (ok, m
 	return ok, matched
 }
 
+// WantOneWinner checks the outcome of racing calls to a single-use
+// operation (Consume, Rotate): exactly one succeeded and every other one
+// got ErrConsumed. Backends use it for races the suite cannot stage, such as
+// across two connection pools.
+func WantOneWinner(t *testing.T, what string, errs []error) {
+	t.Helper()
+	ok, consumed := countOutcomes(t, what, errs, store.ErrConsumed)
+	if ok != 1 || consumed != len(errs)-1 {
+		t.Fatalf("%s: %d winners and %d ErrConsumed, want 1 and %d", what, ok, consumed, len(errs)-1)
+	}
+}
+
+// wantNoLostUpdates checks that every concurrent update succeeded and that
+// the counter they incremented saw all of them.
+func wantNoLostUpdates(t *testing.T, errs []error, data map[string]any) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	}
+	if n := counter(data); n != Goroutines {
+		t.Errorf("counter = %v after %d updates: lost updates", n, Goroutines)
+	}
+}
+
 func id(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefix, i) }
