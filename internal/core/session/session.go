@@ -243,22 +243,7 @@ func (s *Service) Get(ctx context.Context, sid string) (*store.SubjectSession, e
 // GetByKey is Get for a key whose MAC was already checked (the core keeps
 // keys, never cookie values, in its own records).
 func (s *Service) GetByKey(ctx context.Context, key string) (*store.SubjectSession, error) {
-	now := s.now()
-	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
-		if Expired(sess, now) {
-			return ErrNotFound
-		}
-		sess.LastUsedAt = now
-		sess.ExpiresAt = expiry(sess)
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("get subject session: %w", err)
-	}
-	return sess, nil
+	return s.touch(ctx, key, "get subject session", func(*store.SubjectSession, time.Time) error { return nil })
 }
 
 // Reauthenticate records a new authentication of the session's own subject:
@@ -267,11 +252,7 @@ func (s *Service) GetByKey(ctx context.Context, key string) (*store.SubjectSessi
 // with ErrOtherSubject if l.Sub is another subject (callers end the session
 // and Create instead).
 func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*store.SubjectSession, error) {
-	now := s.now()
-	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
-		if Expired(sess, now) {
-			return ErrNotFound
-		}
+	return s.touch(ctx, key, "reauthenticate subject session", func(sess *store.SubjectSession, now time.Time) error {
 		if sess.Subject != l.Sub {
 			return ErrOtherSubject
 		}
@@ -292,6 +273,22 @@ func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*sto
 		if l.MaxIdle != nil && *l.MaxIdle != 0 {
 			sess.MaxIdle = lifetime(l.MaxIdle, 0, 0)
 		}
+		return nil
+	})
+}
+
+// touch applies change to a live session as one use of it: the idle timer
+// restarts and the expiry follows. An expired or unknown session is
+// ErrNotFound; an error from change aborts the update and is returned.
+func (s *Service) touch(ctx context.Context, key, op string, change func(*store.SubjectSession, time.Time) error) (*store.SubjectSession, error) {
+	now := s.now()
+	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		if Expired(sess, now) {
+			return ErrNotFound
+		}
+		if err := change(sess, now); err != nil {
+			return err
+		}
 		sess.LastUsedAt = now
 		sess.ExpiresAt = expiry(sess)
 		return nil
@@ -300,7 +297,7 @@ func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*sto
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reauthenticate subject session: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return sess, nil
 }
