@@ -117,8 +117,6 @@ type Signer interface {
 	// Verify checks the signature with one of the algorithms allowed and
 	// returns the payload.
 	Verify(token string, algs []string) ([]byte, error)
-	// Algorithms lists the algorithms the server holds signing keys for.
-	Algorithms() []string
 }
 
 // AssertionVerifier verifies client assertions (RFC 7523 §3): signature
