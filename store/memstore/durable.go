@@ -278,6 +278,13 @@ func (r refreshTokens) Rotate(_ context.Context, id string, now time.Time, next 
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
 	t.RotatedAt = now.UTC()
+	// Older generations: only the token just rotated is needed to
+	// recognise a replay.
+	for oid, o := range r.s.refreshTokens {
+		if o.GrantID == t.GrantID && oid != id && !o.RotatedAt.IsZero() {
+			delete(r.s.refreshTokens, oid)
+		}
+	}
 	return mustClone(t), nil
 }
 

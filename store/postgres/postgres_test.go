@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"github.com/keyward/keyward/store/storetest"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/postgres"
 	"github.com/keyward/keyward/store/postgres/pgtest"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -233,5 +233,19 @@ func TestNotifierReconnects(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no notice after the listener's connection was killed")
 		}
+	}
+}
+
+// A long chain of rotations under a grant without expiry leaves two rows:
+// the rotated predecessor (for replay detection) and the live token.
+func TestRotationChainLeavesTwoRows(t *testing.T) {
+	db := open(t, pgtest.NewDatabase(t))
+	storetest.RotateChain(t, db.Durable(), "g", 100)
+	var n int
+	if err := db.Pool().QueryRow(t.Context(), `SELECT count(*) FROM refresh_tokens WHERE grant_id = 'g'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("100 rotations left %d refresh-token rows, want 2", n)
 	}
 }

@@ -319,6 +319,8 @@ func (s refreshTokens) Touch(ctx context.Context, id string, now time.Time) erro
 	return s.db.execOne(ctx, "touch refresh token", `UPDATE refresh_tokens SET last_used_at = ? WHERE id = ?`, ms(now), id)
 }
 
+// Rotate runs in one IMMEDIATE transaction, which holds the database's
+// write lock: a concurrent Grants.Delete runs wholly before or after it.
 func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, next *store.RefreshToken) (*store.RefreshToken, error) {
 	var out *store.RefreshToken
 	var consumed bool
@@ -338,6 +340,11 @@ func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, nex
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`, ms(now), id); err != nil {
+			return err
+		}
+		// Older generations: only the token just rotated is needed to
+		// recognise a replay.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NOT NULL AND id <> ?`, t.GrantID, id); err != nil {
 			return err
 		}
 		t.RotatedAt = sqlstore.Time(ms(now))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,8 @@ func durableTests() []test[store.Durable] {
 		{"refresh_tokens/rotate", testRefreshRotate},
 		{"refresh_tokens/rotate_not_found", testRefreshRotateNotFound},
 		{"refresh_tokens/rotate_concurrent", testRefreshRotateConcurrent},
+		{"refresh_tokens/rotate_keeps_one_generation", testRefreshRotateKeepsOneGeneration},
+		{"refresh_tokens/rotate_races_revocation", testRefreshRotateRacesRevocation},
 		{"refresh_tokens/time_round_trip", testRefreshTimes},
 		{"access_tokens/create_get_delete", testAccessCreateGetDelete},
 		{"access_tokens/requires_grant", testAccessRequiresGrant},
@@ -697,6 +701,118 @@ func testRefreshRotateConcurrent(t *testing.T, d store.Durable) {
 		_, getErr := d.RefreshTokens.Get(ctx, id("next", i), Base)
 		if (err == nil) != (getErr == nil) {
 			t.Errorf("goroutine %d: rotate err %v but successor get err %v", i, err, getErr)
+		}
+	}
+}
+
+// RotateChain stores grant grantID (without expiry, the default) with a
+// non-expiring refresh token ChainToken(0) and rotates it n times, to
+// ChainToken(n). Backends that can count their rows use it to check that a
+// chain leaves exactly two tokens behind.
+func RotateChain(t *testing.T, d store.Durable, grantID string, n int) {
+	t.Helper()
+	ctx := t.Context()
+	g := fixtureGrant(grantID, "alice", "client-1", Base)
+	g.ExpiresAt = time.Time{}
+	must(t, "create grant", d.Grants.Create(ctx, g))
+	first := fixtureRefresh(ChainToken(grantID, 0), grantID)
+	first.ExpiresAt = time.Time{}
+	must(t, "create", d.RefreshTokens.Create(ctx, first))
+	for i := 1; i <= n; i++ {
+		next := fixtureRefresh(ChainToken(grantID, i), grantID)
+		next.ExpiresAt, next.CreatedAt = time.Time{}, Base.Add(time.Duration(i)*time.Second)
+		_, err := d.RefreshTokens.Rotate(ctx, ChainToken(grantID, i-1), next.CreatedAt, next)
+		must(t, fmt.Sprintf("rotation %d", i), err)
+	}
+}
+
+// ChainToken is the ID of generation i of RotateChain's chain.
+func ChainToken(grantID string, i int) string { return fmt.Sprintf("%s-chain-%03d", grantID, i) }
+
+func testRefreshRotateKeepsOneGeneration(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	const chain = 100
+	// A second live token of the grant (issued again within the reuse
+	// grace) is not a generation of the chain and must stay; it exists
+	// before the chain starts.
+	RotateChain(t, d, "g1", 0)
+	sibling := fixtureRefresh("sibling", "g1")
+	sibling.ExpiresAt = time.Time{}
+	must(t, "create sibling", d.RefreshTokens.Create(ctx, sibling))
+	for i := 1; i <= chain; i++ {
+		next := fixtureRefresh(ChainToken("g1", i), "g1")
+		next.ExpiresAt, next.CreatedAt = time.Time{}, Base.Add(time.Duration(i)*time.Second)
+		_, err := d.RefreshTokens.Rotate(ctx, ChainToken("g1", i-1), next.CreatedAt, next)
+		must(t, fmt.Sprintf("rotation %d", i), err)
+	}
+	var kept []string
+	for i := 0; i <= chain; i++ {
+		if _, err := d.RefreshTokens.Get(ctx, ChainToken("g1", i), Base); err == nil {
+			kept = append(kept, ChainToken("g1", i))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("get generation %d: %v", i, err)
+		}
+	}
+	diff(t, "generations kept after the chain (the rotated predecessor and the live token)",
+		[]string{ChainToken("g1", chain-1), ChainToken("g1", chain)}, kept)
+	if _, err := d.RefreshTokens.Get(ctx, "sibling", Base); err != nil {
+		t.Errorf("live sibling token: %v", err)
+	}
+	// The kept predecessor still reveals a replay.
+	_, err := d.RefreshTokens.Rotate(ctx, ChainToken("g1", chain-1), Base.Add(time.Hour), fixtureRefresh("replay", "g1"))
+	wantErr(t, "replay of the predecessor", err, store.ErrConsumed)
+}
+
+// testRefreshRotateRacesRevocation: a replayed rotated token revokes its
+// grant (Grants.Delete) while the legitimate holder rotates the successor,
+// on separate connections. The revocation must win every round: no error,
+// and no token of the grant left, whichever starts first. PostgreSQL once
+// deadlocked here about one round in ten and lost the revocation.
+func testRefreshRotateRacesRevocation(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	const rounds = 200
+	for i := range rounds {
+		gid := id("g", i)
+		old, cur, next := id("old", i), id("cur", i), id("next", i)
+		mustGrant(t, d, gid)
+		must(t, "create", d.RefreshTokens.Create(ctx, fixtureRefresh(old, gid)))
+		_, err := d.RefreshTokens.Rotate(ctx, old, Base, fixtureRefresh(cur, gid))
+		must(t, "first rotation", err)
+
+		var rotErr, delErr error
+		start := make(chan struct{})
+		rotate := func() {
+			<-start
+			_, rotErr = d.RefreshTokens.Rotate(ctx, cur, Base.Add(time.Second), fixtureRefresh(next, gid))
+		}
+		revoke := func() {
+			<-start
+			delErr = d.Grants.Delete(ctx, gid)
+		}
+		var wg sync.WaitGroup
+		if i%2 == 0 {
+			wg.Go(rotate)
+			wg.Go(revoke)
+		} else {
+			wg.Go(revoke)
+			wg.Go(rotate)
+		}
+		close(start)
+		wg.Wait()
+
+		if delErr != nil {
+			t.Fatalf("round %d: revocation failed: %v", i, delErr)
+		}
+		if rotErr != nil && !errors.Is(rotErr, store.ErrNotFound) {
+			t.Fatalf("round %d: rotation racing a revocation: %v, want success or ErrNotFound", i, rotErr)
+		}
+		if _, err := d.Grants.Get(ctx, gid, Base); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("round %d: grant survived its revocation: %v", i, err)
+		}
+		for _, tok := range []string{old, cur, next} {
+			if _, err := d.RefreshTokens.Get(ctx, tok, Base); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("round %d: token %s survived the revocation of its grant: %v", i, tok, err)
+			}
 		}
 	}
 }
