@@ -54,6 +54,17 @@ func (c clients) Delete(_ context.Context, id string) error {
 		return fmt.Errorf("delete client %q: %w", id, store.ErrNotFound)
 	}
 	delete(c.s.clients, id)
+	g := grants(c)
+	for gid, gr := range c.s.grants {
+		if gr.ClientID == id {
+			g.deleteLocked(gid)
+		}
+	}
+	for k := range c.s.authorizations {
+		if k.clientID == id {
+			delete(c.s.authorizations, k)
+		}
+	}
 	return nil
 }
 

@@ -109,12 +109,26 @@ func (s clientStore) Delete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return fmt.Errorf("delete client: %w", errNotStorable)
 	}
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	// Grants before their tokens (cascade), the order every path here
+	// takes; then the authorisations and the client itself.
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM authorizations WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound // rolls the other deletions back
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete client %q: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

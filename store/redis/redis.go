@@ -578,8 +578,67 @@ func (st codes) Consume(ctx context.Context, id string, now time.Time) (*store.C
 
 type pars struct{ s *Store }
 
+// createPAR is createOnce for a pushed request (KEYS[1]) that also
+// indexes it under its client (KEYS[2], a sorted set scored by the key's
+// expiry) so that deleting the client can find it. ARGV: body, expiry
+// (micros), key expiry (Unix ms), ID, and a Unix ms before which index
+// members have certainly expired. The index lives as long as its longest
+// member. PEXPIRETIME needs Redis 7.0.
+var createPAR = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[1], 'c', '0', 'e', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('PEXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[2], ARGV[3]) end
+return 1
+`)
+
 func (st pars) Create(ctx context.Context, r *store.PushedRequest) error {
-	return createSingleUse(ctx, st.s, "par", r.ID, r, r.ExpiresAt)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode par: %w", err)
+	}
+	if r.ExpiresAt.IsZero() {
+		// Single-use records always expire; never keep one forever.
+		return fmt.Errorf("create par: expiry required")
+	}
+	n, err := createPAR.Run(ctx, st.s.rdb, []string{st.s.key("par", r.ID), st.s.key("parc", r.ClientID)},
+		b, micros(r.ExpiresAt), expireAt(r.ExpiresAt), r.ID, r.CreatedAt.UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("create par: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create par: %w", store.ErrExists)
+	}
+	return nil
+}
+
+// DeleteByClient deletes the requests in the client's index. It removes
+// only the members it read, so a request indexed meanwhile keeps its entry.
+func (st pars) DeleteByClient(ctx context.Context, clientID string) (int, error) {
+	idx := st.s.key("parc", clientID)
+	ids, err := st.s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(ids))
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		keys[i], members[i] = st.s.key("par", id), id
+	}
+	var del *goredis.IntCmd
+	if _, err := st.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		del = p.Del(ctx, keys...)
+		p.ZRem(ctx, idx, members...)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	return int(del.Val()), nil
 }
 
 func (st pars) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {

@@ -102,8 +102,29 @@ func (s clients) Update(ctx context.Context, id string, fn func(*store.Client) e
 	return out, nil
 }
 
+// Delete removes the client, its grants (their tokens cascade) and its
+// authorisations in one write transaction.
 func (s clients) Delete(ctx context.Context, id string) error {
-	return s.db.execOne(ctx, fmt.Sprintf("delete client %q", id), `DELETE FROM clients WHERE id = ?`, id)
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE client_id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM authorizations WHERE client_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	return nil
 }
 
 func (s clients) List(ctx context.Context, after string, limit int) ([]*store.Client, error) {

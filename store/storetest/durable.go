@@ -23,6 +23,7 @@ func durableTests() []test[store.Durable] {
 		{"clients/update_not_found", testClientUpdateNotFound},
 		{"clients/update_concurrent", testClientUpdateConcurrent},
 		{"clients/delete", testClientDelete},
+		{"clients/delete_removes_what_was_issued", testClientDeleteRemovesIssued},
 		{"clients/list_paging", testClientList},
 		{"clients/no_aliasing", testClientNoAliasing},
 		{"clients/time_round_trip", testClientTimes},
@@ -274,6 +275,52 @@ func testClientDelete(t *testing.T, d store.Durable) {
 	wantErr(t, "delete again", d.Clients.Delete(ctx, "client-1"), store.ErrNotFound)
 	if _, err := d.Clients.Get(ctx, "client-2"); err != nil {
 		t.Errorf("other client: %v", err)
+	}
+}
+
+// Deleting a client removes its grants, their tokens and its
+// authorisations, so that a client registered again under the same ID
+// inherits nothing; another client's records stay.
+func testClientDeleteRemovesIssued(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	for _, c := range []string{"client-1", "client-2"} {
+		must(t, "create client", d.Clients.Create(ctx, fixtureClient(c)))
+		for _, sub := range []string{"alice", "bob"} {
+			gid := "g-" + c + "-" + sub
+			must(t, "create grant", d.Grants.Create(ctx, fixtureGrant(gid, sub, c, Base)))
+			must(t, "create refresh", d.RefreshTokens.Create(ctx, fixtureRefresh("rt-"+gid, gid)))
+			must(t, "create access", d.AccessTokens.Create(ctx, fixtureAccess("at-"+gid, gid)))
+			must(t, "put authorisation", d.Authorizations.Put(ctx, fixtureAuthorization(sub, c)))
+		}
+	}
+	must(t, "delete client-1", d.Clients.Delete(ctx, "client-1"))
+	// Registered again with the same ID: nothing of the old one is usable.
+	must(t, "re-create client-1", d.Clients.Create(ctx, fixtureClient("client-1")))
+	for _, c := range []string{"client-1", "client-2"} {
+		want := error(nil)
+		if c == "client-1" {
+			want = store.ErrNotFound
+		}
+		for _, sub := range []string{"alice", "bob"} {
+			gid := "g-" + c + "-" + sub
+			if _, err := d.Grants.Get(ctx, gid, Base); !errors.Is(err, want) {
+				t.Errorf("grant %s: err = %v, want %v", gid, err, want)
+			}
+			if _, err := d.RefreshTokens.Get(ctx, "rt-"+gid, Base); !errors.Is(err, want) {
+				t.Errorf("refresh token of %s: err = %v, want %v", gid, err, want)
+			}
+			if _, err := d.AccessTokens.Get(ctx, "at-"+gid, Base); !errors.Is(err, want) {
+				t.Errorf("access token of %s: err = %v, want %v", gid, err, want)
+			}
+			if _, err := d.Authorizations.Get(ctx, sub, c); !errors.Is(err, want) {
+				t.Errorf("authorisation of %s for %s: err = %v, want %v", sub, c, err, want)
+			}
+		}
+	}
+	// Deleting an unknown client removes nothing.
+	wantErr(t, "delete unknown", d.Clients.Delete(ctx, "client-3"), store.ErrNotFound)
+	if got, err := d.Grants.List(ctx, store.GrantFilter{ClientID: "client-2"}, Base); err != nil || len(got) != 2 {
+		t.Errorf("grants of client-2 after deleting an unknown client: %d, %v; want 2", len(got), err)
 	}
 }
 
