@@ -78,12 +78,13 @@ func openAdmin(ctx context.Context, cfg config.Config, log *slog.Logger, now fun
 			SupportedIDTokenAlgs:   a.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
 		},
-		Store:        a.Stores.Durable.Clients,
-		Sealer:       keys.Sealer,
-		ValidateJWKS: func(raw []byte) error { _, err := jose.ParseJWKS(raw); return err },
-		Now:          now,
-		Rand:         rand.Reader,
-		Log:          log,
+		Store:          a.Stores.Durable.Clients,
+		PushedRequests: a.Stores.Ephemeral.PAR,
+		Sealer:         keys.Sealer,
+		ValidateJWKS:   func(raw []byte) error { _, err := jose.ParseJWKS(raw); return err },
+		Now:            now,
+		Rand:           rand.Reader,
+		Log:            log,
 	}
 	if n := a.Stores.Durable.Notifier; n != nil {
 		a.Clients.Changed = func(ctx context.Context, id string) {

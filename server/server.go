@@ -67,6 +67,8 @@ type Server struct {
 	integration http.Handler
 	split       bool
 
+	purgeJobs []*purgeJob
+
 	closeOnce sync.Once
 }
 
@@ -98,6 +100,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}()
 	s.stores, s.keys, s.clients = admin.Stores, admin.Keys, admin.Clients
+	s.purgeJobs = []*purgeJob{
+		{name: "durable", p: s.stores.Durable.Purger},
+		{name: "ephemeral", p: s.stores.Ephemeral.Purger},
+	}
 	keys := admin.secrets
 
 	apiToken, generatedToken, err := bootstrapSecret(cfg.DataDir, apiTokenFile, string(cfg.APIToken), newAPIToken)

@@ -58,6 +58,7 @@ type cluster struct {
 	storeDSN  string
 	redisURL  string
 	prefix    string
+	env       []string // extra KEYWARD_* settings for every node
 	lbLn      net.Listener
 	nodes     []*node
 	lbNext    atomic.Uint64
@@ -156,6 +157,7 @@ func (c *cluster) startNode(name string) *node {
 		"KEYWARD_CLUSTER_REDIS_PREFIX="+c.prefix,
 		"KEYWARD_KEYS_REFRESH_INTERVAL=3s",
 		"KEYWARD_LOG_LEVEL=info")
+	nd.cmd.Env = append(nd.cmd.Env, c.env...)
 	nd.cmd.Stdout, nd.cmd.Stderr = io.Discard, nd.logs
 	if err := nd.cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
