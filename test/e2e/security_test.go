@@ -2,13 +2,20 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
@@ -220,4 +227,50 @@ func dumpRedis(t *testing.T, redisURL, prefix string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestClientAssertionMaxAgeConfigured: tokens.client_assertion_max_age
+// bounds the life of client assertions at every endpoint that
+// authenticates clients (here /par).
+func TestClientAssertionMaxAgeConfigured(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Tokens.ClientAssertionMaxAge = time.Minute })
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := jose.JSONWebKey{Key: key, KeyID: "k1", Algorithm: "ES256", Use: "sig"}
+	r := e.newRP(map[string]any{
+		"token_endpoint_auth_method": "private_key_jwt",
+		"jwks":                       jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk.Public()}},
+	})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jwk}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(life time.Duration) (int, map[string]any) {
+		t.Helper()
+		now := time.Now()
+		a, err := jwt.Signed(signer).Claims(jwt.Claims{
+			Issuer: r.clientID, Subject: r.clientID, Audience: jwt.Audience{e.issuer + "/token"},
+			ID: rand.Text(), IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(life)),
+		}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body, _ := e.postForm("/par", url.Values{
+			"response_type": {"code"}, "client_id": {r.clientID}, "redirect_uri": {r.redirectURI},
+			"scope": {"openid"}, "state": {"st"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a},
+		}, "", "")
+		return status, body
+	}
+	// Within the configured minute (plus the 60 s leeway) it authenticates;
+	// five minutes, the default bound, is refused.
+	if status, body := push(30 * time.Second); status != http.StatusCreated {
+		raw, _ := json.Marshal(body)
+		t.Fatalf("30-second assertion: %d %s, want 201", status, raw)
+	}
+	status, body := push(5 * time.Minute)
+	wantOAuthError(t, status, body, http.StatusUnauthorized, "invalid_client")
 }
