@@ -274,3 +274,58 @@ func TestClientAssertionMaxAgeConfigured(t *testing.T) {
 	status, body := push(5 * time.Minute)
 	wantOAuthError(t, status, body, http.StatusUnauthorized, "invalid_client")
 }
+
+// TestIDTokenHintMustBeAnIDTokenForTheClient: through the running server,
+// the client's own ID token works as id_token_hint (required_sub), but its
+// access token — also a JWT signed by us, naming the same subject — does
+// not, nor does an ID token issued to another client.
+func TestIDTokenHintMustBeAnIDTokenForTheClient(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	other := e.newRP(nil)
+	verifier := oauth2.GenerateVerifier()
+	params, _ := r.loginViaAPI(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "alice", "")
+	tok, err := r.conf.Exchange(r.ctx(), params.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	if strings.Count(tok.AccessToken, ".") != 2 || idToken == "" {
+		t.Fatalf("want a JWT access token and an ID token, got %q / %q", tok.AccessToken, idToken)
+	}
+	start := func(c *rp, hint, prompt string) map[string]any {
+		t.Helper()
+		q := c.baseQuery()
+		q.Set("id_token_hint", hint)
+		if prompt != "" {
+			q.Set("prompt", prompt)
+		}
+		status, msg := e.startQuery(q)
+		if status != http.StatusOK {
+			t.Fatalf("start: %d %v", status, msg)
+		}
+		return msg
+	}
+	if msg := start(r, idToken, ""); msg["type"] != "auth" || msg["required_sub"] != "alice" {
+		t.Fatalf("the client's own ID token as hint: %v, want an auth prompt with required_sub alice", msg)
+	}
+	for _, tc := range []struct {
+		name   string
+		client *rp
+		hint   string
+	}{
+		{"the access token", r, tok.AccessToken},
+		{"another client's ID token", other, idToken},
+	} {
+		for prompt, want := range map[string]string{"": "invalid_request", "none": "login_required"} {
+			msg := start(tc.client, tc.hint, prompt)
+			if msg["required_sub"] != nil || msg["sid"] != nil {
+				t.Errorf("%s as hint (prompt=%q) opened a session: %v", tc.name, prompt, msg)
+				continue
+			}
+			if got := redirectParams(t, msg).Get("error"); got != want {
+				t.Errorf("%s as hint (prompt=%q): error %q, want %s", tc.name, prompt, got, want)
+			}
+		}
+	}
+}
