@@ -6,11 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,5 +329,47 @@ func TestIDTokenHintMustBeAnIDTokenForTheClient(t *testing.T) {
 				t.Errorf("%s as hint (prompt=%q): error %q, want %s", tc.name, prompt, got, want)
 			}
 		}
+	}
+}
+
+// TestLoginThrottleHoldsUnderParallelGuesses: wrong passwords for one
+// username posted in parallel with one form state to the built-in login UI
+// (real users file, real argon2id) are checked at most 5 times — the
+// default limit; the rest are refused with 429 before any password check,
+// and so is the right password afterwards.
+func TestLoginThrottleHoldsUnderParallelGuesses(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	b := e.newBrowser()
+	resp, page := b.get(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: %d", resp.StatusCode)
+	}
+	form := hiddenFields(page)
+	try := func(pass string) int {
+		f := url.Values{"username": {"alice"}, "password": {pass}}
+		for k, v := range form {
+			f[k] = v
+		}
+		resp, _ := b.submit("/login/authenticate", f)
+		return resp.StatusCode
+	}
+	const parallel = 20
+	statuses := make(chan int, parallel)
+	var wg sync.WaitGroup
+	for i := range parallel {
+		wg.Go(func() { statuses <- try(fmt.Sprintf("guess-%d", i)) })
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[http.StatusUnauthorized] != 5 || got[http.StatusTooManyRequests] != parallel-5 {
+		t.Errorf("statuses %v, want 5 checked (401) and %d refused (429)", got, parallel-5)
+	}
+	if s := try("alice-password"); s != http.StatusTooManyRequests {
+		t.Errorf("right password after the limit: %d, want 429", s)
 	}
 }
