@@ -166,13 +166,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:            rand.Reader,
 		Log:             s.log,
 	}
+	clientKeys := jose.NewClientKeys(&http.Client{Timeout: 5 * time.Second}, s.now)
+	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	tokenSvc := &token.Service{
 		Config: token.Config{
-			Issuer:         issuer,
-			TokenEndpoint:  issuer + "/token",
-			IDTokenAlg:     cfg.Tokens.IDTokenAlg,
-			AccessTokenAlg: cfg.Tokens.AccessTokenAlg,
-			Defaults:       tokenSpec,
+			Issuer:          issuer,
+			TokenEndpoint:   issuer + "/token",
+			IDTokenAlg:      cfg.Tokens.IDTokenAlg,
+			AccessTokenAlg:  cfg.Tokens.AccessTokenAlg,
+			Defaults:        tokenSpec,
+			AssertionMaxAge: cfg.Tokens.ClientAssertionMaxAge,
 		},
 		Clients:       s.clients,
 		Sealer:        keys.Sealer,
@@ -182,7 +185,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		AccessTokens:  s.stores.Durable.AccessTokens,
 		Replay:        s.stores.Ephemeral.Replay,
 		Keys:          s.keys,
-		ClientKeys:    jose.NewClientKeys(&http.Client{Timeout: 5 * time.Second}, s.now),
+		ClientKeys:    clientKeys,
 		Claims:        resolver,
 		Now:           s.now,
 		Rand:          rand.Reader,
@@ -198,6 +201,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	monitorTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Monitor)
+	if err != nil {
+		return nil, err
+	}
+	// Only the monitoring tokens may travel in a URL, never the API token.
+	monitorQueryTokens, err := httpapi.NewTokenSet(nil, cfg.APITokens.Monitor)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +237,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		AuthzSessionTokens: authzTokens,
 		RegistrationTokens: regTokens,
 		MonitorTokens:      monitorTokens,
+		MonitorQueryTokens: monitorQueryTokens,
 		OpenRegistration:   cfg.Registration.Open,
 		LoginUI:            ui,
 		Ready:              s.ready,

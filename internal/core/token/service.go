@@ -34,8 +34,9 @@ type Config struct {
 	// revokes the grant. Default 0 here: every replay revokes; Connect2id
 	// uses 5 s (connect2id §4.4). Set it explicitly to copy that.
 	RotatedReuseGrace time.Duration
-	// AssertionMaxAge caps how long a client assertion "jti" is remembered
-	// for replay detection. Default 5 min (connect2id §10.4).
+	// AssertionMaxAge bounds how far ahead a client assertion's "exp" may
+	// be (and its verifier's MaxAge should match), so that the "jti" replay
+	// cache always outlives the assertions it guards. Default 5 min.
 	AssertionMaxAge time.Duration
 }
 
@@ -45,7 +46,7 @@ const (
 	DefaultAccessTokenAlg      = "ES256"
 	DefaultAccessTokenLifetime = 600 * time.Second
 	DefaultIDTokenLifetime     = 300 * time.Second
-	DefaultAssertionMaxAge     = 5 * time.Minute
+	DefaultAssertionMaxAge     = jose.DefaultAssertionMaxAge
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
