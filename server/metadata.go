@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/oauth"
 )
 
@@ -24,11 +25,11 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
-		GrantTypesSupported:               grantTypes,
+		GrantTypesSupported:               node.GrantTypes,
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,
-		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthMethodsSupported: node.AuthMethods,
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
 		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",

@@ -170,7 +170,7 @@ func TestOIDCCServerRotateKeys(t *testing.T) {
 	jwksURI := md["jwks_uri"].(string)
 	oldKids := checkJWKS(t, e, jwksURI)
 
-	if err := e.srv.Keys().Rotate(t.Context()); err != nil {
+	if err := e.srv.RotateKeys(t.Context()); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	newKids := checkJWKS(t, e, jwksURI)

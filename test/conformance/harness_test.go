@@ -21,7 +21,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/server"
 )

@@ -16,7 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/server"
 )
 

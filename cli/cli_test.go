@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err = run(t.Context(), args, nil, strings.NewReader(stdin), &out, &errb)
+	err = Run(t.Context(), Options{}, args, nil, strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), err
 }
 
@@ -129,7 +129,7 @@ func serveOnce(t *testing.T) bool {
 	out, errb := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
+		done <- Run(ctx, Options{}, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
 			nil, strings.NewReader(""), out, errb)
 	}()
 	up := false

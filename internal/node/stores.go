@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/postgres"
 	"github.com/keyward/keyward/store/redis"
