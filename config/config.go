@@ -236,14 +236,18 @@ func (c *Config) Validate() []error {
 	if c.APIToken != "" && len(c.APIToken) < 32 {
 		add("api_token must be at least 32 characters")
 	}
-	for name, list := range map[string][]string{
-		"api_tokens.authz_sessions": c.APITokens.AuthzSessions,
-		"api_tokens.registration":   c.APITokens.Registration,
-		"api_tokens.monitor":        c.APITokens.Monitor,
+	// Slices, not maps, so that the problems come out in a stable order.
+	for _, key := range []struct {
+		name   string
+		hashes []string
+	}{
+		{"api_tokens.authz_sessions", c.APITokens.AuthzSessions},
+		{"api_tokens.registration", c.APITokens.Registration},
+		{"api_tokens.monitor", c.APITokens.Monitor},
 	} {
-		for _, h := range list {
+		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
-				add("%s: %q is not a SHA-256 hex digest", name, h)
+				add("%s: %q is not a SHA-256 hex digest", key.name, h)
 			}
 		}
 	}
@@ -252,20 +256,22 @@ func (c *Config) Validate() []error {
 			add("authz.endpoint %q must be an absolute URL", c.Authz.Endpoint)
 		}
 	}
-	positive := map[string]time.Duration{
-		"authz.session_lifetime":       c.Authz.SessionLifetime,
-		"authz.code_lifetime":          c.Authz.CodeLifetime,
-		"authz.par_lifetime":           c.Authz.PARLifetime,
-		"tokens.access_token_lifetime": c.Tokens.AccessTokenLifetime,
-		"tokens.id_token_lifetime":     c.Tokens.IDTokenLifetime,
-		"keys.refresh_interval":        c.Keys.RefreshInterval,
-		"keys.retired_key_ttl":         c.Keys.RetiredKeyTTL,
-		"cluster.client_cache_ttl":     c.Cluster.ClientCacheTTL,
-		"cluster.purge_interval":       c.Cluster.PurgeInterval,
-	}
-	for name, d := range positive {
-		if d <= 0 {
-			add("%s must be positive", name)
+	for _, key := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"authz.session_lifetime", c.Authz.SessionLifetime},
+		{"authz.code_lifetime", c.Authz.CodeLifetime},
+		{"authz.par_lifetime", c.Authz.PARLifetime},
+		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
+		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
+		{"keys.refresh_interval", c.Keys.RefreshInterval},
+		{"keys.retired_key_ttl", c.Keys.RetiredKeyTTL},
+		{"cluster.client_cache_ttl", c.Cluster.ClientCacheTTL},
+		{"cluster.purge_interval", c.Cluster.PurgeInterval},
+	} {
+		if key.value <= 0 {
+			add("%s must be positive", key.name)
 		}
 	}
 	if c.Authz.CodeLifetime > 180*time.Second {
@@ -282,11 +288,14 @@ func (c *Config) Validate() []error {
 	default:
 		add("tokens.access_token_encoding %q must be SELF_CONTAINED or IDENTIFIER", c.Tokens.AccessTokenEncoding)
 	}
-	for name, alg := range map[string]string{"tokens.access_token_alg": c.Tokens.AccessTokenAlg, "tokens.id_token_alg": c.Tokens.IDTokenAlg} {
-		switch alg {
+	for _, key := range []struct{ name, alg string }{
+		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},
+		{"tokens.id_token_alg", c.Tokens.IDTokenAlg},
+	} {
+		switch key.alg {
 		case "RS256", "ES256", "EdDSA":
 		default:
-			add("%s %q must be RS256, ES256 or EdDSA", name, alg)
+			add("%s %q must be RS256, ES256 or EdDSA", key.name, key.alg)
 		}
 	}
 	if c.Cluster.PurgeBatch <= 0 {
