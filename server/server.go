@@ -203,6 +203,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	// Only the monitoring tokens may travel in a URL, never the API token.
+	monitorQueryTokens, err := httpapi.NewTokenSet(nil, cfg.APITokens.Monitor)
+	if err != nil {
+		return nil, err
+	}
 
 	var ui http.Handler
 	transport := &inProcessTransport{}
@@ -231,6 +236,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		AuthzSessionTokens: authzTokens,
 		RegistrationTokens: regTokens,
 		MonitorTokens:      monitorTokens,
+		MonitorQueryTokens: monitorQueryTokens,
 		OpenRegistration:   cfg.Registration.Open,
 		LoginUI:            ui,
 		Ready:              s.ready,

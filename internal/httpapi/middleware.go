@@ -150,15 +150,18 @@ func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 	})
 }
 
-// requireMonitorToken guards the monitoring API, which also accepts the
-// token as the access_token query parameter (notes §1.1).
+// requireMonitorToken guards the monitoring API. Besides the header it
+// accepts the access_token query parameter, as Connect2id does for load
+// balancers, but only with a monitoring-only token: a token in a URL is
+// written to proxy and load-balancer logs.
 func (a *API) requireMonitorToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allowed := a.MonitorTokens
 		token, ok := bearerToken(r)
 		if !ok {
-			token = r.URL.Query().Get("access_token")
+			token, allowed = r.URL.Query().Get("access_token"), a.MonitorQueryTokens
 		}
-		if !a.MonitorTokens.Allows(token) {
+		if !allowed.Allows(token) {
 			a.writeError(w, r, oauth.InvalidToken("a valid monitoring token is required"))
 			return
 		}

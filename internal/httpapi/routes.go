@@ -29,10 +29,14 @@ type Deps struct {
 	// RegistrationTokens are the master tokens of the registration endpoint.
 	AuthzSessionTokens TokenSet
 	RegistrationTokens TokenSet
-	// MonitorTokens guard /monitor/v1; as with Connect2id they may also be
-	// given as ?access_token= for load-balancer health checks.
-	MonitorTokens    TokenSet
-	OpenRegistration bool
+	// MonitorTokens guard /monitor/v1 in the Authorization header.
+	// MonitorQueryTokens may also be given as ?access_token= for
+	// load-balancer health checks, as with Connect2id; query strings end up
+	// in proxy logs, so this set must hold only tokens that open nothing
+	// but the monitoring API (never the master API token).
+	MonitorTokens      TokenSet
+	MonitorQueryTokens TokenSet
+	OpenRegistration   bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).

@@ -297,11 +297,20 @@ func (k *ClientKeys) download(ctx context.Context, uri string) (*gojose.JSONWebK
 		return nil, fmt.Errorf("unsupported jwks_uri scheme %q", req.URL.Scheme)
 	}
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := k.HTTPClient.Do(req)
+	// Anyone who knows a client_id can make us fetch its jwks_uri before
+	// any signature is checked; following a redirect would let that URI
+	// send the fetch to an internal address. The redirect is refused, on
+	// a copy so that the caller's client is left as configured.
+	hc := *k.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, fmt.Errorf("get: status %d redirect to %q refused: a jwks_uri must serve the JWK set itself", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("get: status %d", resp.StatusCode)
 	}

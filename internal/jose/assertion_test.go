@@ -562,3 +562,42 @@ func TestJWKSURIUnknownKidFetchesOnceAndConcurrentUse(t *testing.T) {
 		t.Errorf("concurrent verifications fetched %d times in total, want 1", got)
 	}
 }
+
+// TestJWKSURIRedirectRefused: a jwks_uri that answers with a redirect is
+// refused with a clear error, and the redirect target receives no request,
+// whatever the redirect status.
+func TestJWKSURIRedirectRefused(t *testing.T) {
+	clk := newClock()
+	k := newClientKey(t, gojose.ES256, "k")
+	target := &jwksServer{body: jwksOf(t, k)}
+	targetSrv := httptest.NewServer(target)
+	defer targetSrv.Close()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			var hits atomic.Int32
+			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				http.Redirect(w, r, targetSrv.URL+"/jwks", status)
+			}))
+			defer redirector.Close()
+			// The caller's client would follow redirects; the fetch must not.
+			ck := NewClientKeys(&http.Client{Timeout: 10 * time.Second}, clk.Now)
+			client := &store.Client{ID: testClientID, Metadata: store.ClientMetadata{JWKSURI: redirector.URL + "/jwks"}}
+			tok := sign(t, k.alg, k.priv, k.kid, goodClaims(clk.Now()))
+			_, err := ck.VerifyAssertion(t.Context(), tok, client, oauth.AuthMethodPrivateKeyJWT, nil, []string{"ES256"}, audiences)
+			if err == nil || !strings.Contains(err.Error(), "redirect") {
+				t.Errorf("VerifyAssertion = %v, want a refused redirect", err)
+			}
+			if hits.Load() != 1 {
+				t.Errorf("jwks_uri requested %d times, want 1", hits.Load())
+			}
+			if n := target.fetches.Load(); n != 0 {
+				t.Errorf("the redirect target received %d requests, want none", n)
+			}
+			if ck.HTTPClient.CheckRedirect != nil {
+				t.Error("the caller's HTTP client was changed")
+			}
+		})
+	}
+}

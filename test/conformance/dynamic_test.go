@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,6 +156,33 @@ func TestOIDCCRegistrationJWKSURI(t *testing.T) {
 	c.codeFlow(c.authQuery(), "", alice, nil)
 	if js.fetches() == 0 {
 		t.Errorf("the OP authenticated the client without fetching its jwks_uri")
+	}
+}
+
+// Beyond the suite: a jwks_uri that redirects is refused (invalid_client)
+// and its redirect target, which could be an internal address, receives
+// no request.
+func TestJWKSURIRedirectRefused(t *testing.T) {
+	e := newEnv(t)
+	key := newRSAKey(t)
+	target := newJWKSServer(t, key)
+	var hits atomic.Int32
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, target.url, http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	c := e.newClient("private_key_jwt", map[string]any{"jwks_uri": redirector.URL + "/jwks.json"})
+	c.key = key
+	ar := e.authorize(c.authQuery().Encode(), "", alice)
+	if r := c.redeem(ar.params.Get("code"), nil); r.status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+		t.Errorf("assertion verified through a redirecting jwks_uri: %d %q, want 401 invalid_client", r.status, r.str("error"))
+	}
+	if hits.Load() == 0 {
+		t.Error("the jwks_uri was never requested")
+	}
+	if n := target.fetches(); n != 0 {
+		t.Errorf("the redirect target received %d requests, want none", n)
 	}
 }
 

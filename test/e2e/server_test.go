@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -208,10 +211,14 @@ func TestClientConfigurationEndpoint(t *testing.T) {
 	}
 }
 
-// TestMonitorPingNeedsToken: the monitoring API takes the monitoring token
-// in the header or, for load balancers, as ?access_token=.
+// TestMonitorPingNeedsToken: the monitoring API takes the API token or a
+// monitoring token in the header and, for load balancers, a monitoring
+// token as ?access_token= — never the API token, which opens every
+// integration API and would end up in proxy logs.
 func TestMonitorPingNeedsToken(t *testing.T) {
-	e := newEnv(t)
+	const monitorToken = "monitoring-only-token-5a1b2c3d4e5f60718293"
+	sum := sha256.Sum256([]byte(monitorToken))
+	e := newEnv(t, func(c *config.Config) { c.APITokens.Monitor = []string{hex.EncodeToString(sum[:])} })
 	get := func(u, token string) int {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		if token != "" {
@@ -221,17 +228,21 @@ func TestMonitorPingNeedsToken(t *testing.T) {
 		return status
 	}
 	ping := e.issuer + "/monitor/v1/ping"
-	if s := get(ping, ""); s != 401 {
-		t.Errorf("ping without a token: %d, want 401", s)
-	}
-	if s := get(ping, "not-the-token-not-the-token-0000"); s != 401 {
-		t.Errorf("ping with a wrong token: %d, want 401", s)
-	}
-	if s := get(ping, e.apiToken); s != 200 {
-		t.Errorf("ping with the API token: %d, want 200", s)
-	}
-	if s := get(ping+"?access_token="+e.apiToken, ""); s != 200 {
-		t.Errorf("ping with ?access_token: %d, want 200", s)
+	for _, tc := range []struct {
+		name, url, header string
+		want              int
+	}{
+		{"no token", ping, "", 401},
+		{"wrong token", ping, "not-the-token-not-the-token-0000", 401},
+		{"API token in the header", ping, e.apiToken, 200},
+		{"monitoring token in the header", ping, monitorToken, 200},
+		{"monitoring token in the query", ping + "?access_token=" + monitorToken, "", 200},
+		{"API token in the query", ping + "?access_token=" + url.QueryEscape(e.apiToken), "", 401},
+		{"wrong token in the query", ping + "?access_token=not-the-token-not-the-token-0000", "", 401},
+	} {
+		if s := get(tc.url, tc.header); s != tc.want {
+			t.Errorf("ping with %s: %d, want %d", tc.name, s, tc.want)
+		}
 	}
 }
 

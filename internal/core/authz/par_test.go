@@ -103,3 +103,87 @@ func TestPushRejects(t *testing.T) {
 		}
 	})
 }
+
+// recordingPAR and recordingSessions keep what the service hands to the
+// store, on top of the real (memory) store.
+type recordingPAR struct {
+	store.PARStore
+	created []*store.PushedRequest
+}
+
+func (r *recordingPAR) Create(ctx context.Context, p *store.PushedRequest) error {
+	r.created = append(r.created, p)
+	return r.PARStore.Create(ctx, p)
+}
+
+type recordingSessions struct {
+	store.AuthzSessionStore
+	created []*store.AuthzSession
+}
+
+func (r *recordingSessions) Create(ctx context.Context, a *store.AuthzSession) error {
+	r.created = append(r.created, a)
+	return r.AuthzSessionStore.Create(ctx, a)
+}
+
+// TestClientAuthParamsNeverStored: the client authentication parameters a
+// client posts to /par with its request (client_secret_post, or an
+// assertion) are never stored with the request nor shown through the
+// session API, and neither are those sent on the front channel.
+func TestClientAuthParamsNeverStored(t *testing.T) {
+	const (
+		sec  = "s3cret-client-secret-value"
+		asrt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJwYXIifQ.c2ln"
+	)
+	authParams := []string{"client_secret", "client_assertion", "client_assertion_type"}
+	check := func(t *testing.T, where string, p map[string][]string) {
+		t.Helper()
+		for _, name := range authParams {
+			if v, ok := p[name]; ok {
+				t.Errorf("%s holds %s = %q", where, name, v)
+			}
+		}
+		if p["state"] == nil {
+			t.Errorf("%s lost the request's other parameters: %v", where, p)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		pushed bool
+	}{{"pushed", true}, {"front channel", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			par := &recordingPAR{PARStore: e.eph.PAR}
+			sessions := &recordingSessions{AuthzSessionStore: e.eph.AuthzSessions}
+			e.svc.PAR, e.svc.Sessions = par, sessions
+			var q string
+			if tc.pushed {
+				uri, _, err := e.svc.Push(context.Background(), e.client("par"), pushParams("client_id", "par", "state", "pushed",
+					"client_secret", sec, "client_assertion", asrt, "client_assertion_type", oauth.ClientAssertionTypeJWTBearer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(par.created) != 1 {
+					t.Fatalf("%d pushed requests stored, want 1", len(par.created))
+				}
+				check(t, "the stored pushed request", par.created[0].Params)
+				q = url.Values{"client_id": {"par"}, "request_uri": {uri}}.Encode()
+			} else {
+				q = query("client_secret", sec, "client_assertion", asrt, "client_assertion_type", oauth.ClientAssertionTypeJWTBearer)
+			}
+			m := e.start(q, "")
+			if m.Type != TypeAuth {
+				t.Fatalf("Start = %+v, want an auth prompt", m)
+			}
+			if len(sessions.created) != 1 {
+				t.Fatalf("%d authorisation sessions stored, want 1", len(sessions.created))
+			}
+			check(t, "the stored authorisation session", sessions.created[0].Request.Params)
+			obj, err := e.svc.Get(context.Background(), m.SID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "auth_req.params of the session API", obj.AuthReq.Params)
+		})
+	}
+}

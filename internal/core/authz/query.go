@@ -26,10 +26,23 @@ func parseQuery(q string) url.Values {
 	return cleanParams(v)
 }
 
+// clientAuthParams authenticate the client at the token and PAR endpoints
+// (RFC 6749 §2.3.1, RFC 7523 §2.2). They are consumed there and are never
+// part of an authorisation request: a request that carries them is stored
+// (PAR, authorisation session) and shown to the login UI and plug-ins, so
+// they are dropped wherever a request is read.
+var clientAuthParams = map[string]bool{
+	"client_secret":         true,
+	"client_assertion":      true,
+	"client_assertion_type": true,
+}
+
+// cleanParams drops empty names and values and the client authentication
+// parameters.
 func cleanParams(v url.Values) url.Values {
 	out := make(url.Values, len(v))
 	for k, vals := range v {
-		if k == "" {
+		if k == "" || clientAuthParams[k] {
 			continue
 		}
 		for _, s := range vals {
