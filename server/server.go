@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/loginui"
 	"github.com/keyward/keyward/plugin"
@@ -184,7 +185,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		AccessTokens:  s.stores.Durable.AccessTokens,
 		Replay:        s.stores.Ephemeral.Replay,
 		Keys:          s.keys,
-		ClientKeys:    jose.NewClientKeys(&http.Client{Timeout: jwksFetchTimeout}, s.now),
+		ClientKeys:    jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now),
 		Claims:        resolver,
 		Now:           s.now,
 		Rand:          rand.Reader,
