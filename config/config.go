@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/oauth"
 )
 
 // Secret is a configuration value that must never be logged or printed.
@@ -158,9 +161,9 @@ func Default() Config {
 		Tokens: Tokens{
 			AccessTokenLifetime: 600 * time.Second,
 			AccessTokenEncoding: "SELF_CONTAINED",
-			AccessTokenAlg:      "ES256",
+			AccessTokenAlg:      oauth.AlgES256,
 			IDTokenLifetime:     300 * time.Second,
-			IDTokenAlg:          "RS256",
+			IDTokenAlg:          oauth.AlgRS256,
 		},
 		Sessions: Sessions{
 			MaxLife:  180 * 24 * time.Hour,
@@ -292,10 +295,8 @@ func (c *Config) Validate() []error {
 		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},
 		{"tokens.id_token_alg", c.Tokens.IDTokenAlg},
 	} {
-		switch key.alg {
-		case "RS256", "ES256", "EdDSA":
-		default:
-			add("%s %q must be RS256, ES256 or EdDSA", key.name, key.alg)
+		if algs := oauth.SigningAlgs(); !slices.Contains(algs, key.alg) {
+			add("%s %q must be one of %s", key.name, key.alg, strings.Join(algs, ", "))
 		}
 	}
 	if c.Cluster.PurgeBatch <= 0 {

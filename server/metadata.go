@@ -32,8 +32,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		TokenEndpointAuthMethodsSupported: node.AuthMethods,
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-			"ES256", "ES384", "ES512", "EdDSA", "HS256"},
+		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
 		DisplayValuesSupported: []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
 			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),

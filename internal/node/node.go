@@ -90,12 +90,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
 		},
-		Store:        n.Stores.Durable.Clients,
-		Sealer:       keys.Sealer,
-		ValidateJWKS: func(raw []byte) error { _, err := jose.ParseJWKS(raw); return err },
-		Now:          now,
-		Rand:         rand.Reader,
-		Log:          log,
+		Store:  n.Stores.Durable.Clients,
+		Sealer: keys.Sealer,
+		Now:    now,
+		Rand:   rand.Reader,
+		Log:    log,
 	}
 	if notifier := n.Stores.Durable.Notifier; notifier != nil {
 		n.Clients.Changed = func(ctx context.Context, id string) {

@@ -59,7 +59,7 @@ func (c Config) withDefaults() Config {
 		c.PARLifetime = DefaultPARLifetime
 	}
 	if len(c.IDTokenHintAlgs) == 0 {
-		c.IDTokenHintAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+		c.IDTokenHintAlgs = []string{oauth.AlgRS256, oauth.AlgPS256, oauth.AlgES256, oauth.AlgEdDSA}
 	}
 	if c.Tokens.AccessTokenLifetime <= 0 {
 		c.Tokens.AccessTokenLifetime = DefaultAccessTokenLifetime

@@ -91,7 +91,7 @@ func (c Config) idTokenAlgs() []string {
 	if len(c.SupportedIDTokenAlgs) > 0 {
 		return c.SupportedIDTokenAlgs
 	}
-	return []string{"RS256"}
+	return []string{oauth.AlgRS256}
 }
 
 func (c Config) cacheTTL() time.Duration {

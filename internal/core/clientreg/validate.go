@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	jose "github.com/go-jose/go-jose/v4"
+	jose "github.com/keyward/keyward/internal/jose"
 
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -107,16 +107,9 @@ var reservedRedirectParams = []string{"code", "state", "response", "iss", "error
 // signingAlgs are the JWS algorithms (RFC 7518 §3.1) a client may name for
 // its own request objects and client assertions.
 var (
-	asymmetricAlgs = []string{
-		string(jose.RS256), string(jose.RS384), string(jose.RS512),
-		string(jose.PS256), string(jose.PS384), string(jose.PS512),
-		string(jose.ES256), string(jose.ES384), string(jose.ES512),
-		string(jose.EdDSA),
-	}
-	symmetricAlgs = []string{string(jose.HS256), string(jose.HS384), string(jose.HS512)}
+	asymmetricAlgs = oauth.AsymmetricAlgs()
+	symmetricAlgs  = oauth.HMACAlgs()
 )
-
-const algNone = "none"
 
 // validate checks md against RFC 7591 §2, OIDC Dynamic Registration §2 and
 // the server's configuration, filling in defaults. It returns
@@ -439,25 +432,11 @@ func (s *Service) checkAuthMethod(md *store.ClientMetadata) *oauth.Error {
 	return nil
 }
 
-// defaultValidateJWKS is used until the server wires internal/jose's
-// validator: a non-empty JWK set of valid public keys.
+// defaultValidateJWKS accepts what the server can verify with: a
+// non-empty set of usable public keys (internal/jose decides which).
 func defaultValidateJWKS(raw []byte) error {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(raw, &set); err != nil {
-		return fmt.Errorf("parse jwks: %w", err)
-	}
-	if len(set.Keys) == 0 {
-		return errors.New("jwks holds no keys")
-	}
-	for i, k := range set.Keys {
-		if !k.Valid() {
-			return fmt.Errorf("jwks key %d is invalid", i)
-		}
-		if !k.IsPublic() {
-			return fmt.Errorf("jwks key %d is not a public key", i)
-		}
-	}
-	return nil
+	_, err := jose.ParseJWKS(raw)
+	return err
 }
 
 // checkAlgorithms covers OIDC Dynamic Registration §2's *_alg members.
@@ -468,7 +447,7 @@ func (s *Service) checkAlgorithms(md *store.ClientMetadata) *oauth.Error {
 		{"id_token_signed_response_alg", md.IDTokenSignedResponseAlg},
 		{"userinfo_signed_response_alg", md.UserInfoSignedResponseAlg},
 	} {
-		if f.value != "" && (f.value == algNone || !slices.Contains(idAlgs, f.value)) {
+		if f.value != "" && (f.value == oauth.AlgNone || !slices.Contains(idAlgs, f.value)) {
 			return oauth.InvalidClientMetadata("unsupported " + f.name + ": " + safe(f.value))
 		}
 	}

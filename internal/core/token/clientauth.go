@@ -26,8 +26,8 @@ const (
 
 // Algorithm allow-lists for client assertions (OIDC Core §9).
 var (
-	hmacAlgs = []string{"HS256", "HS384", "HS512"}
-	asymAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+	hmacAlgs = oauth.HMACAlgs()
+	asymAlgs = oauth.AsymmetricAlgs()
 )
 
 // assertionLeeway matches the clock leeway internal/jose allows on "exp".

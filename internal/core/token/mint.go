@@ -239,7 +239,7 @@ func (s *Service) claimsRequest(g *store.Grant, names []string, transport string
 func halfHash(alg, v string) (string, error) {
 	var h hash.Hash
 	switch {
-	case alg == "EdDSA", strings.HasSuffix(alg, "512"):
+	case alg == oauth.AlgEdDSA, strings.HasSuffix(alg, "512"):
 		h = sha512.New()
 	case strings.HasSuffix(alg, "384"):
 		h = sha512.New384()

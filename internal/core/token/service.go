@@ -41,8 +41,8 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultIDTokenAlg          = "RS256"
-	DefaultAccessTokenAlg      = "ES256"
+	DefaultIDTokenAlg          = oauth.AlgRS256
+	DefaultAccessTokenAlg      = oauth.AlgES256
 	DefaultAccessTokenLifetime = 600 * time.Second
 	DefaultIDTokenLifetime     = 300 * time.Second
 	DefaultAssertionMaxAge     = 5 * time.Minute
