@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestImportRules enforces ARCHITECTURE.md §2.2: the protocol core stays
-// free of HTTP, SQL and concrete backends, and the public contract packages
-// depend on nothing but the standard library and the protocol vocabulary.
+// TestImportRules enforces the import rules (docs/architecture.md): the
+// protocol core stays free of HTTP, SQL and concrete backends, and the public
+// contract packages depend on nothing but the standard library and the
+// protocol vocabulary.
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "github.com/keyward/keyward/...").Output()
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/keyward/keyward/server"
 )
 
-// configFlags registers the flags of the run contract (PRODUCT.md §3) and
+// configFlags registers the serve flags (docs/configuration.md) and
 // returns a function that loads the configuration with the flags that were
 // actually set on top of file and environment.
 type configFlags struct {

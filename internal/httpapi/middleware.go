@@ -151,7 +151,9 @@ func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 }
 
 // requireMonitorToken guards the monitoring API, which also accepts the
-// token as the access_token query parameter (notes §1.1).
+// token as the access_token query parameter so that load balancers that
+// cannot set headers can poll it (as Connect2id's,
+// https://connect2id.com/products/server/docs/integration/monitoring).
 func (a *API) requireMonitorToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)

@@ -18,7 +18,8 @@ const (
 
 // defaultAlgorithms are the algorithms a fresh key set has one key for.
 // RS256 is the OIDC default for ID tokens; ES256 is cheap to sign (JWT access
-// tokens, PRODUCT.md §5); EdDSA is offered to clients that want it.
+// tokens are minted on every token request); EdDSA is offered to clients
+// that want it.
 var defaultAlgorithms = []string{AlgRS256, AlgES256, AlgEdDSA}
 
 // minRSABits is the smallest RSA modulus accepted anywhere (ours or a
