@@ -11,7 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/node"
 )
 
-// configFlags registers the flags of the run contract (PRODUCT.md §3) and
+// configFlags registers the serve flags (docs/configuration.md) and
 // returns a function that loads the configuration with the flags that were
 // actually set on top of file and environment.
 type configFlags struct {

@@ -30,7 +30,7 @@ func runServe(ctx context.Context, opts Options, args, environ []string, stdout,
 	return srv.Run(ctx)
 }
 
-// newLogger writes JSON lines to stderr (PRODUCT.md §3).
+// newLogger writes JSON lines to stderr (docs/operator-guide.md).
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	lv.UnmarshalText([]byte(strings.ToUpper(level)))

@@ -146,7 +146,8 @@ type Log struct {
 	Level string `koanf:"level"`
 }
 
-// Default returns the defaults of PRODUCT.md §5 and connect2id-notes §13.3.
+// Default returns the defaults listed in docs/configuration.md; lifetimes
+// are Connect2id's defaults, so a migrated deployment behaves the same.
 func Default() Config {
 	return Config{
 		Listen:  ":8080",

@@ -4,7 +4,8 @@
 // driven through the authorisation session API, as a login UI would, or
 // through the reference login UI with a cookie jar where the module is about
 // the browser-facing endpoint; every successful flow runs the suite's
-// standard checks (conformance-checklist §1.2, checkStandardFlow).
+// standard checks (checkStandardFlow). The suite's source, with every
+// module and check, is https://gitlab.com/openid/conformance-suite.
 //
 // Each test is named after its module. The package has only tests; it must
 // not import internal/core, internal/httpapi, store backends or plug-ins:

@@ -15,8 +15,8 @@ import (
 )
 
 // Dynamic OP plan (oidcc-dynamic-certification-test-plan, response_type
-// code), the modules that apply without implicit flows or request objects
-// (conformance-checklist §1.4). Clients register over RFC 7591 and, unless
+// code), the modules that apply without implicit flows or request objects.
+// Clients register over RFC 7591 and, unless
 // a module says otherwise, authenticate with private_key_jwt.
 
 // 4. oidcc-ensure-redirect-uri-in-authorization-request: with two

@@ -22,7 +22,7 @@ const (
 )
 
 // Start → PUT auth → PUT consent with the worked example of
-// connect2id-notes §2.15, then the code's grant as the token endpoint sees
+// docs/api.md §3, then the code's grant as the token endpoint sees
 // it.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, Config{})

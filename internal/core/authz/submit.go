@@ -16,8 +16,8 @@ import (
 // maxSubmissionBytes bounds a PUT body.
 const maxSubmissionBytes = 1 << 20
 
-// SubjectAuth is the subject authentication submission (connect2id-notes
-// §2.6). Lifetimes are in minutes; negative is unlimited.
+// SubjectAuth is the subject authentication submission (docs/api.md §3,
+// step 2). Lifetimes are in minutes; negative is unlimited.
 type SubjectAuth struct {
 	Sub      string         `json:"sub"`
 	ACR      string         `json:"acr,omitempty"`
@@ -30,7 +30,7 @@ type SubjectAuth struct {
 	MaxIdle  *int64         `json:"max_idle,omitempty"`
 }
 
-// Consent is the consent submission (connect2id-notes §2.8). Lifetimes are
+// Consent is the consent submission (docs/api.md §3, step 3). Lifetimes are
 // in seconds.
 type Consent struct {
 	Scope        []string                  `json:"scope"`
@@ -153,7 +153,7 @@ func (c *Consent) validate() error {
 
 // Submit applies a PUT to the authorisation session sid: a subject
 // authentication while AuthPending, a consent while ConsentPending
-// (connect2id-notes §2.6, §2.8). It returns the next message. Errors: an
+// (docs/api.md §3, steps 2 and 3). It returns the next message. Errors: an
 // unknown or expired sid wraps store.ErrNotFound (HTTP 404); a malformed
 // body or out-of-order submission is *oauth.Error invalid_request
 // (HTTP 400); an identical re-submission of the decision that completed the
@@ -231,7 +231,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 
 // upsertSession re-authenticates the existing session when it belongs to
 // the same subject, and otherwise ends it and starts a new one
-// (connect2id-notes §2.6).
+// (docs/api.md §3, step 2).
 func (s *Service) upsertSession(ctx context.Context, key string, login session.Login) (*store.SubjectSession, error) {
 	if key != "" {
 		sess, err := s.SubjectSessions.Reauthenticate(ctx, key, login)

@@ -21,7 +21,8 @@ func (authCodeGrant) Type() string             { return oauth.GrantTypeAuthoriza
 func (authCodeGrant) RequiresClientAuth() bool { return false }
 
 // Authorize consumes the code before judging the request, so that any
-// mismatch (client, redirect_uri, PKCE) burns it (connect2id §9.2). A
+// mismatch (client, redirect_uri, PKCE) burns it: whoever presents a code
+// with the wrong bindings may have stolen it, so it gets no second try. A
 // replayed code revokes everything the first redemption issued by deleting
 // its grant (RFC 6749 §4.1.2, §10.5).
 func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Client) (*Decision, error) {

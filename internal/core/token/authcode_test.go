@@ -210,8 +210,9 @@ func TestPKCESuccess(t *testing.T) {
 	}
 }
 
-// TestCodeReplayRevokes covers conformance modules 29 and 30: a replayed
-// code is invalid_grant and kills what the first redemption issued.
+// TestCodeReplayRevokes covers the conformance modules oidcc-codereuse and
+// oidcc-codereuse-30seconds: a replayed code is invalid_grant and kills what
+// the first redemption issued.
 func TestCodeReplayRevokes(t *testing.T) {
 	for _, enc := range []string{oauth.TokenEncodingSelfContained, oauth.TokenEncodingIdentifier} {
 		t.Run(enc, func(t *testing.T) {

@@ -34,7 +34,7 @@ var (
 const assertionLeeway = 60 * time.Second
 
 // maxAssertionLen bounds the client assertion we are willing to parse; a
-// bigger one cannot be a sane JWT (connect2id §14 item 4 caps JWTs alike).
+// bigger one cannot be a sane JWT, and parsing it would only cost us.
 const maxAssertionLen = 16 << 10
 
 // authFailure is why a client failed to authenticate, for the logs only.
@@ -112,7 +112,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, c Credentials) (*store
 }
 
 // invalidClient logs the failure under a fresh client_auth_id and returns
-// the generic invalid_client error echoing that ID (connect2id §10.4).
+// the generic invalid_client error echoing that ID (as Connect2id's
+// client_auth_id): the client learns nothing about which check failed, and
+// an operator finds the reason in the log by the ID.
 func (s *Service) invalidClient(ctx context.Context, f *authFailure) *oauth.Error {
 	id, err := secret.Token(s.Rand, 12)
 	if err != nil {

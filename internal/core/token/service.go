@@ -27,15 +27,18 @@ type Config struct {
 	// AccessTokenAlg signs SELF_CONTAINED access tokens. Default ES256.
 	AccessTokenAlg string
 	// Defaults fill the zero lifetimes and encoding of a grant's TokenSpec:
-	// access token 600 s SELF_CONTAINED, ID token 300 s (connect2id §13.3).
+	// access token 600 s SELF_CONTAINED, ID token 300 s (Connect2id's
+	// defaults, docs/configuration.md).
 	Defaults store.TokenSpec
 	// RotatedReuseGrace lets a rotated refresh token be presented again for
 	// this long (a client retrying after a lost response) before the replay
 	// revokes the grant. Default 0 here: every replay revokes; Connect2id
-	// uses 5 s (connect2id §4.4). Set it explicitly to copy that.
+	// uses 5 s (authzStore.refreshToken.rotatedReuseGracePeriod,
+	// https://connect2id.com/products/server/docs/config/authz-store). Set it
+	// explicitly to copy that.
 	RotatedReuseGrace time.Duration
 	// AssertionMaxAge caps how long a client assertion "jti" is remembered
-	// for replay detection. Default 5 min (connect2id §10.4).
+	// for replay detection, which bounds the replay cache. Default 5 min.
 	AssertionMaxAge time.Duration
 }
 
@@ -94,7 +97,7 @@ type Response struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	// RefreshTokenExpiresIn is set only when the returned refresh token
-	// expires (connect2id §9.2).
+	// expires (a Connect2id extension of RFC 6749 §5.1).
 	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
 	IDToken               string `json:"id_token,omitempty"`
 	Scope                 string `json:"scope,omitempty"`
