@@ -32,7 +32,7 @@ func AsymmetricAlgs() []string {
 func HMACAlgs() []string { return []string{AlgHS256, AlgHS384, AlgHS512} }
 
 // SigningAlgs returns the algorithms Keyward signs its own tokens with, one
-// key each, in order of preference: RS256 (the OpenID default for ID
-// tokens, OIDC Core §15.1), ES256 (cheap to sign, the default for JWT
-// access tokens) and EdDSA. A fresh slice.
+// key each, in order of preference: RS256 (the ID token algorithm of a
+// client that names none, OIDC Registration §2), ES256 (cheap to sign, the
+// default for JWT access tokens) and EdDSA. A fresh slice.
 func SigningAlgs() []string { return []string{AlgRS256, AlgES256, AlgEdDSA} }
