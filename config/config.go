@@ -139,6 +139,10 @@ type Cluster struct {
 	ClientCacheTTL time.Duration `koanf:"client_cache_ttl"`
 	PurgeInterval  time.Duration `koanf:"purge_interval"`
 	PurgeBatch     int           `koanf:"purge_batch"`
+	// PurgeMargin is how long past its expiry a record is kept before a
+	// purge (SQL) or Redis removes it, so that a node whose clock runs
+	// ahead does not delete what the other nodes still treat as live.
+	PurgeMargin time.Duration `koanf:"purge_margin"`
 }
 
 // Log configures logging.
@@ -181,6 +185,7 @@ func Default() Config {
 			ClientCacheTTL: 10 * time.Second,
 			PurgeInterval:  time.Minute,
 			PurgeBatch:     1000,
+			PurgeMargin:    time.Minute,
 		},
 		Log: Log{Level: "info"},
 	}
@@ -302,6 +307,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.Cluster.PurgeBatch <= 0 {
 		add("cluster.purge_batch must be positive")
+	}
+	if c.Cluster.PurgeMargin < 0 {
+		add("cluster.purge_margin must not be negative")
 	}
 	if len(c.Claims.Sources) == 0 {
 		add("claims.sources must name at least one source")

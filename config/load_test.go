@@ -68,6 +68,7 @@ authz:
 		{"file list", cfg.Authz.ACRValues, []string{"gold", "silver"}},
 		{"flag bool", cfg.Dev, true},
 		{"default kept", cfg.Authz.CodeLifetime, 60 * time.Second},
+		{"purge margin default", cfg.Cluster.PurgeMargin, time.Minute},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
@@ -108,6 +109,7 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"code lifetime too long", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=10m"}}, "180s"},
 		{"bad api token hash", Sources{Environ: []string{"KEYWARD_API_TOKENS_MONITOR=zz"}}, "SHA-256"},
 		{"bad alg", Sources{Environ: []string{"KEYWARD_TOKENS_ID_TOKEN_ALG=none"}}, "id_token_alg"},
+		{"negative purge margin", Sources{Environ: []string{"KEYWARD_CLUSTER_PURGE_MARGIN=-1s"}}, "cluster.purge_margin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/keyward/keyward/internal/node"
 )
@@ -32,30 +31,4 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval, keyChanges) })
 	wg.Go(func() { s.purgeLoop(ctx) })
-}
-
-func (s *Server) purgeLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Cluster.PurgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := s.now()
-		for name, p := range map[string]interface {
-			Purge(context.Context, time.Time, int) (int, error)
-		}{"durable": s.stores.Durable.Purger, "ephemeral": s.stores.Ephemeral.Purger} {
-			if p == nil {
-				continue
-			}
-			n, err := p.Purge(ctx, now, s.cfg.Cluster.PurgeBatch)
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("purge expired records", "store", name, "error", err.Error())
-			} else if n > 0 {
-				s.log.Debug("purged expired records", "store", name, "count", n)
-			}
-		}
-	}
 }

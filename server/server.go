@@ -66,6 +66,8 @@ type Server struct {
 	integration http.Handler
 	split       bool
 
+	purgeJobs []*purgeJob
+
 	closeOnce sync.Once
 }
 
@@ -101,6 +103,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}()
 	s.node, s.stores, s.keys, s.clients = n, n.Stores, n.Keys, n.Clients
 	keys := n.Secrets
+	s.purgeJobs = []*purgeJob{
+		{name: "durable", p: s.stores.Durable.Purger},
+		{name: "ephemeral", p: s.stores.Ephemeral.Purger},
+	}
 
 	apiToken, generatedToken, err := node.BootstrapSecret(cfg.DataDir, node.APITokenFile, string(cfg.APIToken), node.NewAPIToken)
 	if err != nil {

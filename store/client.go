@@ -72,7 +72,10 @@ type ClientStore interface {
 	Get(ctx context.Context, id string) (*Client, error)
 	// Update applies fn atomically and returns the stored result.
 	Update(ctx context.Context, id string, fn func(*Client) error) (*Client, error)
-	// Delete removes the client; ErrNotFound if unknown.
+	// Delete removes the client together with everything issued to it:
+	// its grants (with their tokens) and its long-lived authorisations, in
+	// one atomic step, so that a client registered later under the same ID
+	// inherits nothing. ErrNotFound if unknown (and nothing is removed).
 	Delete(ctx context.Context, id string) error
 	// List returns up to limit clients with IDs greater than after, by ID.
 	List(ctx context.Context, after string, limit int) ([]*Client, error)

@@ -152,6 +152,10 @@ type PARStore interface {
 	Create(ctx context.Context, r *PushedRequest) error
 	// Consume has the semantics of CodeStore.Consume.
 	Consume(ctx context.Context, id string, now time.Time) (*PushedRequest, error)
+	// DeleteByClient removes every pushed request of the client, consumed
+	// or not, and returns how many it removed; for a client that is being
+	// deleted.
+	DeleteByClient(ctx context.Context, clientID string) (int, error)
 }
 
 // ReplayCache remembers one-time identifiers (JWT "jti", assertion IDs).

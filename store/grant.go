@@ -125,8 +125,14 @@ type RefreshTokenStore interface {
 	// Touch records a use at now (for the idle timeout).
 	Touch(ctx context.Context, id string, now time.Time) error
 	// Rotate marks token id as rotated at now and stores next, atomically.
+	// In the same step it removes the grant's other rotated tokens: a grant
+	// keeps one rotated generation, the one replay detection needs, so that
+	// a grant without expiry still holds a bounded number of tokens.
 	// If id was already rotated it returns the stored token with ErrConsumed
-	// and stores nothing.
+	// and stores nothing; if its grant is gone (revoked meanwhile) it
+	// returns ErrNotFound. A concurrent Grants.Delete of the token's grant
+	// always takes effect: it either waits for the rotation and removes the
+	// successor too, or the rotation fails.
 	Rotate(ctx context.Context, id string, now time.Time, next *RefreshToken) (*RefreshToken, error)
 }
 

@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Purger removes expired records, at most limit of each kind per call, and
-// returns how many it removed. Servers call it periodically so that nothing
-// grows without bound and no single purge locks a large table.
+// Purger removes records that expired at or before now, at most limit of
+// each kind per call, and returns how many it removed. Servers call it
+// again while a call comes back full, every purge interval, so that nothing
+// grows without bound and no single statement locks a large table; they
+// pass a now set back by cluster.purge_margin to allow for clock skew.
 type Purger interface {
 	Purge(ctx context.Context, now time.Time, limit int) (int, error)
 }

@@ -90,11 +90,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
 		},
-		Store:  n.Stores.Durable.Clients,
-		Sealer: keys.Sealer,
-		Now:    now,
-		Rand:   rand.Reader,
-		Log:    log,
+		Store:          n.Stores.Durable.Clients,
+		PushedRequests: n.Stores.Ephemeral.PAR,
+		Sealer:         keys.Sealer,
+		Now:            now,
+		Rand:           rand.Reader,
+		Log:            log,
 	}
 	if notifier := n.Stores.Durable.Notifier; notifier != nil {
 		n.Clients.Changed = func(ctx context.Context, id string) {

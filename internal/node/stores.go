@@ -55,7 +55,8 @@ func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stor
 		return nil, fmt.Errorf("unsupported store URL %q", u)
 	}
 	if cfg.Redis != "" {
-		rs, err := redis.Open(ctx, cfg.Redis, redis.WithPrefix(cfg.Cluster.RedisPrefix), redis.WithLogger(log))
+		rs, err := redis.Open(ctx, cfg.Redis, redis.WithPrefix(cfg.Cluster.RedisPrefix), redis.WithLogger(log),
+			redis.WithExpiryGrace(cfg.Cluster.PurgeMargin))
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("open redis store: %w", err)

@@ -54,6 +54,17 @@ func (c clients) Delete(_ context.Context, id string) error {
 		return fmt.Errorf("delete client %q: %w", id, store.ErrNotFound)
 	}
 	delete(c.s.clients, id)
+	g := grants(c)
+	for gid, gr := range c.s.grants {
+		if gr.ClientID == id {
+			g.deleteLocked(gid)
+		}
+	}
+	for k := range c.s.authorizations {
+		if k.clientID == id {
+			delete(c.s.authorizations, k)
+		}
+	}
 	return nil
 }
 
@@ -278,6 +289,13 @@ func (r refreshTokens) Rotate(_ context.Context, id string, now time.Time, next 
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
 	t.RotatedAt = now.UTC()
+	// Older generations: only the token just rotated is needed to
+	// recognise a replay.
+	for oid, o := range r.s.refreshTokens {
+		if o.GrantID == t.GrantID && oid != id && !o.RotatedAt.IsZero() {
+			delete(r.s.refreshTokens, oid)
+		}
+	}
 	return mustClone(t), nil
 }
 

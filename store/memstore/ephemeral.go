@@ -183,6 +183,19 @@ func (p pars) Consume(_ context.Context, id string, now time.Time) (*store.Pushe
 	return r, nil
 }
 
+func (p pars) DeleteByClient(_ context.Context, clientID string) (int, error) {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	n := 0
+	for id, e := range p.s.par {
+		if e.rec.ClientID == clientID {
+			delete(p.s.par, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 type replay struct{ s *Store }
 
 func (r replay) MarkUsed(_ context.Context, key string, until, now time.Time) (bool, error) {

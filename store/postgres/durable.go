@@ -109,12 +109,26 @@ func (s clientStore) Delete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return fmt.Errorf("delete client: %w", errNotStorable)
 	}
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	// Grants before their tokens (cascade), the order every path here
+	// takes; then the authorisations and the client itself.
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM authorizations WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound // rolls the other deletions back
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete client %q: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -324,8 +338,13 @@ func (s grantStore) Delete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return fmt.Errorf("delete grant: %w", errNotStorable)
 	}
-	// Tokens go with it: ON DELETE CASCADE.
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM grants WHERE id = $1`, id)
+	// Tokens go with it: ON DELETE CASCADE. A revocation must not be lost
+	// to a transient conflict, so it is retried.
+	var tag pgconn.CommandTag
+	err := s.db.retry(ctx, func() (err error) {
+		tag, err = s.db.pool.Exec(ctx, `DELETE FROM grants WHERE id = $1`, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete grant %q: %w", id, err)
 	}
@@ -343,7 +362,11 @@ func (s grantStore) DeleteMatching(ctx context.Context, f store.GrantFilter) (in
 	if err != nil {
 		return 0, err
 	}
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM grants WHERE `+where, f.Subject, f.ClientID)
+	var tag pgconn.CommandTag
+	err = s.db.retry(ctx, func() (err error) {
+		tag, err = s.db.pool.Exec(ctx, `DELETE FROM grants WHERE `+where, f.Subject, f.ClientID)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete grants: %w", err)
 	}
@@ -434,15 +457,26 @@ func (s refreshTokenStore) Touch(ctx context.Context, id string, now time.Time) 
 	return nil
 }
 
-// Rotate marks the token rotated with one conditional UPDATE, so that of
-// two concurrent rotations exactly one succeeds, and inserts the successor
-// in the same transaction.
+// Rotate locks the token's grant before it touches any token row, the
+// order Grants.Delete takes too (grant row, then its tokens by cascade);
+// the opposite order deadlocked with a concurrent revocation and could
+// lose it. FOR NO KEY UPDATE also serialises the rotations of one grant,
+// so the clean-up of older generations never races another rotation,
+// while token inserts (which take KEY SHARE on the grant) go on. The
+// conditional UPDATE makes exactly one of concurrent rotations win.
 func (s refreshTokenStore) Rotate(ctx context.Context, id string, now time.Time, next *store.RefreshToken) (*store.RefreshToken, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("rotate refresh token: %w", errNotStorable)
 	}
 	var consumed *store.RefreshToken
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		consumed = nil
+		var grantID string
+		// A grant deleted while we waited for its lock yields no row.
+		if err := tx.QueryRow(ctx, `SELECT g.id FROM grants g JOIN refresh_tokens t ON t.grant_id = g.id
+			WHERE t.id = $1 FOR NO KEY UPDATE OF g`, id).Scan(&grantID); err != nil {
+			return mapErr(err)
+		}
 		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2
 			WHERE id = $1 AND rotated_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, id, now.UTC())
 		if err != nil {
@@ -457,7 +491,13 @@ func (s refreshTokenStore) Rotate(ctx context.Context, id string, now time.Time,
 			consumed = t
 			return store.ErrConsumed
 		}
-		return insertRefresh(ctx, tx, next)
+		if err := insertRefresh(ctx, tx, next); err != nil {
+			return err
+		}
+		// Older generations: only the token just rotated is needed to
+		// recognise a replay.
+		_, err = tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE grant_id = $1 AND rotated_at IS NOT NULL AND id <> $2`, grantID, id)
+		return err
 	})
 	if err != nil {
 		if consumed != nil {

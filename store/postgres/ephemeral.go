@@ -296,6 +296,20 @@ func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store
 	return &r, err
 }
 
+// DeleteByClient reads the client ID from the body: pushed requests live
+// for a minute or so, so the table stays small enough to scan on the rare
+// client deletion.
+func (s parStore) DeleteByClient(ctx context.Context, clientID string) (int, error) {
+	if !storable(clientID) {
+		return 0, nil
+	}
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM pushed_requests WHERE body->>'client_id' = $1`, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // ---- replay cache ----
 
 type replayCache struct{ db *DB }

@@ -24,6 +24,14 @@ const maxNotifyPayload = 7000
 // readyWait bounds how long Subscribe waits for the first LISTEN.
 const readyWait = 10 * time.Second
 
+// Reconnect back-off of the LISTEN connection: it starts at minBackoff
+// after every connection that reached LISTEN, and doubles up to maxBackoff
+// only while attempts keep failing.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
 type notice struct {
 	Topic   string `json:"t"`
 	Payload string `json:"p"`
@@ -43,6 +51,10 @@ type Notifier struct {
 	ready   chan struct{} // closed once the first LISTEN succeeded
 	stop    context.CancelFunc
 	done    chan struct{}
+
+	// wait sleeps d before a reconnect, or returns ctx's error; tests
+	// replace it to observe the back-off.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // loggerish keeps notifier.go independent of how the logger is built.
@@ -51,7 +63,7 @@ type loggerish interface {
 }
 
 func newNotifier(pool *pgxpool.Pool, log loggerish) *Notifier {
-	return &Notifier{pool: pool, log: log, subs: map[string]map[chan string]struct{}{}, ready: make(chan struct{})}
+	return &Notifier{pool: pool, log: log, subs: map[string]map[chan string]struct{}{}, ready: make(chan struct{}), wait: sleep}
 }
 
 // Publish sends payload to every subscriber of topic on every node,
@@ -137,36 +149,53 @@ func (n *Notifier) deliver(nt notice) {
 	}
 }
 
-// listen keeps a LISTEN connection open until ctx ends, reconnecting with
-// capped exponential back-off.
-func (n *Notifier) listen(ctx context.Context) {
-	defer close(n.done)
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := n.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		n.log.Warn("notifier: connection lost, reconnecting", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
-func (n *Notifier) listenOnce(ctx context.Context) error {
+// listen keeps a LISTEN connection open until ctx ends, reconnecting with
+// capped exponential back-off. The back-off starts afresh after every
+// connection that reached LISTEN: a connection lost now and then must not
+// leave the node deaf for the maximum delay (notices sent meanwhile are
+// lost) because earlier losses had raised it.
+func (n *Notifier) listen(ctx context.Context) {
+	defer close(n.done)
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		listened, err := n.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if listened {
+			backoff = minBackoff
+		}
+		n.log.Warn("notifier: connection lost, reconnecting", "error", err, "in", backoff)
+		if n.wait(ctx, backoff) != nil {
+			return
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// listenOnce holds one LISTEN connection until it fails; listened reports
+// whether it got as far as LISTEN.
+func (n *Notifier) listenOnce(ctx context.Context) (listened bool, err error) {
 	// A dedicated connection, not a pooled one: it stays in LISTEN for the
 	// life of the notifier.
 	conn, err := pgx.ConnectConfig(ctx, n.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
-		return err
+		return false, err
 	}
 	n.mu.Lock()
 	select {
@@ -178,7 +207,7 @@ func (n *Notifier) listenOnce(ctx context.Context) error {
 	for {
 		msg, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		var nt notice
 		if err := json.Unmarshal([]byte(msg.Payload), &nt); err != nil {

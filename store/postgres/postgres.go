@@ -134,6 +134,9 @@ func (db *DB) Ephemeral() store.Ephemeral {
 const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
+	// Conflicts after which the transaction may simply be run again.
+	pgDeadlockDetected     = "40P01"
+	pgSerializationFailure = "40001"
 )
 
 // mapErr translates driver errors into store sentinels, keeping the cause.
@@ -199,9 +202,34 @@ func strsOrNil(s []string) []string {
 	return s
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil. A
+// transaction PostgreSQL aborts as a deadlock victim or a serialisation
+// failure is run again (fn must be safe to repeat).
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, db.pool, fn)
+	return db.retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool, fn) })
+}
+
+// maxTries bounds retry's attempts.
+const maxTries = 5
+
+// retry runs fn again while it fails with an error PostgreSQL asks the
+// client to retry: deadlock_detected (40P01) or serialization_failure
+// (40001). The lock order of this package avoids deadlocks between its own
+// statements; this is the safety net for the ones it cannot foresee.
+func (db *DB) retry(ctx context.Context, fn func() error) error {
+	var err error
+	for range maxTries {
+		if err = fn(); !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		db.log.WarnContext(ctx, "postgres: transaction aborted by a conflict; retrying", "error", err)
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == pgDeadlockDetected || pgErr.Code == pgSerializationFailure)
 }
 
 // purgeBatch deletes at most limit rows of table matching pred (a boolean

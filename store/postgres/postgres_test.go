@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"github.com/keyward/keyward/store/storetest"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/postgres"
 	"github.com/keyward/keyward/store/postgres/pgtest"
+	"github.com/keyward/keyward/store/storetest"
 )
 
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -232,6 +233,83 @@ func TestNotifierReconnects(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("no notice after the listener's connection was killed")
+		}
+	}
+}
+
+// A long chain of rotations under a grant without expiry leaves two rows:
+// the rotated predecessor (for replay detection) and the live token.
+func TestRotationChainLeavesTwoRows(t *testing.T) {
+	db := open(t, pgtest.NewDatabase(t))
+	storetest.RotateChain(t, db.Durable(), "g", 100)
+	var n int
+	if err := db.Pool().QueryRow(t.Context(), `SELECT count(*) FROM refresh_tokens WHERE grant_id = 'g'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("100 rotations left %d refresh-token rows, want 2", n)
+	}
+}
+
+// Killing the LISTEN connection again and again keeps the reconnect delay
+// at its minimum: the back-off starts afresh once LISTEN is back, instead
+// of climbing to 10 s (during which every notice is lost).
+func TestNotifierBackoffResets(t *testing.T) {
+	db := open(t, pgtest.NewDatabase(t))
+	var (
+		mu     sync.Mutex
+		delays []time.Duration
+	)
+	postgres.SetReconnectWait(db, func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		delays = append(delays, d)
+		mu.Unlock()
+		return nil // reconnect at once; the test looks at the delay chosen
+	})
+	sub, err := db.Notifier().Subscribe(t.Context(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kills = 6
+	for k := range kills {
+		var killed int
+		if err := db.Pool().QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed != 1 {
+			t.Fatalf("kill %d: terminated %d listener connections, want 1", k, killed)
+		}
+		// Back in LISTEN once a notice gets through.
+		payload := fmt.Sprintf("ping-%d", k)
+		deadline := time.After(15 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case got := <-sub:
+				if got == payload {
+					break wait
+				}
+			case <-tick.C:
+				if err := db.Notifier().Publish(t.Context(), "t", payload); err != nil {
+					t.Fatal(err)
+				}
+			case <-deadline:
+				t.Fatalf("kill %d: no notice after the listener's connection was killed", k)
+			}
+		}
+		tick.Stop()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delays) != kills {
+		t.Fatalf("%d reconnect delays %v for %d kills, want one each", len(delays), delays, kills)
+	}
+	for i, d := range delays {
+		if d != postgres.MinReconnectDelay {
+			t.Errorf("reconnect %d waited %v, want %v: the back-off did not reset after LISTEN succeeded (all: %v)",
+				i, d, postgres.MinReconnectDelay, delays)
 		}
 	}
 }

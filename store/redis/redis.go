@@ -33,6 +33,11 @@ type Option func(*Store)
 // deployments (or tests) can share one Redis database.
 func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 
+// WithExpiryGrace sets how long past its expiry Redis keeps a record
+// (default DefaultExpiryGrace); the server passes cluster.purge_margin, the
+// same margin the SQL backends' purges keep.
+func WithExpiryGrace(d time.Duration) Option { return func(s *Store) { s.grace = max(d, 0) } }
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
@@ -40,6 +45,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 type Store struct {
 	rdb    *goredis.Client
 	prefix string
+	grace  time.Duration
 	log    *slog.Logger
 
 	mu         sync.Mutex
@@ -54,7 +60,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// The URL may hold a password: never echo it.
 		return nil, errors.New("redis: invalid URL")
 	}
-	s := &Store{prefix: DefaultPrefix, log: slog.New(slog.DiscardHandler)}
+	s := &Store{prefix: DefaultPrefix, grace: DefaultExpiryGrace, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -86,20 +92,21 @@ func (s *Store) Notifier() store.Notifier { return notifier{s} }
 
 func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
 
-// expiryGrace is added to every key's expiry time. The TTL is a memory
-// backstop, not the judge of validity (that is the caller's now against
-// ExpiresAt), so it may run a little late; the grace absorbs clock skew
-// between the nodes and the Redis server, which would otherwise let Redis
-// drop a record a node still considers live.
-const expiryGrace = 5 * time.Second
+// DefaultExpiryGrace is added to every key's expiry time unless
+// WithExpiryGrace says otherwise. The TTL is a memory backstop, not the
+// judge of validity (that is the caller's now against ExpiresAt), so it
+// may run late; the grace absorbs clock skew between the nodes and the
+// Redis server, which would otherwise let Redis drop a record a node still
+// considers live.
+const DefaultExpiryGrace = 5 * time.Second
 
 // expireAt is the Unix millisecond at which Redis should drop a record
 // expiring at exp, or 0 for a record without expiry (PERSIST).
-func expireAt(exp time.Time) int64 {
+func (s *Store) expireAt(exp time.Time) int64 {
 	if exp.IsZero() {
 		return 0
 	}
-	return exp.Add(expiryGrace).UnixMilli()
+	return exp.Add(s.grace).UnixMilli()
 }
 
 // live reports whether a record expiring at exp is still valid at now.
@@ -157,7 +164,7 @@ func update[T any](ctx context.Context, s *Store, key string, now time.Time,
 				return fmt.Errorf("encode: %w", err)
 			}
 			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-				write(p, old, cur, nb, expireAt(expires(cur)))
+				write(p, old, cur, nb, s.expireAt(expires(cur)))
 				return nil
 			})
 			if err != nil {
@@ -217,7 +224,7 @@ func (st authzSessions) Create(ctx context.Context, a *store.AuthzSession) error
 	if err != nil {
 		return fmt.Errorf("encode authz session: %w", err)
 	}
-	n, err := createExpiring.Run(ctx, st.s.rdb, []string{st.s.key("authz", a.ID)}, b, expireAt(a.ExpiresAt)).Int()
+	n, err := createExpiring.Run(ctx, st.s.rdb, []string{st.s.key("authz", a.ID)}, b, st.s.expireAt(a.ExpiresAt)).Int()
 	if err != nil {
 		return fmt.Errorf("create authz session: %w", err)
 	}
@@ -342,7 +349,7 @@ func (st subjectSessions) Create(ctx context.Context, ss *store.SubjectSession) 
 	}
 	n, err := createSubject.Run(ctx, st.s.rdb,
 		[]string{st.s.key("ss", ss.ID), st.s.key("ssub", ss.Subject)},
-		b, expireAt(ss.ExpiresAt), ss.CreatedAt.UnixMilli(), ss.ID).Int()
+		b, st.s.expireAt(ss.ExpiresAt), ss.CreatedAt.UnixMilli(), ss.ID).Int()
 	if err != nil {
 		return fmt.Errorf("create subject session: %w", err)
 	}
@@ -397,7 +404,7 @@ func (st subjectSessions) Update(ctx context.Context, id string, now time.Time, 
 		}
 		return nil, err
 	}
-	if err := extendIndex.Run(ctx, st.s.rdb, []string{st.s.key("ssub", out.Subject)}, expireAt(out.ExpiresAt)).Err(); err != nil {
+	if err := extendIndex.Run(ctx, st.s.rdb, []string{st.s.key("ssub", out.Subject)}, st.s.expireAt(out.ExpiresAt)).Err(); err != nil {
 		return nil, fmt.Errorf("update subject session index: %w", err)
 	}
 	return out, nil
@@ -526,7 +533,7 @@ func createSingleUse(ctx context.Context, s *Store, kind, id string, rec any, ex
 		// Single-use records always expire; never keep one forever.
 		return fmt.Errorf("create %s: expiry required", kind)
 	}
-	n, err := createOnce.Run(ctx, s.rdb, []string{s.key(kind, id)}, b, micros(expires), expireAt(expires)).Int()
+	n, err := createOnce.Run(ctx, s.rdb, []string{s.key(kind, id)}, b, micros(expires), s.expireAt(expires)).Int()
 	if err != nil {
 		return fmt.Errorf("create %s: %w", kind, err)
 	}
@@ -578,8 +585,67 @@ func (st codes) Consume(ctx context.Context, id string, now time.Time) (*store.C
 
 type pars struct{ s *Store }
 
+// createPAR is createOnce for a pushed request (KEYS[1]) that also
+// indexes it under its client (KEYS[2], a sorted set scored by the key's
+// expiry) so that deleting the client can find it. ARGV: body, expiry
+// (micros), key expiry (Unix ms), ID, and a Unix ms before which index
+// members have certainly expired. The index lives as long as its longest
+// member. PEXPIRETIME needs Redis 7.0.
+var createPAR = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[1], 'c', '0', 'e', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('PEXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[2], ARGV[3]) end
+return 1
+`)
+
 func (st pars) Create(ctx context.Context, r *store.PushedRequest) error {
-	return createSingleUse(ctx, st.s, "par", r.ID, r, r.ExpiresAt)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode par: %w", err)
+	}
+	if r.ExpiresAt.IsZero() {
+		// Single-use records always expire; never keep one forever.
+		return fmt.Errorf("create par: expiry required")
+	}
+	n, err := createPAR.Run(ctx, st.s.rdb, []string{st.s.key("par", r.ID), st.s.key("parc", r.ClientID)},
+		b, micros(r.ExpiresAt), st.s.expireAt(r.ExpiresAt), r.ID, r.CreatedAt.UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("create par: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create par: %w", store.ErrExists)
+	}
+	return nil
+}
+
+// DeleteByClient deletes the requests in the client's index. It removes
+// only the members it read, so a request indexed meanwhile keeps its entry.
+func (st pars) DeleteByClient(ctx context.Context, clientID string) (int, error) {
+	idx := st.s.key("parc", clientID)
+	ids, err := st.s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(ids))
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		keys[i], members[i] = st.s.key("par", id), id
+	}
+	var del *goredis.IntCmd
+	if _, err := st.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		del = p.Del(ctx, keys...)
+		p.ZRem(ctx, idx, members...)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	return int(del.Val()), nil
 }
 
 func (st pars) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
@@ -615,7 +681,7 @@ type replay struct{ s *Store }
 func (r replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	// Identifiers are caller-chosen and may be long: key by their hash.
 	sum := sha256.Sum256([]byte(key))
-	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", hex.EncodeToString(sum[:]))}, micros(now), micros(until), expireAt(until)).Int()
+	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", hex.EncodeToString(sum[:]))}, micros(now), micros(until), r.s.expireAt(until)).Int()
 	if err != nil {
 		return false, fmt.Errorf("mark used: %w", err)
 	}

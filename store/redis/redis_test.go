@@ -140,6 +140,26 @@ func TestTTLs(t *testing.T) {
 	}
 }
 
+// WithExpiryGrace (cluster.purge_margin) sets how long Redis keeps a
+// record past its expiry, the margin the SQL purges keep for clock skew.
+func TestExpiryGraceOption(t *testing.T) {
+	m := miniredis.RunT(t)
+	m.SetTime(base)
+	s := openStore(t, "redis://"+m.Addr()+"/0", kwredis.WithPrefix("p:"), kwredis.WithExpiryGrace(time.Minute))
+	e := s.Ephemeral()
+	if err := e.Codes.Create(t.Context(), &store.Code{ID: "c1", CreatedAt: base, ExpiresAt: base.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PAR.Create(t.Context(), &store.PushedRequest{ID: "r1", ClientID: "c", CreatedAt: base, ExpiresAt: base.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"p:code:c1", "p:par:r1", "p:parc:c"} {
+		if got, want := m.TTL(k), 10*time.Second+time.Minute; got != want {
+			t.Errorf("TTL of %s = %v, want %v", k, got, want)
+		}
+	}
+}
+
 // Purge returns 0 (Redis expires records itself) but trims index members
 // whose session is gone.
 func TestPurgeCleansIndex(t *testing.T) {

@@ -102,8 +102,29 @@ func (s clients) Update(ctx context.Context, id string, fn func(*store.Client) e
 	return out, nil
 }
 
+// Delete removes the client, its grants (their tokens cascade) and its
+// authorisations in one write transaction.
 func (s clients) Delete(ctx context.Context, id string) error {
-	return s.db.execOne(ctx, fmt.Sprintf("delete client %q", id), `DELETE FROM clients WHERE id = ?`, id)
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE client_id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM authorizations WHERE client_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	return nil
 }
 
 func (s clients) List(ctx context.Context, after string, limit int) ([]*store.Client, error) {
@@ -319,6 +340,8 @@ func (s refreshTokens) Touch(ctx context.Context, id string, now time.Time) erro
 	return s.db.execOne(ctx, "touch refresh token", `UPDATE refresh_tokens SET last_used_at = ? WHERE id = ?`, ms(now), id)
 }
 
+// Rotate runs in one IMMEDIATE transaction, which holds the database's
+// write lock: a concurrent Grants.Delete runs wholly before or after it.
 func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, next *store.RefreshToken) (*store.RefreshToken, error) {
 	var out *store.RefreshToken
 	var consumed bool
@@ -338,6 +361,11 @@ func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, nex
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`, ms(now), id); err != nil {
+			return err
+		}
+		// Older generations: only the token just rotated is needed to
+		// recognise a replay.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NOT NULL AND id <> ?`, t.GrantID, id); err != nil {
 			return err
 		}
 		t.RotatedAt = sqlstore.Time(ms(now))

@@ -177,6 +177,21 @@ func (s pars) Consume(ctx context.Context, id string, now time.Time) (*store.Pus
 	return consume[store.PushedRequest](ctx, s.db, "pushed_requests", id, now)
 }
 
+// DeleteByClient reads the client ID from the body: pushed requests live
+// for a minute or so, so the table stays small enough to scan on the rare
+// client deletion.
+func (s pars) DeleteByClient(ctx context.Context, clientID string) (int, error) {
+	res, err := s.db.w.ExecContext(ctx, `DELETE FROM pushed_requests WHERE json_extract(body, '$.client_id') = ?`, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete pushed requests of client: %w", err)
+	}
+	return int(n), nil
+}
+
 // ---- replay cache ----
 
 type replay struct{ db *DB }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -139,5 +140,24 @@ func TestAddIfEmptyAcrossHandles(t *testing.T) {
 	keys, err := handles[0].Durable().Keys.List(t.Context())
 	if err != nil || len(keys) != 1 {
 		t.Errorf("stored %d keys (err %v), want 1", len(keys), err)
+	}
+}
+
+// A long chain of rotations under a grant without expiry leaves two rows:
+// the rotated predecessor (for replay detection) and the live token.
+func TestRotationChainLeavesTwoRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	storetest.RotateChain(t, open(t, path).Durable(), "g", 100)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM refresh_tokens WHERE grant_id = 'g'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("100 rotations left %d refresh-token rows, want 2", n)
 	}
 }

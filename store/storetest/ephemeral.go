@@ -36,6 +36,7 @@ func ephemeralTests() []test[store.Ephemeral] {
 		{"par/create_consume", testPARConsume},
 		{"par/consume_not_found_and_expired", testPARExpiry},
 		{"par/consume_concurrent", testPARConsumeConcurrent},
+		{"par/delete_by_client", testPARDeleteByClient},
 		{"replay/mark_used", testReplay},
 		{"replay/mark_used_concurrent", testReplayConcurrent},
 		{"purge", testEphemeralPurge},
@@ -523,6 +524,41 @@ func testConsumeConcurrent(t *testing.T, c consumable) {
 		if got != "one" {
 			t.Errorf("goroutine %d got record %q (err %v), want %q", i, got, errs[i], "one")
 		}
+	}
+}
+
+func testPARDeleteByClient(t *testing.T, e store.Ephemeral) {
+	ctx := t.Context()
+	for _, id := range []string{"p1", "p2", "p3"} {
+		must(t, "create", e.PAR.Create(ctx, fixturePAR(id)))
+	}
+	other := fixturePAR("q1")
+	other.ClientID = "client-2"
+	must(t, "create", e.PAR.Create(ctx, other))
+	_, err := e.PAR.Consume(ctx, "p3", Base) // a consumed one goes too
+	must(t, "consume", err)
+
+	n, err := e.PAR.DeleteByClient(ctx, "client-1")
+	must(t, "delete by client", err)
+	if n != 3 {
+		t.Errorf("DeleteByClient removed %d requests, want 3", n)
+	}
+	for _, id := range []string{"p1", "p2", "p3"} {
+		_, err := e.PAR.Consume(ctx, id, Base)
+		wantErr(t, "consume "+id+" of a deleted client", err, store.ErrNotFound)
+	}
+	if _, err := e.PAR.Consume(ctx, "q1", Base); err != nil {
+		t.Errorf("request of another client: %v", err)
+	}
+	n, err = e.PAR.DeleteByClient(ctx, "client-1")
+	must(t, "delete again", err)
+	if n != 0 {
+		t.Errorf("second DeleteByClient removed %d, want 0", n)
+	}
+	// Requests pushed later under the same client ID are indexed afresh.
+	must(t, "create after delete", e.PAR.Create(ctx, fixturePAR("p4")))
+	if n, err := e.PAR.DeleteByClient(ctx, "client-1"); err != nil || n != 1 {
+		t.Errorf("DeleteByClient after a new push = %d, %v; want 1, nil", n, err)
 	}
 }
 

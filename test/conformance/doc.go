@@ -10,6 +10,6 @@
 // Each test is named after its module. The package has only tests; it must
 // not import internal/core, internal/httpapi, store backends or plug-ins:
 // it sees Keyward the way a relying party and a login UI do, plus what an
-// operator has (server, internal/config, key rotation, the clock option).
+// operator has (server, config, key rotation, the clock option).
 // It borrows internal/secret only for random state and nonce values.
 package conformance

@@ -26,6 +26,7 @@ type env struct {
 	issuer   string
 	apiToken string
 	srv      *server.Server
+	cfg      config.Config
 	http     *http.Client
 }
 
@@ -64,7 +65,7 @@ func newEnvFull(t *testing.T, sopts server.Options, opts ...envOption) *env {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{t: t, issuer: issuer, apiToken: srv.APIToken(), srv: srv,
+	return &env{t: t, issuer: issuer, apiToken: srv.APIToken(), srv: srv, cfg: cfg,
 		http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -107,7 +107,12 @@ func (c Config) cacheTTL() time.Duration {
 // client_secret_jwt clients.
 type Service struct {
 	Config Config
-	Store  store.ClientStore
+	// Store deletes a client together with its grants, tokens and
+	// long-lived authorisations (store.ClientStore.Delete).
+	Store store.ClientStore
+	// PushedRequests, when set, loses a deleted client's pending pushed
+	// authorisation requests, which live in the ephemeral store.
+	PushedRequests store.PARStore
 	// Sealer encrypts client_secret_jwt secrets, bound to the client ID.
 	Sealer *secret.Sealer
 	// ValidateJWKS checks a registered jwks value and must reject private
@@ -234,8 +239,7 @@ func (s *Service) Delete(ctx context.Context, id, registrationToken string) erro
 		}
 		return fmt.Errorf("delete client: %w", err)
 	}
-	s.deleted(ctx, id)
-	return nil
+	return s.deleted(ctx, id)
 }
 
 // AdminRead is Read for a caller holding the master API token (checked by
@@ -260,8 +264,7 @@ func (s *Service) AdminDelete(ctx context.Context, id string) error {
 	if err := s.Store.Delete(ctx, id); err != nil {
 		return s.adminStoreError(err, "delete client")
 	}
-	s.deleted(ctx, id)
-	return nil
+	return s.deleted(ctx, id)
 }
 
 // List returns up to limit registrations with client IDs after after, in
@@ -458,9 +461,23 @@ func (s *Service) changed(ctx context.Context, id string) {
 	}
 }
 
-func (s *Service) deleted(ctx context.Context, id string) {
+// deleted finishes a deletion once the store has removed the client with
+// its grants, tokens and authorisations: pending pushed requests go too,
+// so that a client registered later under the same ID inherits nothing.
+// Pushed requests are deleted after the client, so none can be pushed in
+// between; a failure is reported, since the deletion is then incomplete
+// until the requests expire.
+func (s *Service) deleted(ctx context.Context, id string) error {
 	s.changed(ctx, id)
-	s.log().InfoContext(ctx, "client deleted", "client_id", id)
+	n := 0
+	if s.PushedRequests != nil {
+		var err error
+		if n, err = s.PushedRequests.DeleteByClient(ctx, id); err != nil {
+			return fmt.Errorf("delete pushed requests of deleted client %q: %w", id, err)
+		}
+	}
+	s.log().InfoContext(ctx, "client deleted", "client_id", id, "pushed_requests", n)
+	return nil
 }
 
 func (s *Service) log() *slog.Logger {
