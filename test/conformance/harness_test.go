@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,29 +22,9 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/server"
 )
-
-// clock is real time plus a settable offset. The server, the RP's ID token
-// verifier and the checks all read it, so a module that must "wait" (max_age,
-// 30 s code reuse, RP key rotation) advances it instead of sleeping, while
-// time still flows for everything else.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 // env is one running Keyward node (demo users, dev mode, SQLite in a
 // temporary directory) whose issuer is its loopback listener URL.
@@ -54,7 +33,11 @@ type env struct {
 	issuer   string
 	apiToken string
 	srv      *server.Server
-	clock    *clock
+	// clock is real time plus a settable offset. The server, the RP's ID
+	// token verifier and the checks all read it, so a module that must
+	// "wait" (max_age, 30 s code reuse, RP key rotation) advances it instead
+	// of sleeping, while time still flows for everything else.
+	clock *testclock.Clock
 	// http never follows redirects, so a test sees every 3xx.
 	http *http.Client
 }
@@ -73,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("config: %v", errs)
 	}
-	c := &clock{}
+	c := testclock.Wall()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(t.Context(), cfg, server.Options{Log: log, Now: c.Now})
 	if err != nil {

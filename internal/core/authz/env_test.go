@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
@@ -44,21 +45,9 @@ var keyManager = sync.OnceValues(func() (*jose.KeyManager, error) {
 	return km, km.Init(context.Background())
 })
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t     testing.TB
-	clock *clock
+	clock *testclock.Clock
 	dur   store.Durable
 	eph   store.Ephemeral
 	svc   *Service
@@ -105,7 +94,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	ms := memstore.New()
-	e := &env{t: t, clock: &clock{t: t0}, dur: ms.Durable(), eph: ms.Ephemeral(), keys: km}
+	e := &env{t: t, clock: testclock.New(t0), dur: ms.Durable(), eph: ms.Ephemeral(), keys: km}
 	for _, c := range testClients() {
 		if err := e.dur.Clients.Create(context.Background(), c); err != nil {
 			t.Fatal(err)
