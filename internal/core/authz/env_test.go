@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/testclock"
+	"github.com/keyward/keyward/internal/testkeys"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
@@ -30,20 +30,6 @@ const (
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// keyManager is built once: RSA key generation dominates test time, and a
-// KeyManager is immutable for Sign and Verify.
-var keyManager = sync.OnceValues(func() (*jose.KeyManager, error) {
-	keys, err := secret.DeriveKeys(bytes.Repeat([]byte{9}, secret.MasterKeySize))
-	if err != nil {
-		return nil, err
-	}
-	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: memstore.New().Durable().Keys, Sealer: keys.Sealer})
-	if err != nil {
-		return nil, err
-	}
-	return km, km.Init(context.Background())
-})
 
 type env struct {
 	t     testing.TB
@@ -85,10 +71,7 @@ func testClients() []*store.Client {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	km, err := keyManager()
-	if err != nil {
-		t.Fatal(err)
-	}
+	km := testkeys.Manager(t)
 	keys, err := secret.DeriveKeys(bytes.Repeat([]byte{3}, secret.MasterKeySize))
 	if err != nil {
 		t.Fatal(err)
