@@ -7,10 +7,8 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -20,9 +18,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/testclock"
+	"github.com/keyward/keyward/internal/testnode"
 	"github.com/keyward/keyward/server"
 )
 
@@ -45,28 +43,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	t.Parallel()
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Issuer = issuer
-	cfg.Listen = ts.Listener.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Demo = true
-	cfg.Dev = true
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatalf("config: %v", errs)
-	}
 	c := testclock.Wall()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(t.Context(), cfg, server.Options{Log: log, Now: c.Now})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &env{t: t, issuer: issuer, apiToken: srv.APIToken(), srv: srv, clock: c,
+	n := testnode.Start(t, server.Options{Now: c.Now})
+	return &env{t: t, issuer: n.Issuer, apiToken: n.Server.APIToken(), srv: n.Server, clock: c,
 		http: &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
