@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/testlog"
 	"github.com/keyward/keyward/plugin/users"
 )
 
@@ -126,7 +126,7 @@ func serveOnce(t *testing.T) bool {
 	ln.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out, errb := &syncBuffer{}, &syncBuffer{}
+	out, errb := &testlog.Buffer{}, &testlog.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{}, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
@@ -172,19 +172,5 @@ func serveOnce(t *testing.T) bool {
 	}
 	return true
 }
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines and the
-// test's to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func errHelp() error { return flag.ErrHelp }

@@ -77,6 +77,8 @@ func forbiddenImport(pkg, imp string) string {
 		return "only internal/jose may use go-jose, so that key and algorithm choices stay in one place"
 	case strings.HasPrefix(pkg, "cmd/") && own && isInternal(ownRel):
 		return "a command is built from public packages only, as a downstream main is"
+	case own && isTestHelper(ownRel) && !isTestHelper(pkg):
+		return "test helpers (internal/test*) are for _test.go files only"
 	case pkg == "oauth" && !std:
 		return "oauth imports the standard library only"
 	case (pkg == "store" || pkg == "plugin") && !std && ownRel != "oauth":
@@ -103,6 +105,8 @@ func forbiddenCoreDep(dep string) string {
 
 func isInternal(rel string) bool { return rel == "internal" || strings.HasPrefix(rel, "internal/") }
 
+func isTestHelper(rel string) bool { return strings.HasPrefix(rel, "internal/test") }
+
 // TestForbiddenRulesBite checks the rules themselves on known-bad edges, so
 // that a typo in a rule cannot make TestImportRules pass vacuously.
 func TestForbiddenRulesBite(t *testing.T) {
@@ -111,6 +115,7 @@ func TestForbiddenRulesBite(t *testing.T) {
 		{"cmd/keyward", module + "/internal/node"},
 		{"oauth", "github.com/google/uuid"},
 		{"store", module + "/internal/jose"},
+		{"server", module + "/internal/testclock"},
 	} {
 		if forbiddenImport(c.pkg, c.imp) == "" {
 			t.Errorf("%s importing %s is allowed", c.pkg, c.imp)

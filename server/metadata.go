@@ -33,7 +33,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
 		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
-		DisplayValuesSupported: []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
+		DisplayValuesSupported:                     []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
 			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),
 		ClaimsParameterSupported:      true,

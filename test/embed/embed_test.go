@@ -13,13 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/internal/testnode"
 )
 
 // The demo client that `serve --demo` registers (see server.DemoClientID).
@@ -156,36 +156,13 @@ func startServer(t *testing.T, bin, configFile string) string {
 		addr := ln.Addr().String()
 		ln.Close()
 		issuer := "http://" + addr
-		logs := &syncBuffer{}
-		cmd := exec.Command(bin, "serve", "--demo", "--config", configFile, "--listen", addr,
-			"--issuer", issuer, "--data-dir", t.TempDir(), "--api-token", apiToken)
-		cmd.Stdout, cmd.Stderr = io.Discard, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		stop := func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-		if waitReady(t.Context(), issuer, done) {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("keyward-embed logs:\n%s", logs.String())
-				}
-			})
+		p := testnode.StartProcess(t, "keyward-embed", exec.Command(bin, "serve", "--demo", "--config", configFile,
+			"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir(), "--api-token", apiToken))
+		if waitReady(t.Context(), issuer, p.Done) {
 			return issuer
 		}
-		stop()
-		if !strings.Contains(logs.String(), "address already in use") {
-			t.Fatalf("keyward-embed did not start:\n%s", logs.String())
+		if !p.Exited() || !strings.Contains(p.Logs.String(), "address already in use") {
+			t.Fatalf("keyward-embed did not start:\n%s", p.Logs.String())
 		}
 	}
 	t.Fatal("no free port in 5 tries")
@@ -211,16 +188,3 @@ func waitReady(ctx context.Context, issuer string, done <-chan struct{}) bool {
 	}
 	return false
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

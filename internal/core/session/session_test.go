@@ -8,19 +8,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newService(cfg Config) (*Service, *clock, store.SubjectSessionStore) {
-	c := &clock{t: t0}
+func newService(cfg Config) (*Service, *testclock.Clock, store.SubjectSessionStore) {
+	c := testclock.New(t0)
 	st := memstore.New().Ephemeral().SubjectSessions
 	return &Service{Store: st, MACKey: []byte("0123456789abcdef0123456789abcdef"), Config: cfg, Now: c.Now}, c, st
 }
