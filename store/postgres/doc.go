@@ -16,6 +16,11 @@
 //   - KeyStore.AddIfEmpty and Rotate serialise on a transaction-scoped
 //     advisory lock (pg_advisory_xact_lock), which also covers the empty
 //     table that a row lock could not.
+//   - Locks are taken in one order: a grant row before its tokens (a
+//     grant's deletion cascades that way, and RefreshTokenStore.Rotate
+//     locks the grant first), so revocation and rotation cannot deadlock.
+//     Transactions aborted as deadlock victims or serialisation failures
+//     are retried all the same.
 //   - Purges delete in bounded batches by primary key, so no purge holds
 //     locks on a large part of a table.
 //

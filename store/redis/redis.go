@@ -69,7 +69,27 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.rdb.Close()
 		return nil, fmt.Errorf("redis: ping: %w", err)
 	}
+	s.checkEvictionPolicy(ctx)
 	return s, nil
+}
+
+// checkEvictionPolicy warns unless the server runs with maxmemory-policy
+// noeviction. Every key Keyward writes is state it needs until the key
+// expires: an evicted key logs a user out, forgets a pushed request, or
+// drops a replay-cache entry so that a replayed client assertion is
+// accepted once more. With noeviction a full Redis refuses writes instead,
+// which fails requests visibly. Managed services often refuse CONFIG; then
+// the policy cannot be checked and the operator is told so.
+func (s *Store) checkEvictionPolicy(ctx context.Context) {
+	res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		s.log.InfoContext(ctx, "redis: cannot read maxmemory-policy (CONFIG refused); it must be noeviction", "error", err.Error())
+		return
+	}
+	if p, ok := res["maxmemory-policy"]; ok && p != "noeviction" {
+		s.log.WarnContext(ctx, "redis: maxmemory-policy must be noeviction: evicted keys lose logins, SSO sessions, "+
+			"pushed requests and replay-cache entries (a replayed client assertion is then accepted)", "maxmemory_policy", p)
+	}
 }
 
 // Close closes the connections; subscriptions end.

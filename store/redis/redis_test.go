@@ -1,15 +1,19 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/go-cmp/cmp"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/keyward/keyward/store"
 	kwredis "github.com/keyward/keyward/store/redis"
@@ -233,4 +237,60 @@ func TestNotifier(t *testing.T) {
 func sha256hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// logTo returns a logger writing JSON lines into buf.
+func logTo(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Open warns unless Redis evicts nothing (maxmemory-policy noeviction): an
+// evicted key loses a login, a pushed request or a replay-cache entry.
+// CONFIG SET is server-wide, so the test restores the policy it found;
+// with maxmemory 0 (no limit) no policy evicts anything meanwhile.
+func TestEvictionPolicyWarning(t *testing.T) {
+	url, prefix := redistest.NewURL(t)
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := goredis.NewClient(opts)
+	t.Cleanup(func() { admin.Close() })
+	orig, err := admin.ConfigGet(t.Context(), "maxmemory-policy").Result()
+	if err != nil {
+		t.Fatalf("CONFIG GET: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := admin.ConfigSet(context.Background(), "maxmemory-policy", orig["maxmemory-policy"]).Err(); err != nil {
+			t.Errorf("restore maxmemory-policy %q: %v", orig["maxmemory-policy"], err)
+		}
+	})
+	for _, tc := range []struct {
+		policy string
+		warn   bool
+	}{{"allkeys-lru", true}, {"volatile-ttl", true}, {"noeviction", false}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			if err := admin.ConfigSet(t.Context(), "maxmemory-policy", tc.policy).Err(); err != nil {
+				t.Fatalf("CONFIG SET: %v", err)
+			}
+			var logs bytes.Buffer
+			openStore(t, url, kwredis.WithPrefix(prefix), kwredis.WithLogger(logTo(&logs)))
+			warned := strings.Contains(logs.String(), `"level":"WARN"`) &&
+				strings.Contains(logs.String(), `"maxmemory_policy":"`+tc.policy+`"`)
+			if warned != tc.warn {
+				t.Errorf("policy %s: warned = %v, want %v; logs:\n%s", tc.policy, warned, tc.warn, logs.String())
+			}
+		})
+	}
+}
+
+// A server that refuses CONFIG (managed services; miniredis lacks it) is
+// still used, and the operator is told the policy could not be checked.
+func TestEvictionPolicyUncheckable(t *testing.T) {
+	m := miniredis.RunT(t)
+	var logs bytes.Buffer
+	openStore(t, "redis://"+m.Addr()+"/0", kwredis.WithLogger(logTo(&logs)))
+	if !strings.Contains(logs.String(), "cannot read maxmemory-policy") {
+		t.Errorf("no notice that the policy could not be checked; logs:\n%s", logs.String())
+	}
 }

@@ -51,6 +51,7 @@ type cluster struct {
 	storeDSN  string
 	redisURL  string
 	prefix    string
+	env       []string // extra KEYWARD_* settings for every node
 	lbLn      net.Listener
 	nodes     []*node
 	lbNext    atomic.Uint64
@@ -131,6 +132,7 @@ func (c *cluster) startNode(name string) *node {
 		"KEYWARD_CLUSTER_REDIS_PREFIX="+c.prefix,
 		"KEYWARD_KEYS_REFRESH_INTERVAL=3s",
 		"KEYWARD_LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, c.env...)
 	return &node{Process: testnode.StartProcess(c.t, name, cmd)}
 }
 

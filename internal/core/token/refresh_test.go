@@ -113,8 +113,12 @@ func TestRefreshRotation(t *testing.T) {
 		t.Fatalf("refresh with successor: %v", err)
 	}
 
-	// Replay of a rotated token revokes the family.
+	// Only the latest rotated generation is kept (the store deletes older
+	// ones at each rotation): the first token is now unknown.
 	_, err = e.svc.Token(t.Context(), refreshForm(first.RefreshToken))
+	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
+	// Replay of the rotated predecessor revokes the family.
+	_, err = e.svc.Token(t.Context(), refreshForm(second.RefreshToken))
 	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
 	_, err = e.svc.Token(t.Context(), refreshForm(third.RefreshToken))
 	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
