@@ -89,6 +89,9 @@ type Tokens struct {
 	// RotateRefreshTokens applies to confidential clients; public clients
 	// always rotate.
 	RotateRefreshTokens bool `koanf:"rotate_refresh_tokens"`
+	// ClientAssertionMaxAge bounds how far ahead a client assertion's exp
+	// and how far back its iat may be; its jti is remembered that long.
+	ClientAssertionMaxAge time.Duration `koanf:"client_assertion_max_age"`
 }
 
 // Sessions configures subject (SSO) sessions.
@@ -164,11 +167,12 @@ func Default() Config {
 			LimitToRegisteredScope: true,
 		},
 		Tokens: Tokens{
-			AccessTokenLifetime: 600 * time.Second,
-			AccessTokenEncoding: "SELF_CONTAINED",
-			AccessTokenAlg:      oauth.AlgES256,
-			IDTokenLifetime:     300 * time.Second,
-			IDTokenAlg:          oauth.AlgRS256,
+			AccessTokenLifetime:   600 * time.Second,
+			AccessTokenEncoding:   "SELF_CONTAINED",
+			AccessTokenAlg:        oauth.AlgES256,
+			IDTokenLifetime:       300 * time.Second,
+			IDTokenAlg:            oauth.AlgRS256,
+			ClientAssertionMaxAge: 5 * time.Minute,
 		},
 		Sessions: Sessions{
 			MaxLife:  180 * 24 * time.Hour,
@@ -285,6 +289,11 @@ func (c *Config) Validate() []error {
 	}
 	if c.Authz.CodeLifetime > 180*time.Second {
 		add("authz.code_lifetime must not exceed 180s")
+	}
+	// The replay cache keeps every jti this long: an hour is far more than
+	// any clock skew or request latency needs.
+	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > time.Hour {
+		add("tokens.client_assertion_max_age must be positive and at most 1h")
 	}
 	if c.Tokens.RefreshTokenLifetime < 0 {
 		add("tokens.refresh_token_lifetime must not be negative (0 means no expiry)")

@@ -46,6 +46,7 @@ authz:
 		Environ: []string{
 			"KEYWARD_ISSUER=https://env.example",
 			"KEYWARD_TOKENS_ID_TOKEN_LIFETIME=3m",
+			"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=2m",
 			"KEYWARD_API_TOKENS_MONITOR=" + strings.Repeat("ab", 32),
 			"KEYWARD_TEST_SOMETHING=ignored",
 			"PATH=/bin",
@@ -64,6 +65,7 @@ authz:
 		{"file key with underscore", cfg.DataDir, "/from/file"},
 		{"nested file key", cfg.Tokens.AccessTokenLifetime, 20 * time.Minute},
 		{"env beats file for nested key", cfg.Tokens.IDTokenLifetime, 3 * time.Minute},
+		{"env key with underscores", cfg.Tokens.ClientAssertionMaxAge, 2 * time.Minute},
 		{"env list", cfg.APITokens.Monitor, []string{strings.Repeat("ab", 32)}},
 		{"file list", cfg.Authz.ACRValues, []string{"gold", "silver"}},
 		{"flag bool", cfg.Dev, true},
@@ -110,6 +112,8 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"bad api token hash", Sources{Environ: []string{"KEYWARD_API_TOKENS_MONITOR=zz"}}, "SHA-256"},
 		{"bad alg", Sources{Environ: []string{"KEYWARD_TOKENS_ID_TOKEN_ALG=none"}}, "id_token_alg"},
 		{"negative purge margin", Sources{Environ: []string{"KEYWARD_CLUSTER_PURGE_MARGIN=-1s"}}, "cluster.purge_margin"},
+		{"assertion max age zero", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=0s"}}, "client_assertion_max_age"},
+		{"assertion max age too long", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=24h"}}, "client_assertion_max_age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,8 +70,8 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
-	key := throttleKey(r, username)
-	if wait := u.throttle.retryAfter(key); wait > 0 {
+	key := keyFor(r, username)
+	if wait := u.throttle.attempt(key); wait > 0 {
 		minutes := int(wait.Round(time.Minute) / time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.log.WarnContext(r.Context(), "sign-in throttled", "remote", r.RemoteAddr)
@@ -81,7 +81,14 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, err := "", errors.New("empty credentials")
 	if username != "" && password != "" {
+		if err := u.verify.enter(r.Context()); err != nil {
+			// The browser gave up while the password checks were busy.
+			u.renderMessage(w, r, http.StatusServiceUnavailable, "Try again",
+				"The sign-in service is busy. Please try again in a moment.")
+			return
+		}
 		sub, err = u.auth.Authenticate(r.Context(), username, password)
+		u.verify.leave()
 	}
 	if err == nil && sub == "" {
 		err = errors.New("authenticator returned no subject")
@@ -89,7 +96,6 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Never log the password; the error says why for the operator.
 		u.log.InfoContext(r.Context(), "sign-in failed", "err", err)
-		u.throttle.fail(key)
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The username or password is incorrect.")
 		return

@@ -1,6 +1,9 @@
 package loginui
 
 import (
+	"container/list"
+	"context"
+	"crypto/sha256"
 	"net"
 	"net/http"
 	"strings"
@@ -8,90 +11,134 @@ import (
 	"time"
 )
 
-// throttle slows password guessing: after max failed sign-ins for one
-// username from one client address within window, that pair is refused
-// without checking the password until the window has passed. Refusing
+// throttle slows password guessing: at most max sign-in attempts for one
+// username from one client address within window; then that pair is
+// refused without checking the password until the window has passed.
+//
+// An attempt is counted before its password is checked, in one step with
+// the limit check, so parallel requests cannot all pass the check before
+// any of them is recorded; a successful sign-in forgets the count. Refusing
 // before the check also keeps a guessing client from spending the server's
 // password-hashing time. Counting by username and address together means
 // one attacker cannot lock a user out from everywhere; the state is per
 // process, so a cluster of N nodes allows N times the attempts.
+//
+// Keys are fixed-size digests, so a long username costs no memory here, and
+// at most limit keys are kept: when full, expired entries go first, then the
+// oldest, so a flood of new keys cannot wipe everyone's counts at once.
 type throttle struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	max    int
 	window time.Duration
-	fails  map[string]failures
+	limit  int
+	byKey  map[throttleKey]*list.Element
+	// order holds *attempts, oldest window start first.
+	order *list.List
 }
 
-type failures struct {
+// throttleKey is the SHA-256 digest of a username and client address.
+type throttleKey [sha256.Size]byte
+
+type attempts struct {
+	key   throttleKey
 	count int
 	since time.Time
 }
 
-// maxTracked bounds the memory a flood of distinct usernames can take.
+// maxTracked bounds the keys the throttle keeps.
 const maxTracked = 100_000
 
 func newThrottle(now func() time.Time, max int, window time.Duration) *throttle {
-	return &throttle{now: now, max: max, window: window, fails: map[string]failures{}}
+	return &throttle{now: now, max: max, window: window, limit: maxTracked,
+		byKey: map[throttleKey]*list.Element{}, order: list.New()}
 }
 
-// throttleKey identifies the username and client address of a sign-in.
-func throttleKey(r *http.Request, username string) string {
+// keyFor identifies the username and client address of a sign-in.
+func keyFor(r *http.Request, username string) throttleKey {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return strings.ToLower(username) + "\x00" + host
+	return sha256.Sum256([]byte(strings.ToLower(username) + "\x00" + host))
 }
 
-// retryAfter reports how long the key is still refused, or 0.
-func (t *throttle) retryAfter(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.fails[key]
-	if !ok || f.count < t.max {
-		return 0
-	}
-	left := f.since.Add(t.window).Sub(t.now())
-	if left <= 0 {
-		delete(t.fails, key)
-		return 0
-	}
-	return left
-}
-
-// fail records a failed sign-in.
-func (t *throttle) fail(key string) {
+// attempt counts one sign-in attempt for key and reports 0 when it may
+// proceed, or how long the key is still refused; a refused attempt is not
+// counted.
+func (t *throttle) attempt(key throttleKey) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	f, ok := t.fails[key]
-	if !ok || now.Sub(f.since) >= t.window {
-		if len(t.fails) >= maxTracked {
-			t.evictLocked(now)
+	if el, ok := t.byKey[key]; ok {
+		a := el.Value.(*attempts)
+		if left := a.since.Add(t.window).Sub(now); left > 0 {
+			if a.count >= t.max {
+				return left
+			}
+			a.count++
+			return 0
 		}
-		f = failures{since: now}
+		// The window has passed: start a new one at the back.
+		t.removeLocked(el)
 	}
-	f.count++
-	t.fails[key] = f
+	t.makeRoomLocked(now)
+	t.byKey[key] = t.order.PushBack(&attempts{key: key, count: 1, since: now})
+	return 0
 }
 
-// succeed forgets the failures of a key after a successful sign-in.
-func (t *throttle) succeed(key string) {
+// succeed forgets the attempts of a key after a successful sign-in.
+func (t *throttle) succeed(key throttleKey) {
 	t.mu.Lock()
-	delete(t.fails, key)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	if el, ok := t.byKey[key]; ok {
+		t.removeLocked(el)
+	}
 }
 
-// evictLocked drops expired entries, and if that is not enough, all of
-// them: forgetting failures is safer than growing without bound.
-func (t *throttle) evictLocked(now time.Time) {
-	for k, f := range t.fails {
-		if now.Sub(f.since) >= t.window {
-			delete(t.fails, k)
-		}
+func (t *throttle) removeLocked(el *list.Element) {
+	delete(t.byKey, el.Value.(*attempts).key)
+	t.order.Remove(el)
+}
+
+// makeRoomLocked drops expired entries from the front when the throttle is
+// full and, if that is not enough, the oldest one.
+func (t *throttle) makeRoomLocked(now time.Time) {
+	if len(t.byKey) < t.limit {
+		return
 	}
-	if len(t.fails) >= maxTracked {
-		clear(t.fails)
+	for el := t.order.Front(); el != nil; el = t.order.Front() {
+		if now.Sub(el.Value.(*attempts).since) < t.window {
+			break
+		}
+		t.removeLocked(el)
+	}
+	if len(t.byKey) >= t.limit {
+		t.removeLocked(t.order.Front())
 	}
 }
+
+// tracked reports how many keys the throttle holds (for tests).
+func (t *throttle) tracked() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byKey)
+}
+
+// gate bounds the password checks that run at once: each argon2id check
+// takes its memory cost (19 MiB by default, up to 1 GiB for imported
+// hashes), so unbounded parallel sign-ins are a denial of service even
+// when every one of them is counted by the throttle.
+type gate chan struct{}
+
+// enter waits for a free slot; it fails only when ctx ends first.
+func (g gate) enter(ctx context.Context) error {
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) leave() { <-g }

@@ -55,11 +55,17 @@ type Config struct {
 	StateKey []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// MaxFailedSignIns failed sign-ins for one username from one client
+	// MaxFailedSignIns sign-in attempts for one username from one client
 	// address within FailedSignInWindow refuse that pair until the window
-	// has passed; defaults 5 and 15 minutes.
+	// has passed; defaults 5 and 15 minutes. An attempt counts from before
+	// its password is checked until it succeeds, so parallel requests
+	// cannot exceed the limit.
 	MaxFailedSignIns   int
 	FailedSignInWindow time.Duration
+	// MaxConcurrentSignIns bounds the password checks running at once
+	// (each argon2id check holds its memory cost, 19 MiB by default); more
+	// sign-ins wait for a slot. Default 4.
+	MaxConcurrentSignIns int
 }
 
 // subjectCookieMaxAge is the lifetime of the subject session cookie; the
@@ -83,6 +89,7 @@ type UI struct {
 	title      string
 	keys       *keys
 	throttle   *throttle
+	verify     gate
 	now        func() time.Time
 	pages      map[string]*template.Template
 	static     http.Handler
@@ -102,6 +109,9 @@ func New(cfg Config) (*UI, error) {
 	}
 	if cfg.Authenticator == nil {
 		return nil, errors.New("loginui: Authenticator is required")
+	}
+	if cfg.MaxFailedSignIns < 0 || cfg.FailedSignInWindow < 0 || cfg.MaxConcurrentSignIns < 0 {
+		return nil, errors.New("loginui: MaxFailedSignIns, FailedSignInWindow and MaxConcurrentSignIns must not be negative")
 	}
 	base := cfg.BasePath
 	if base == "" {
@@ -148,6 +158,7 @@ func New(cfg Config) (*UI, error) {
 		u.now = time.Now
 	}
 	u.throttle = newThrottle(u.now, cmp.Or(cfg.MaxFailedSignIns, 5), cmp.Or(cfg.FailedSignInWindow, 15*time.Minute))
+	u.verify = make(gate, cmp.Or(cfg.MaxConcurrentSignIns, 4))
 	sub, err := fs.Sub(assets, "static")
 	if err != nil {
 		return nil, fmt.Errorf("loginui: %w", err)

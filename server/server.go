@@ -175,13 +175,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:            rand.Reader,
 		Log:             s.log,
 	}
+	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
+	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	tokenSvc := &token.Service{
 		Config: token.Config{
-			Issuer:         issuer,
-			TokenEndpoint:  issuer + "/token",
-			IDTokenAlg:     cfg.Tokens.IDTokenAlg,
-			AccessTokenAlg: cfg.Tokens.AccessTokenAlg,
-			Defaults:       tokenSpec,
+			Issuer:          issuer,
+			TokenEndpoint:   issuer + "/token",
+			IDTokenAlg:      cfg.Tokens.IDTokenAlg,
+			AccessTokenAlg:  cfg.Tokens.AccessTokenAlg,
+			Defaults:        tokenSpec,
+			AssertionMaxAge: cfg.Tokens.ClientAssertionMaxAge,
 		},
 		Clients:       s.clients,
 		Sealer:        keys.Sealer,
@@ -191,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		AccessTokens:  s.stores.Durable.AccessTokens,
 		Replay:        s.stores.Ephemeral.Replay,
 		Keys:          s.keys,
-		ClientKeys:    jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now),
+		ClientKeys:    clientKeys,
 		Claims:        resolver,
 		Now:           s.now,
 		Rand:          rand.Reader,

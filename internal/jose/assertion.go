@@ -23,8 +23,8 @@ const (
 	// maxAssertionBytes adds room for the largest signature we accept
 	// (RSA 8192 bits, base64url) to the signing-input limit.
 	maxAssertionBytes = maxAssertionSigningInput + 1 + 1400
-	// assertionLeeway absorbs clock skew between client and server.
-	assertionLeeway = 60 * time.Second
+	// AssertionLeeway absorbs clock skew between client and server.
+	AssertionLeeway = 60 * time.Second
 	// refetchInterval is the least time between forced re-fetches of one
 	// client's jwks_uri, so a stream of assertions with unknown kids cannot
 	// turn us into a request amplifier.
@@ -35,6 +35,9 @@ const (
 	// maxCachedClients bounds the jwks_uri cache.
 	maxCachedClients = 10000
 
+	// DefaultAssertionMaxAge bounds how far ahead an assertion's exp and how
+	// far back its iat may be.
+	DefaultAssertionMaxAge = 5 * time.Minute
 	// DefaultJWKSCacheTTL is how long a fetched client JWK set is used.
 	DefaultJWKSCacheTTL = 5 * time.Minute
 	// DefaultJWKSMaxBytes bounds a jwks_uri response.
@@ -63,6 +66,10 @@ type ClientKeys struct {
 	CacheTTL time.Duration
 	// MaxBytes bounds a jwks_uri response body.
 	MaxBytes int64
+	// MaxAge bounds the life of an assertion (CheckAssertionTimes): the
+	// caller's jti replay cache must keep each jti for MaxAge plus twice
+	// AssertionLeeway. Default DefaultAssertionMaxAge.
+	MaxAge time.Duration
 
 	mu    sync.Mutex
 	cache map[string]*jwksEntry // by client ID
@@ -77,7 +84,7 @@ type jwksEntry struct {
 
 // NewClientKeys returns a ClientKeys using fetcher for jwks_uri documents
 // (nil: none) and the clock now (time.Now when nil), with
-// DefaultJWKSCacheTTL and DefaultJWKSMaxBytes.
+// DefaultJWKSCacheTTL, DefaultJWKSMaxBytes and DefaultAssertionMaxAge.
 func NewClientKeys(fetcher Fetcher, now func() time.Time) *ClientKeys {
 	if now == nil {
 		now = time.Now
@@ -87,6 +94,7 @@ func NewClientKeys(fetcher Fetcher, now func() time.Time) *ClientKeys {
 		Now:      now,
 		CacheTTL: DefaultJWKSCacheTTL,
 		MaxBytes: DefaultJWKSMaxBytes,
+		MaxAge:   DefaultAssertionMaxAge,
 	}
 }
 
@@ -118,10 +126,10 @@ type assertionClaims struct {
 // for private_key_jwt, checked against the client's inline `jwks` or its
 // `jwks_uri` set, fetched and cached; an unknown kid forces one re-fetch, at
 // most once per 10 s per client). Then iss and sub must both equal the
-// client ID, aud must contain one of audiences, exp must be present and not
-// passed, nbf and iat must not be in the future, all with 60 s leeway, and
-// jti must be present. The caller checks jti replay (store.ReplayCache) and
-// maps every error to invalid_client.
+// client ID, aud must contain one of audiences, the times must pass
+// CheckAssertionTimes with MaxAge, and jti must be present. The caller
+// checks jti replay (store.ReplayCache), keeping each jti until exp plus
+// AssertionLeeway, and maps every error to invalid_client.
 func (k *ClientKeys) VerifyAssertion(ctx context.Context, assertion string, client *store.Client, method string, secret []byte, algs []string, audiences []string) (*AssertionClaims, error) {
 	if client == nil {
 		return nil, errors.New("no client")
@@ -170,7 +178,11 @@ func (k *ClientKeys) VerifyAssertion(ctx context.Context, assertion string, clie
 			return nil, err
 		}
 	}
-	return checkAssertionClaims(payload, client.ID, audiences, k.Now())
+	maxAge := k.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultAssertionMaxAge
+	}
+	return checkAssertionClaims(payload, client.ID, audiences, k.Now(), maxAge)
 }
 
 func checkAssertionSize(assertion string) error {
@@ -303,7 +315,7 @@ func (k *ClientKeys) download(ctx context.Context, uri string) (*gojose.JSONWebK
 	return parseJWKS(body, true)
 }
 
-func checkAssertionClaims(payload []byte, clientID string, audiences []string, now time.Time) (*AssertionClaims, error) {
+func checkAssertionClaims(payload []byte, clientID string, audiences []string, now time.Time, maxAge time.Duration) (*AssertionClaims, error) {
 	var c assertionClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, fmt.Errorf("decode assertion claims: %w", err)
@@ -321,20 +333,10 @@ func checkAssertionClaims(payload []byte, clientID string, audiences []string, n
 	if !audOK {
 		return nil, fmt.Errorf("assertion audience %q does not name this server", []string(c.Audience))
 	}
-	if c.Expiry == nil {
-		return nil, errors.New("assertion has no exp")
+	if err := CheckAssertionTimes(c.Expiry, c.NotBefore, c.IssuedAt, now, maxAge); err != nil {
+		return nil, err
 	}
-	exp := c.Expiry.Time()
-	if !now.Before(exp.Add(assertionLeeway)) {
-		return nil, fmt.Errorf("assertion expired at %s", exp.UTC().Format(time.RFC3339))
-	}
-	nbf, iat := c.NotBefore.Time(), c.IssuedAt.Time()
-	if c.NotBefore != nil && nbf.After(now.Add(assertionLeeway)) {
-		return nil, fmt.Errorf("assertion not valid before %s", nbf.UTC().Format(time.RFC3339))
-	}
-	if c.IssuedAt != nil && iat.After(now.Add(assertionLeeway)) {
-		return nil, fmt.Errorf("assertion issued in the future (%s)", iat.UTC().Format(time.RFC3339))
-	}
+	exp, nbf, iat := c.Expiry.Time(), c.NotBefore.Time(), c.IssuedAt.Time()
 	if c.ID == "" {
 		return nil, errors.New("assertion has no jti")
 	}
@@ -349,6 +351,42 @@ func checkAssertionClaims(payload []byte, clientID string, audiences []string, n
 		out.IssuedAt = iat.UTC()
 	}
 	return out, nil
+}
+
+// CheckAssertionTimes checks the times of a JWT assertion (RFC 7523 §3),
+// allowing AssertionLeeway of clock skew each way: exp is required and not
+// passed, nbf and iat are not in the future; and the assertion is short-lived:
+// exp at most maxAge ahead and iat, when present, at most maxAge back.
+//
+// The bound is what makes single use enforceable: a jti replay cache that
+// keeps each jti until exp + AssertionLeeway then never holds one longer than
+// maxAge + 2×AssertionLeeway, and no assertion outlives its entry. Every
+// verifier of assertions must apply it: client authentication here, and the
+// JWT bearer grant (RFC 7523 §2.1) when it is added.
+func CheckAssertionTimes(exp, nbf, iat *jwt.NumericDate, now time.Time, maxAge time.Duration) error {
+	if exp == nil {
+		return errors.New("assertion has no exp")
+	}
+	e := exp.Time()
+	if !now.Before(e.Add(AssertionLeeway)) {
+		return fmt.Errorf("assertion expired at %s", e.UTC().Format(time.RFC3339))
+	}
+	if e.After(now.Add(maxAge + AssertionLeeway)) {
+		return fmt.Errorf("assertion expires at %s, more than %s ahead", e.UTC().Format(time.RFC3339), maxAge)
+	}
+	if nbf != nil && nbf.Time().After(now.Add(AssertionLeeway)) {
+		return fmt.Errorf("assertion not valid before %s", nbf.Time().UTC().Format(time.RFC3339))
+	}
+	if iat != nil {
+		i := iat.Time()
+		if i.After(now.Add(AssertionLeeway)) {
+			return fmt.Errorf("assertion issued in the future (%s)", i.UTC().Format(time.RFC3339))
+		}
+		if i.Before(now.Add(-maxAge - AssertionLeeway)) {
+			return fmt.Errorf("assertion issued at %s, more than %s ago", i.UTC().Format(time.RFC3339), maxAge)
+		}
+	}
+	return nil
 }
 
 // UnverifiedClientID returns the client ID a client assertion claims to come

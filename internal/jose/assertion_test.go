@@ -363,6 +363,15 @@ func TestAssertionClaimChecks(t *testing.T) {
 		{"iat future", with(base, "iat", now.Add(5*time.Minute).Unix()), false},
 		{"exp not a number", with(base, "exp", "soon"), false},
 		{"huge exp", with(base, "exp", 1e300), false},
+		// The replay cache must outlive every assertion (CheckAssertionTimes).
+		{"exp 24h ahead", with(base, "exp", now.Add(24*time.Hour).Unix()), false},
+		{"exp max age ahead", with(base, "exp", now.Add(DefaultAssertionMaxAge).Unix()), true},
+		{"exp max age and leeway ahead", with(base, "exp", now.Add(DefaultAssertionMaxAge+AssertionLeeway).Unix()), true},
+		{"exp beyond max age and leeway", with(base, "exp", now.Add(DefaultAssertionMaxAge+AssertionLeeway+time.Second).Unix()), false},
+		{"iat 24h old", with(base, "iat", now.Add(-24*time.Hour).Unix()), false},
+		{"iat max age old", with(base, "iat", now.Add(-DefaultAssertionMaxAge).Unix()), true},
+		{"iat beyond max age and leeway", with(base, "iat", now.Add(-DefaultAssertionMaxAge-AssertionLeeway-time.Second).Unix()), false},
+		{"no iat", with(base, "iat", nil), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := sign(t, k.alg, k.priv, k.kid, tc.claims)
@@ -374,6 +383,32 @@ func TestAssertionClaimChecks(t *testing.T) {
 				t.Error("accepted")
 			}
 		})
+	}
+}
+
+// TestAssertionMaxAgeConfigurable: ClientKeys.MaxAge replaces the default
+// bound on exp and iat.
+func TestAssertionMaxAgeConfigurable(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	k := newClientKey(t, gojose.ES256, "k")
+	client := &store.Client{ID: testClientID, Metadata: store.ClientMetadata{JWKS: jwksOf(t, k)}}
+	ck := NewClientKeys(nil, clk.Now)
+	ck.MaxAge = time.Minute
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"exp within", with(goodClaims(now), "exp", now.Add(2*time.Minute).Unix()), true},
+		{"exp beyond", with(goodClaims(now), "exp", now.Add(3*time.Minute).Unix()), false},
+		{"iat beyond", with(goodClaims(now), "iat", now.Add(-3*time.Minute).Unix()), false},
+	} {
+		tok := sign(t, k.alg, k.priv, k.kid, tc.claims)
+		_, err := ck.VerifyAssertion(t.Context(), tok, client, oauth.AuthMethodPrivateKeyJWT, nil, []string{"ES256"}, audiences)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
 	}
 }
 

@@ -104,6 +104,23 @@ func TestOIDCCServerPrivateKeyJWT(t *testing.T) {
 	}
 }
 
+// Beyond the suite: a client assertion valid for 24 hours is refused, as
+// its jti could not be remembered that long; the same client then
+// authenticates with a short-lived one.
+func TestLongLivedClientAssertionRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.newClient("private_key_jwt", nil)
+	ar := e.authorize(c.authQuery().Encode(), "", alice)
+	long := *c
+	long.assertionLife = 24 * time.Hour
+	if r := long.redeem(ar.params.Get("code"), nil); r.status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+		t.Fatalf("24-hour assertion: %d %q, want 401 invalid_client", r.status, r.str("error"))
+	}
+	if r := c.redeem(ar.params.Get("code"), nil); r.status != http.StatusOK {
+		t.Errorf("short-lived assertion after the refused one: %d %s", r.status, r.str("error"))
+	}
+}
+
 // jwksServer serves a client's public keys at a jwks_uri the test can
 // change (RP key rotation).
 type jwksServer struct {

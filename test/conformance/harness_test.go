@@ -160,7 +160,10 @@ type client struct {
 	// assertionAud overrides the client_assertion audience (default: the
 	// token endpoint).
 	assertionAud string
-	verifier     *oidc.IDTokenVerifier
+	// assertionLife overrides the client_assertion lifetime (default: a
+	// minute).
+	assertionLife time.Duration
+	verifier      *oidc.IDTokenVerifier
 }
 
 // register posts RFC 7591 metadata with the master token.
@@ -229,7 +232,7 @@ func publicJWKS(keys ...*jose.JSONWebKey) jose.JSONWebKeySet {
 }
 
 // assertion is a private_key_jwt client assertion (OIDC Core §9) signed
-// with key, valid for a minute by the shared clock.
+// with key, valid for assertionLife (a minute) by the shared clock.
 func (c *client) assertion(key *jose.JSONWebKey, aud string) string {
 	t := c.e.t
 	t.Helper()
@@ -239,9 +242,13 @@ func (c *client) assertion(key *jose.JSONWebKey, aud string) string {
 		t.Fatal(err)
 	}
 	now := c.e.clock.Now()
+	life := c.assertionLife
+	if life == 0 {
+		life = time.Minute
+	}
 	raw, err := jwt.Signed(signer).Claims(jwt.Claims{
 		Issuer: c.id, Subject: c.id, Audience: jwt.Audience{aud}, ID: randToken(t, 16),
-		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute)),
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(life)),
 	}).Serialize()
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,22 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
@@ -220,4 +229,147 @@ func dumpRedis(t *testing.T, redisURL, prefix string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestClientAssertionMaxAgeConfigured: tokens.client_assertion_max_age
+// bounds the life of client assertions at every endpoint that
+// authenticates clients (here /par).
+func TestClientAssertionMaxAgeConfigured(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Tokens.ClientAssertionMaxAge = time.Minute })
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := jose.JSONWebKey{Key: key, KeyID: "k1", Algorithm: "ES256", Use: "sig"}
+	r := e.newRP(map[string]any{
+		"token_endpoint_auth_method": "private_key_jwt",
+		"jwks":                       jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk.Public()}},
+	})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jwk}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(life time.Duration) (int, map[string]any) {
+		t.Helper()
+		now := time.Now()
+		a, err := jwt.Signed(signer).Claims(jwt.Claims{
+			Issuer: r.clientID, Subject: r.clientID, Audience: jwt.Audience{e.issuer + "/token"},
+			ID: rand.Text(), IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(life)),
+		}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body, _ := e.postForm("/par", url.Values{
+			"response_type": {"code"}, "client_id": {r.clientID}, "redirect_uri": {r.redirectURI},
+			"scope": {"openid"}, "state": {"st"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a},
+		}, "", "")
+		return status, body
+	}
+	// Within the configured minute (plus the 60 s leeway) it authenticates;
+	// five minutes, the default bound, is refused.
+	if status, body := push(30 * time.Second); status != http.StatusCreated {
+		raw, _ := json.Marshal(body)
+		t.Fatalf("30-second assertion: %d %s, want 201", status, raw)
+	}
+	status, body := push(5 * time.Minute)
+	wantOAuthError(t, status, body, http.StatusUnauthorized, "invalid_client")
+}
+
+// TestIDTokenHintMustBeAnIDTokenForTheClient: through the running server,
+// the client's own ID token works as id_token_hint (required_sub), but its
+// access token — also a JWT signed by us, naming the same subject — does
+// not, nor does an ID token issued to another client.
+func TestIDTokenHintMustBeAnIDTokenForTheClient(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	other := e.newRP(nil)
+	verifier := oauth2.GenerateVerifier()
+	params, _ := r.loginViaAPI(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "alice", "")
+	tok, err := r.conf.Exchange(r.ctx(), params.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	if strings.Count(tok.AccessToken, ".") != 2 || idToken == "" {
+		t.Fatalf("want a JWT access token and an ID token, got %q / %q", tok.AccessToken, idToken)
+	}
+	start := func(c *rp, hint, prompt string) map[string]any {
+		t.Helper()
+		q := c.baseQuery()
+		q.Set("id_token_hint", hint)
+		if prompt != "" {
+			q.Set("prompt", prompt)
+		}
+		status, msg := e.startQuery(q)
+		if status != http.StatusOK {
+			t.Fatalf("start: %d %v", status, msg)
+		}
+		return msg
+	}
+	if msg := start(r, idToken, ""); msg["type"] != "auth" || msg["required_sub"] != "alice" {
+		t.Fatalf("the client's own ID token as hint: %v, want an auth prompt with required_sub alice", msg)
+	}
+	for _, tc := range []struct {
+		name   string
+		client *rp
+		hint   string
+	}{
+		{"the access token", r, tok.AccessToken},
+		{"another client's ID token", other, idToken},
+	} {
+		for prompt, want := range map[string]string{"": "invalid_request", "none": "login_required"} {
+			msg := start(tc.client, tc.hint, prompt)
+			if msg["required_sub"] != nil || msg["sid"] != nil {
+				t.Errorf("%s as hint (prompt=%q) opened a session: %v", tc.name, prompt, msg)
+				continue
+			}
+			if got := redirectParams(t, msg).Get("error"); got != want {
+				t.Errorf("%s as hint (prompt=%q): error %q, want %s", tc.name, prompt, got, want)
+			}
+		}
+	}
+}
+
+// TestLoginThrottleHoldsUnderParallelGuesses: wrong passwords for one
+// username posted in parallel with one form state to the built-in login UI
+// (real users file, real argon2id) are checked at most 5 times — the
+// default limit; the rest are refused with 429 before any password check,
+// and so is the right password afterwards.
+func TestLoginThrottleHoldsUnderParallelGuesses(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	b := e.newBrowser()
+	resp, page := b.get(r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: %d", resp.StatusCode)
+	}
+	form := hiddenFields(page)
+	try := func(pass string) int {
+		f := url.Values{"username": {"alice"}, "password": {pass}}
+		for k, v := range form {
+			f[k] = v
+		}
+		resp, _ := b.submit("/login/authenticate", f)
+		return resp.StatusCode
+	}
+	const parallel = 20
+	statuses := make(chan int, parallel)
+	var wg sync.WaitGroup
+	for i := range parallel {
+		wg.Go(func() { statuses <- try(fmt.Sprintf("guess-%d", i)) })
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[http.StatusUnauthorized] != 5 || got[http.StatusTooManyRequests] != parallel-5 {
+		t.Errorf("statuses %v, want 5 checked (401) and %d refused (429)", got, parallel-5)
+	}
+	if s := try("alice-password"); s != http.StatusTooManyRequests {
+		t.Errorf("right password after the limit: %d, want 429", s)
+	}
 }

@@ -206,7 +206,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 		return nil, err
 	}
 	if a.Request.IDTokenHint != "" {
-		hintSub, err := s.hintSubject(a.Request.IDTokenHint)
+		hintSub, err := s.hintSubject(a.Request.IDTokenHint, a.Request.ClientID)
 		if err != nil || hintSub != sa.Sub {
 			a.State = store.AuthzStateFailed
 			return s.finalError(a, oauth.LoginRequired("the authenticated subject is not the one the id_token_hint names")), nil

@@ -30,9 +30,6 @@ var (
 	asymAlgs = oauth.AsymmetricAlgs()
 )
 
-// assertionLeeway matches the clock leeway internal/jose allows on "exp".
-const assertionLeeway = 60 * time.Second
-
 // maxAssertionLen bounds the client assertion we are willing to parse; a
 // bigger one cannot be a sane JWT, and parsing it would only cost us.
 const maxAssertionLen = 16 << 10
@@ -226,11 +223,16 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if claims.ID == "" {
 		return nil, &authFailure{clientID: id, reason: "assertion without jti"}, nil
 	}
-	// Remember the jti at least until the verifier's leeway has passed, so
-	// a replay cannot slip into the gap between exp and exp+leeway.
-	until := earliest(claims.Expiry.Add(assertionLeeway), now.Add(cfg.AssertionMaxAge))
+	// Remember the jti for as long as the verifier would accept the
+	// assertion, exp plus its leeway, so no replay slips past an expired
+	// entry. The verifier bounds exp; checking the bound again here keeps a
+	// far exp from pinning replay-cache entries even if it did not.
+	if claims.Expiry.After(now.Add(cfg.AssertionMaxAge + jose.AssertionLeeway)) {
+		return nil, &authFailure{clientID: id, reason: "client assertion expires too far ahead"}, nil
+	}
+	until := claims.Expiry.Add(jose.AssertionLeeway)
 	if !until.After(now) {
-		until = now.Add(assertionLeeway)
+		until = now.Add(jose.AssertionLeeway)
 	}
 	used, err := s.Replay.MarkUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
 	if err != nil {

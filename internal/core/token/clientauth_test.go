@@ -10,6 +10,7 @@ import (
 
 	gojose "github.com/go-jose/go-jose/v4"
 
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/oauth"
 )
 
@@ -113,6 +114,58 @@ func TestAssertionReplay(t *testing.T) {
 		if _, err := e.svc.AuthenticateClient(t.Context(), formCreds(form("client_assertion_type", oauth.ClientAssertionTypeJWTBearer, "client_assertion", a))); err != nil {
 			t.Fatalf("jti shared across clients: %v", err)
 		}
+	}
+}
+
+// TestLongLivedAssertionNotReplayable: the jti replay cache forgets a jti
+// after a while, so an assertion must not outlive its entry. A 24-hour
+// assertion is refused outright, and one at the limit stays refused as a
+// replay for as long as it is accepted at all.
+func TestLongLivedAssertionNotReplayable(t *testing.T) {
+	e := newEnv(t)
+	start := e.now
+	t.Cleanup(func() { e.now = start })
+	creds := func(a string) Credentials {
+		return formCreds(form("client_assertion_type", oauth.ClientAssertionTypeJWTBearer, "client_assertion", a))
+	}
+	for _, tc := range []struct {
+		name  string
+		alg   gojose.SignatureAlgorithm
+		key   any
+		id    string
+		claim map[string]any
+	}{
+		{"private_key_jwt exp 24h ahead", gojose.ES256, e.clientKey, "pkjwt", map[string]any{"exp": start.Add(24 * time.Hour).Unix()}},
+		{"client_secret_jwt exp 24h ahead", gojose.HS256, []byte(jwtSecret), "jwtc", map[string]any{"exp": start.Add(24 * time.Hour).Unix()}},
+		{"iat 24h ago", gojose.ES256, e.clientKey, "pkjwt", map[string]any{"iat": start.Add(-24 * time.Hour).Unix(), "exp": start.Add(time.Minute).Unix()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.now = start
+			a := e.assertion(tc.alg, tc.key, tc.claim, tc.id)
+			// Every retry over the day it claims to be valid is refused.
+			for _, after := range []time.Duration{0, 6 * time.Minute, 12 * time.Hour} {
+				e.now = start.Add(after)
+				_, err := e.svc.AuthenticateClient(t.Context(), creds(a))
+				wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+			}
+		})
+	}
+
+	// An assertion at the limit is refused as a replay until exp + leeway,
+	// after which the verifier refuses it anyway. Each replay is tried once,
+	// on a fresh assertion: a refused replay may extend the cache entry.
+	lifetime := DefaultAssertionMaxAge + jose.AssertionLeeway
+	for _, after := range []time.Duration{time.Second, DefaultAssertionMaxAge + time.Second, lifetime, lifetime + jose.AssertionLeeway - time.Second} {
+		t.Run("replay at the limit after "+after.String(), func(t *testing.T) {
+			e.now = start
+			a := e.assertion(gojose.ES256, e.clientKey, map[string]any{"exp": start.Add(lifetime).Unix()}, "pkjwt")
+			if _, err := e.svc.AuthenticateClient(t.Context(), creds(a)); err != nil {
+				t.Fatalf("first use: %v", err)
+			}
+			e.now = start.Add(after)
+			_, err := e.svc.AuthenticateClient(t.Context(), creds(a))
+			wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+		})
 	}
 }
 

@@ -37,8 +37,9 @@ type Config struct {
 	// https://connect2id.com/products/server/docs/config/authz-store). Set it
 	// explicitly to copy that.
 	RotatedReuseGrace time.Duration
-	// AssertionMaxAge caps how long a client assertion "jti" is remembered
-	// for replay detection, which bounds the replay cache. Default 5 min.
+	// AssertionMaxAge bounds how far ahead a client assertion's "exp" may
+	// be (and its verifier's MaxAge should match), so that the "jti" replay
+	// cache always outlives the assertions it guards. Default 5 min.
 	AssertionMaxAge time.Duration
 }
 
@@ -48,7 +49,7 @@ const (
 	DefaultAccessTokenAlg      = oauth.AlgES256
 	DefaultAccessTokenLifetime = 600 * time.Second
 	DefaultIDTokenLifetime     = 300 * time.Second
-	DefaultAssertionMaxAge     = 5 * time.Minute
+	DefaultAssertionMaxAge     = jose.DefaultAssertionMaxAge
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
