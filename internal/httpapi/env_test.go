@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ const (
 	// apiToken guards the authorisation session, registration and
 	// monitoring APIs, as the server's generated API token does.
 	apiToken = "test-api-token-0123456789abcdefghijklmnop"
+	// monitorToken is a monitoring-only token (api_tokens.monitor).
+	monitorToken = "test-monitor-token-0123456789abcdefghijk"
 )
 
 // env is the HTTP layer over the real core services and an in-memory store,
@@ -116,6 +119,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server gives ?access_token= only the monitoring-only tokens,
+	// never the master API token.
+	monitorOnly, err := NewTokenSet([]string{monitorToken}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	api, err := New(Deps{
 		Authz:              authzSvc,
 		Tokens:             tokenSvc,
@@ -124,7 +133,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Metadata:           testMetadata(km.Algorithms()),
 		AuthzSessionTokens: tokens,
 		RegistrationTokens: tokens,
-		MonitorTokens:      tokens,
+		MonitorTokens:      append(slices.Clone(tokens), monitorOnly...),
+		MonitorQueryTokens: monitorOnly,
 		LoginUI:            loginUIMarker,
 		Ready:              o.ready,
 		Log:                log,
