@@ -37,7 +37,17 @@ func (a *API) serveSubmitAuthz(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	msg, err := a.Authz.Submit(r.Context(), r.PathValue("sid"), body)
+	sa, consent, err := authz.DecodeSubmission(body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var msg *authz.Message
+	if sa != nil {
+		msg, err = a.Authz.SubmitAuth(r.Context(), r.PathValue("sid"), sa)
+	} else {
+		msg, err = a.Authz.SubmitConsent(r.Context(), r.PathValue("sid"), consent)
+	}
 	a.respond(w, r, http.StatusOK, msg, err)
 }
 

@@ -43,8 +43,9 @@
 //	└──DELETE / redirected error (from either pending state)──▶ Failed
 //
 // Done and Failed are final: the final message is kept (sealed, because it
-// carries the code) so that an identical re-submission of the decision that
-// reached it returns the same message; any other submission is rejected.
+// carries the code) so that a re-submission of the decision that reached it
+// (the same decoded value, however the JSON was laid out) returns the same
+// message; any other submission is rejected.
 // When Start itself reaches a final message (SSO with covered consent,
 // prompt=none errors, redirected request errors) no session is stored.
 //

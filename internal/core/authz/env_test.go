@@ -126,9 +126,21 @@ func (e *env) start(q, subSID string) *Message {
 	return m
 }
 
+// submitJSON decodes body and submits it, as the HTTP layer does.
+func submitJSON(ctx context.Context, svc *Service, sid, body string) (*Message, error) {
+	sa, c, err := DecodeSubmission([]byte(body))
+	if err != nil {
+		return nil, err
+	}
+	if sa != nil {
+		return svc.SubmitAuth(ctx, sid, sa)
+	}
+	return svc.SubmitConsent(ctx, sid, c)
+}
+
 func (e *env) submit(sid, body string) *Message {
 	e.t.Helper()
-	m, err := e.svc.Submit(context.Background(), sid, []byte(body))
+	m, err := submitJSON(context.Background(), e.svc, sid, body)
 	if err != nil {
 		e.t.Fatalf("Submit(%s): %v", body, err)
 	}

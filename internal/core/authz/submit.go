@@ -68,7 +68,8 @@ type IDTokenSpec struct {
 // DecodeSubmission decodes a PUT body: a JSON object with "sub" is a
 // subject authentication, any other object a consent. Malformed bodies and
 // invalid members are *oauth.Error invalid_request (HTTP 400). Exactly one
-// of the results is non-nil on success.
+// of the results is non-nil on success; pass it to Service.SubmitAuth or
+// Service.SubmitConsent.
 func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 	if len(body) > maxSubmissionBytes {
 		return nil, nil, oauth.InvalidRequest("the body is too large")
@@ -82,11 +83,8 @@ func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 		if err := strictUnmarshal(body, &sa); err != nil {
 			return nil, nil, oauth.InvalidRequest("malformed subject authentication: " + err.Error())
 		}
-		if sa.Sub == "" {
-			return nil, nil, oauth.InvalidRequest("sub must be a non-empty string")
-		}
-		if sa.AuthTime != nil && *sa.AuthTime < 0 {
-			return nil, nil, oauth.InvalidRequest("auth_time must not be negative")
+		if err := sa.validate(); err != nil {
+			return nil, nil, err
 		}
 		return &sa, nil, nil
 	}
@@ -109,6 +107,16 @@ func strictUnmarshal(body []byte, v any) error {
 	}
 	if dec.More() {
 		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func (sa *SubjectAuth) validate() error {
+	if sa.Sub == "" {
+		return oauth.InvalidRequest("sub must be a non-empty string")
+	}
+	if sa.AuthTime != nil && *sa.AuthTime < 0 {
+		return oauth.InvalidRequest("auth_time must not be negative")
 	}
 	return nil
 }
@@ -151,15 +159,20 @@ func (c *Consent) validate() error {
 	return nil
 }
 
-// Submit applies a PUT to the authorisation session sid: a subject
-// authentication while AuthPending, a consent while ConsentPending
-// (docs/api.md §3, steps 2 and 3). It returns the next message. Errors: an
-// unknown or expired sid wraps store.ErrNotFound (HTTP 404); a malformed
-// body or out-of-order submission is *oauth.Error invalid_request
-// (HTTP 400); an identical re-submission of the decision that completed the
-// session returns the same final message.
-func (s *Service) Submit(ctx context.Context, sid string, body []byte) (*Message, error) {
-	sa, consent, err := DecodeSubmission(body)
+// SubmitAuth applies a subject authentication to the authorisation session
+// sid, allowed while it is AuthPending (docs/api.md §3, step 2), and returns
+// the next message. Errors: an unknown or expired sid wraps
+// store.ErrNotFound (HTTP 404); an invalid or out-of-order submission is
+// *oauth.Error invalid_request (HTTP 400); a re-submission of the decision
+// that completed the session returns the same final message.
+func (s *Service) SubmitAuth(ctx context.Context, sid string, sa *SubjectAuth) (*Message, error) {
+	if sa == nil {
+		return nil, oauth.InvalidRequest("missing subject authentication")
+	}
+	if err := sa.validate(); err != nil {
+		return nil, err
+	}
+	decision, err := submissionHash("auth", sa)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +180,31 @@ func (s *Service) Submit(ctx context.Context, sid string, body []byte) (*Message
 	if err != nil {
 		return nil, err
 	}
-	if sa != nil {
-		return s.transition(ctx, a, decisionHash("auth", body), kindAuth, func(a *store.AuthzSession) (*Message, error) {
-			return s.authenticate(ctx, a, sa)
-		})
+	return s.transition(ctx, a, decision, kindAuth, func(a *store.AuthzSession) (*Message, error) {
+		return s.authenticate(ctx, a, sa)
+	})
+}
+
+// SubmitConsent applies a consent to the authorisation session sid, allowed
+// while it is ConsentPending (docs/api.md §3, step 3); results and errors
+// as for SubmitAuth.
+func (s *Service) SubmitConsent(ctx context.Context, sid string, c *Consent) (*Message, error) {
+	if c == nil {
+		return nil, oauth.InvalidRequest("missing consent")
 	}
-	return s.transition(ctx, a, decisionHash("consent", body), kindConsent, func(a *store.AuthzSession) (*Message, error) {
-		return s.consent(ctx, a, consent)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	decision, err := submissionHash("consent", c)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, a, decision, kindConsent, func(a *store.AuthzSession) (*Message, error) {
+		return s.consent(ctx, a, c)
 	})
 }
 

@@ -28,9 +28,10 @@ const (
 	memberPostLogoutRedirectURIs = "post_logout_redirect_uris"
 )
 
-// request is the JSON body of a registration (RFC 7591 §3.1) or update
-// (RFC 7592 §2.2) request. Unknown members are ignored (RFC 7591 §2).
-type request struct {
+// Request is a registration (RFC 7591 §3.1) or update (RFC 7592 §2.2)
+// request, as DecodeRequest reads it from a JSON body. Unknown members are
+// ignored (RFC 7591 §2).
+type Request struct {
 	store.ClientMetadata
 	// ClientID must repeat the current client ID on update (RFC 7592 §2.2).
 	ClientID *string `json:"client_id"`
@@ -41,8 +42,11 @@ type request struct {
 	RefreshClientSecret bool `json:"refresh_client_secret"`
 }
 
-// decodeRequest parses body as one JSON object.
-func decodeRequest(body []byte) (*request, *oauth.Error) {
+// DecodeRequest parses body as one JSON object of at most MaxBodySize
+// bytes. Errors are invalid_client_metadata (400, RFC 7591 §3.2.2) naming
+// the member of the wrong type where there is one. It checks only the
+// shape: Register and Update validate the metadata.
+func DecodeRequest(body []byte) (*Request, *oauth.Error) {
 	if len(body) > MaxBodySize {
 		return nil, oauth.InvalidClientMetadata(fmt.Sprintf("request body exceeds %d bytes", MaxBodySize))
 	}
@@ -51,7 +55,7 @@ func decodeRequest(body []byte) (*request, *oauth.Error) {
 		return nil, oauth.InvalidClientMetadata("request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	var req request
+	var req Request
 	if err := dec.Decode(&req); err != nil {
 		return nil, decodeError(err)
 	}
