@@ -3,9 +3,12 @@ package testnode
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -90,4 +93,56 @@ func (p *Process) Exited() bool {
 func (p *Process) Kill() {
 	p.Cmd.Process.Signal(syscall.SIGKILL)
 	<-p.Done
+}
+
+// StartOnFreePort starts the node that newCmd builds for a loopback
+// address, for nodes whose issuer must name their own port: the port is
+// chosen before the node binds it, and when another test takes it
+// meanwhile, StartOnFreePort tries another (five times). It returns the
+// issuer once the node serves its discovery document; any other failure
+// to start ends the test.
+func StartOnFreePort(t testing.TB, name string, newCmd func(addr, issuer string) *exec.Cmd) (issuer string, p *Process) {
+	t.Helper()
+	for range 5 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		issuer = "http://" + addr
+		p = StartProcess(t, name, newCmd(addr, issuer))
+		if p.waitDiscovery(issuer) {
+			return issuer, p
+		}
+		if !p.Exited() || !strings.Contains(p.Logs.String(), "address already in use") {
+			t.Fatalf("%s did not start:\n%s", name, p.Logs.String())
+		}
+	}
+	t.Fatalf("%s could not bind a free port in 5 tries", name)
+	return "", nil
+}
+
+// readyTimeout bounds a node's start, migrations and key generation
+// included, on a loaded machine.
+const readyTimeout = 60 * time.Second
+
+// waitDiscovery reports whether the discovery document answers 200 before
+// the process exits or readyTimeout passes.
+func (p *Process) waitDiscovery(issuer string) bool {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(readyTimeout)
+	for time.Now().Before(deadline) {
+		if p.Exited() {
+			return false
+		}
+		if resp, err := hc.Get(issuer + "/.well-known/openid-configuration"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }

@@ -3,8 +3,6 @@ package browser
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -88,61 +86,16 @@ func serverEnv() []string {
 }
 
 // startDemo runs `keyward serve --demo` on a free loopback port with a fresh
-// data directory and returns its issuer URL once discovery answers. The
-// issuer must name the port, so the port is chosen before the server binds
-// it; when a parallel test takes it meanwhile, startDemo tries another.
+// data directory and returns its issuer URL once discovery answers.
 func startDemo(t *testing.T) string {
 	t.Helper()
-	for range 5 {
-		if issuer, ok := tryStartDemo(t); ok {
-			return issuer
-		}
-	}
-	t.Fatal("keyward could not bind a free port in 5 tries")
-	return ""
-}
-
-// tryStartDemo reports false when the port was taken before the server
-// could bind it; other failures end the test.
-func tryStartDemo(t *testing.T) (string, bool) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	issuer := "http://" + addr
-	cmd := exec.Command(binary, "serve", "--demo",
-		"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir())
-	cmd.Env = serverEnv()
-	// Stdout carries the generated API token and the demo client secret:
-	// StartProcess keeps it out of test logs.
-	p := testnode.StartProcess(t, "keyward", cmd)
-	logs := p.Logs
-
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Done:
-			if strings.Contains(logs.String(), "address already in use") {
-				return "", false
-			}
-			t.Fatalf("keyward exited early: %s", logs.String())
-		default:
-		}
-		resp, err := hc.Get(issuer + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return issuer, true
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("keyward not ready after 20s: %s", logs.String())
-	return "", false
+	issuer, _ := testnode.StartOnFreePort(t, "keyward", func(addr, issuer string) *exec.Cmd {
+		cmd := exec.Command(binary, "serve", "--demo",
+			"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir())
+		cmd.Env = serverEnv()
+		return cmd
+	})
+	return issuer
 }
 
 // hop is one document request the browser made, redirects included.

@@ -2,11 +2,9 @@ package embed
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -144,47 +141,12 @@ func callAPI(t *testing.T, method, u string, body any) map[string]any {
 }
 
 // startServer runs `keyward-embed serve --demo` on the example's config
-// file and returns its issuer once discovery answers. The port is chosen
-// free and retried if another test takes it first.
+// file and returns its issuer once discovery answers.
 func startServer(t *testing.T, bin, configFile string) string {
 	t.Helper()
-	for range 5 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		issuer := "http://" + addr
-		p := testnode.StartProcess(t, "keyward-embed", exec.Command(bin, "serve", "--demo", "--config", configFile,
-			"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir(), "--api-token", apiToken))
-		if waitReady(t.Context(), issuer, p.Done) {
-			return issuer
-		}
-		if !p.Exited() || !strings.Contains(p.Logs.String(), "address already in use") {
-			t.Fatalf("keyward-embed did not start:\n%s", p.Logs.String())
-		}
-	}
-	t.Fatal("no free port in 5 tries")
-	return ""
-}
-
-func waitReady(ctx context.Context, issuer string, done <-chan struct{}) bool {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return false
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
-		if resp, err := http.Get(issuer + "/.well-known/openid-configuration"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return true
-			}
-		}
-	}
-	return false
+	issuer, _ := testnode.StartOnFreePort(t, "keyward-embed", func(addr, issuer string) *exec.Cmd {
+		return exec.Command(bin, "serve", "--demo", "--config", configFile,
+			"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir(), "--api-token", apiToken)
+	})
+	return issuer
 }
