@@ -153,6 +153,19 @@ type Log struct {
 	Level string `koanf:"level"`
 }
 
+// Upper bounds that Validate enforces.
+const (
+	// MaxCodeLifetime bounds authz.code_lifetime: a code is redeemed
+	// within seconds, and a long-lived one is a long-lived target
+	// (RFC 6749 §4.1.2 recommends at most ten minutes; Connect2id caps
+	// it lower).
+	MaxCodeLifetime = 180 * time.Second
+	// MaxClientAssertionMaxAge bounds tokens.client_assertion_max_age: the
+	// replay cache keeps every jti this long, and an hour is far more than
+	// any clock skew or request latency needs.
+	MaxClientAssertionMaxAge = time.Hour
+)
+
 // Default returns the defaults listed in docs/configuration.md; lifetimes
 // are Connect2id's defaults, so a migrated deployment behaves the same.
 func Default() Config {
@@ -287,13 +300,11 @@ func (c *Config) Validate() []error {
 			add("%s must be positive", key.name)
 		}
 	}
-	if c.Authz.CodeLifetime > 180*time.Second {
-		add("authz.code_lifetime must not exceed 180s")
+	if c.Authz.CodeLifetime > MaxCodeLifetime {
+		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())
 	}
-	// The replay cache keeps every jti this long: an hour is far more than
-	// any clock skew or request latency needs.
-	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > time.Hour {
-		add("tokens.client_assertion_max_age must be positive and at most 1h")
+	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > MaxClientAssertionMaxAge {
+		add("tokens.client_assertion_max_age must be positive and at most %.0fh", MaxClientAssertionMaxAge.Hours())
 	}
 	if c.Tokens.RefreshTokenLifetime < 0 {
 		add("tokens.refresh_token_lifetime must not be negative (0 means no expiry)")
