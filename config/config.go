@@ -157,8 +157,8 @@ type Log struct {
 const (
 	// MaxCodeLifetime bounds authz.code_lifetime: a code is redeemed
 	// within seconds, and a long-lived one is a long-lived target
-	// (RFC 6749 §4.1.2 recommends at most ten minutes; Connect2id caps
-	// it lower).
+	// (RFC 6749 §4.1.2 recommends at most ten minutes; Connect2id's
+	// authzStore.code.lifetime allows 1 to 180 seconds).
 	MaxCodeLifetime = 180 * time.Second
 	// MaxClientAssertionMaxAge bounds tokens.client_assertion_max_age: the
 	// replay cache keeps every jti this long, and an hour is far more than
