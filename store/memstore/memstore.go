@@ -93,7 +93,7 @@ func clone[T any](v *T) (*T, error) {
 	if err := json.Unmarshal(b, out); err != nil {
 		return nil, fmt.Errorf("copy %T: %w", v, err)
 	}
-	normalize(out)
+	store.NormalizeTimes(out)
 	return out, nil
 }
 
@@ -105,42 +105,6 @@ func mustClone[T any](v *T) *T {
 		panic("memstore: stored record no longer copies: " + err.Error())
 	}
 	return out
-}
-
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
-func normalize(v any) {
-	switch r := v.(type) {
-	case *store.Client:
-		utc(&r.SecretExpiresAt, &r.CreatedAt, &r.UpdatedAt)
-	case *store.Grant:
-		utc(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt)
-	case *store.Authorization:
-		utc(&r.CreatedAt, &r.UpdatedAt)
-	case *store.RefreshToken:
-		utc(&r.CreatedAt, &r.ExpiresAt, &r.LastUsedAt, &r.RotatedAt)
-	case *store.AccessToken:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-	case *store.SigningKey:
-		utc(&r.CreatedAt, &r.RetiredAt, &r.DeleteAfter)
-	case *store.AuthzSession:
-		utc(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt)
-	case *store.SubjectSession:
-		utc(&r.AuthTime, &r.CreatedAt, &r.LastUsedAt, &r.ExpiresAt)
-	case *store.Code:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-		normalize(&r.Grant)
-	case *store.PushedRequest:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-	}
 }
 
 // expired reports whether a record expiring at exp is gone at now; a zero

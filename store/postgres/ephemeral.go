@@ -61,6 +61,7 @@ func getBody(ctx context.Context, q interface {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %s: %w", table, err)
 	}
+	store.NormalizeTimes(v)
 	return nil
 }
 
@@ -86,7 +87,7 @@ func (e errAbort) Error() string { return e.err.Error() }
 // updateBody runs the read-modify-write of Update under a row lock.
 // The updater's error is returned unchanged, as the store contract asks.
 func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time,
-	fn func(*T) error, meta func(*T) (expires time.Time, subject string), norm func(*T)) (*T, error) {
+	fn func(*T) error, meta func(*T) (expires time.Time, subject string)) (*T, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("update %s: %w", table, errNotStorable)
 	}
@@ -95,11 +96,10 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 		if err := getBody(ctx, tx, table, id, now, true, &out); err != nil {
 			return err
 		}
-		norm(&out)
 		if err := fn(&out); err != nil {
 			return errAbort{err}
 		}
-		norm(&out)
+		store.NormalizeTimes(&out)
 		b, err := json.Marshal(&out)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", table, err)
@@ -144,28 +144,16 @@ func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %s: %w", table, err)
 	}
+	store.NormalizeTimes(v)
 	if consumed {
 		return fmt.Errorf("consume %s: %w", table, store.ErrConsumed)
 	}
 	return nil
 }
 
-// utc normalises times decoded from JSON (which keep the writer's offset).
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
 // ---- authorisation sessions ----
 
 type authzSessionStore struct{ db *DB }
-
-func normAuthz(s *store.AuthzSession) { utc(&s.AuthTime, &s.CreatedAt, &s.ExpiresAt) }
 
 func (s authzSessionStore) Create(ctx context.Context, a *store.AuthzSession) error {
 	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, a.CreatedAt, a.ExpiresAt)
@@ -176,7 +164,6 @@ func (s authzSessionStore) Get(ctx context.Context, id string, now time.Time) (*
 	if err := getBody(ctx, s.db.pool, "authz_sessions", id, now, false, &a); err != nil {
 		return nil, fmt.Errorf("get authz session: %w", err)
 	}
-	normAuthz(&a)
 	return &a, nil
 }
 
@@ -187,7 +174,7 @@ func (s authzSessionStore) Update(ctx context.Context, id string, now time.Time,
 		}
 		a.ID = id
 		return nil
-	}, func(a *store.AuthzSession) (time.Time, string) { return a.ExpiresAt, "" }, normAuthz)
+	}, func(a *store.AuthzSession) (time.Time, string) { return a.ExpiresAt, "" })
 }
 
 func (s authzSessionStore) Delete(ctx context.Context, id string) error {
@@ -198,10 +185,6 @@ func (s authzSessionStore) Delete(ctx context.Context, id string) error {
 
 type subjectSessionStore struct{ db *DB }
 
-func normSubject(s *store.SubjectSession) {
-	utc(&s.AuthTime, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt)
-}
-
 func (s subjectSessionStore) Create(ctx context.Context, ss *store.SubjectSession) error {
 	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, ss.CreatedAt, ss.ExpiresAt, ss.Subject)
 }
@@ -211,7 +194,6 @@ func (s subjectSessionStore) Get(ctx context.Context, id string, now time.Time) 
 	if err := getBody(ctx, s.db.pool, "subject_sessions", id, now, false, &ss); err != nil {
 		return nil, fmt.Errorf("get subject session: %w", err)
 	}
-	normSubject(&ss)
 	return &ss, nil
 }
 
@@ -222,7 +204,7 @@ func (s subjectSessionStore) Update(ctx context.Context, id string, now time.Tim
 		}
 		ss.ID = id
 		return nil
-	}, func(ss *store.SubjectSession) (time.Time, string) { return ss.ExpiresAt, ss.Subject }, normSubject)
+	}, func(ss *store.SubjectSession) (time.Time, string) { return ss.ExpiresAt, ss.Subject })
 }
 
 func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
@@ -247,7 +229,7 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 		if err := json.Unmarshal(b, &ss); err != nil {
 			return nil, fmt.Errorf("decode subject session: %w", err)
 		}
-		normSubject(&ss)
+		store.NormalizeTimes(&ss)
 		return &ss, nil
 	})
 	if err != nil {
@@ -260,10 +242,6 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 
 type codeStore struct{ db *DB }
 
-func normCode(c *store.Code) {
-	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
-}
-
 func (s codeStore) Create(ctx context.Context, c *store.Code) error {
 	return insertBody(ctx, s.db, "codes", c.ID, c, c.CreatedAt, c.ExpiresAt)
 }
@@ -274,13 +252,10 @@ func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*stor
 	if err != nil && !errors.Is(err, store.ErrConsumed) {
 		return nil, err
 	}
-	normCode(&c)
 	return &c, err
 }
 
 type parStore struct{ db *DB }
-
-func normPAR(r *store.PushedRequest) { utc(&r.CreatedAt, &r.ExpiresAt) }
 
 func (s parStore) Create(ctx context.Context, r *store.PushedRequest) error {
 	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, r.CreatedAt, r.ExpiresAt)
@@ -292,7 +267,6 @@ func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store
 	if err != nil && !errors.Is(err, store.ErrConsumed) {
 		return nil, err
 	}
-	normPAR(&r)
 	return &r, err
 }
 

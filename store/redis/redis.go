@@ -134,17 +134,6 @@ func live(exp, now time.Time) bool { return exp.IsZero() || exp.After(now) }
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
-// utc normalises times decoded from JSON (which keep the writer's offset).
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
 // errAbort carries an updater's error out of Watch untouched.
 type errAbort struct{ err error }
 
@@ -235,7 +224,7 @@ func decodeAuthz(b []byte) (*store.AuthzSession, error) {
 	if err := json.Unmarshal(b, &a); err != nil {
 		return nil, fmt.Errorf("decode authz session: %w", err)
 	}
-	utc(&a.AuthTime, &a.CreatedAt, &a.ExpiresAt)
+	store.NormalizeTimes(&a)
 	return &a, nil
 }
 
@@ -321,7 +310,7 @@ func decodeSubject(b []byte) (*store.SubjectSession, error) {
 	if err := json.Unmarshal(b, &ss); err != nil {
 		return nil, fmt.Errorf("decode subject session: %w", err)
 	}
-	utc(&ss.AuthTime, &ss.CreatedAt, &ss.LastUsedAt, &ss.ExpiresAt)
+	store.NormalizeTimes(&ss)
 	return &ss, nil
 }
 
@@ -596,7 +585,7 @@ func (st codes) Consume(ctx context.Context, id string, now time.Time) (*store.C
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decode code: %w", err)
 	}
-	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
+	store.NormalizeTimes(&c)
 	if consumed {
 		return &c, fmt.Errorf("consume code: %w", store.ErrConsumed)
 	}
@@ -677,7 +666,7 @@ func (st pars) Consume(ctx context.Context, id string, now time.Time) (*store.Pu
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("decode pushed request: %w", err)
 	}
-	utc(&r.CreatedAt, &r.ExpiresAt)
+	store.NormalizeTimes(&r)
 	if consumed {
 		return &r, fmt.Errorf("consume pushed request: %w", store.ErrConsumed)
 	}
