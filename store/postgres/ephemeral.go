@@ -22,7 +22,7 @@ import (
 // liveClause is true for rows that have not expired at $2.
 const liveClause = `(expires_at IS NULL OR expires_at > $2)`
 
-func insertBody(ctx context.Context, db *DB, table, id string, body any, created, expires time.Time, extra ...any) error {
+func insertBody(ctx context.Context, db *Store, table, id string, body any, created, expires time.Time, extra ...any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", table, err)
@@ -65,7 +65,7 @@ func getBody(ctx context.Context, q interface {
 	return nil
 }
 
-func deleteRow(ctx context.Context, db *DB, table, id string) error {
+func deleteRow(ctx context.Context, db *Store, table, id string) error {
 	if !storable(id) {
 		return fmt.Errorf("delete %s: %w", table, errNotStorable)
 	}
@@ -86,7 +86,7 @@ func (e errAbort) Error() string { return e.err.Error() }
 
 // updateBody runs the read-modify-write of Update under a row lock.
 // The updater's error is returned unchanged, as the store contract asks.
-func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time,
+func updateBody[T any](ctx context.Context, db *Store, table, id string, now time.Time,
 	fn func(*T) error, meta func(*T) (expires time.Time, subject string)) (*T, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("update %s: %w", table, errNotStorable)
@@ -126,7 +126,7 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 // UPDATE: row locking makes every concurrent caller after the first see
 // consumed_at set and match nothing. A miss is then told apart as consumed
 // (the record with ErrConsumed) or unknown/expired (ErrNotFound).
-func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v any) error {
+func consumeBody(ctx context.Context, db *Store, table, id string, now time.Time, v any) error {
 	if !storable(id) {
 		return fmt.Errorf("consume %s: %w", table, errNotStorable)
 	}
@@ -153,7 +153,7 @@ func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v
 
 // ---- authorisation sessions ----
 
-type authzSessionStore struct{ db *DB }
+type authzSessionStore struct{ db *Store }
 
 func (s authzSessionStore) Create(ctx context.Context, a *store.AuthzSession) error {
 	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, a.CreatedAt, a.ExpiresAt)
@@ -183,7 +183,7 @@ func (s authzSessionStore) Delete(ctx context.Context, id string) error {
 
 // ---- subject sessions ----
 
-type subjectSessionStore struct{ db *DB }
+type subjectSessionStore struct{ db *Store }
 
 func (s subjectSessionStore) Create(ctx context.Context, ss *store.SubjectSession) error {
 	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, ss.CreatedAt, ss.ExpiresAt, ss.Subject)
@@ -240,7 +240,7 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 
 // ---- codes and pushed requests ----
 
-type codeStore struct{ db *DB }
+type codeStore struct{ db *Store }
 
 func (s codeStore) Create(ctx context.Context, c *store.Code) error {
 	return insertBody(ctx, s.db, "codes", c.ID, c, c.CreatedAt, c.ExpiresAt)
@@ -255,7 +255,7 @@ func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*stor
 	return &c, err
 }
 
-type parStore struct{ db *DB }
+type parStore struct{ db *Store }
 
 func (s parStore) Create(ctx context.Context, r *store.PushedRequest) error {
 	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, r.CreatedAt, r.ExpiresAt)
@@ -286,7 +286,7 @@ func (s parStore) DeleteByClient(ctx context.Context, clientID string) (int, err
 
 // ---- replay cache ----
 
-type replayCache struct{ db *DB }
+type replayCache struct{ db *Store }
 
 // MarkUsed stores the SHA-256 of key, not key itself: identifiers such as
 // "jti" are caller-chosen and may be long (beyond a btree entry's limit)
@@ -309,7 +309,7 @@ func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.T
 
 // ---- purge ----
 
-type ephemeralPurger struct{ db *DB }
+type ephemeralPurger struct{ db *Store }
 
 // Purge removes expired ephemeral rows, at most limit per table.
 func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {

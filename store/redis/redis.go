@@ -38,8 +38,14 @@ func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // same margin the SQL backends' purges keep.
 func WithExpiryGrace(d time.Duration) Option { return func(s *Store) { s.grace = max(d, 0) } }
 
-// WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+// WithLogger sets the logger (default: discard); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
 
 // Store is an open Redis backend. It is safe for concurrent use.
 type Store struct {

@@ -9,7 +9,7 @@ import (
 // Every lookup and purge predicate must be served by an index; a full scan
 // of a token table is what makes purges lock a busy database.
 func TestQueriesUseIndexes(t *testing.T) {
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"), nil)
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

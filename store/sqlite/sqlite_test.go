@@ -17,9 +17,9 @@ import (
 	"github.com/keyward/keyward/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.DB {
+func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), path, nil)
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -31,7 +31,7 @@ func open(t *testing.T, path string) *sqlite.DB {
 	return db
 }
 
-func newDB(t *testing.T) *sqlite.DB {
+func newDB(t *testing.T) *sqlite.Store {
 	return open(t, filepath.Join(t.TempDir(), "keyward.db"))
 }
 
@@ -46,7 +46,7 @@ func TestEphemeral(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	base := storetest.Base
-	db, err := sqlite.Open(t.Context(), path, nil)
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestMigrationsOnEmptyDatabase(t *testing.T) {
 
 func TestOpenRejectsBadPaths(t *testing.T) {
 	for _, path := range []string{"", ":memory:", "x.db?mode=ro", filepath.Join(t.TempDir(), "missing-dir", "x.db")} {
-		if db, err := sqlite.Open(t.Context(), path, nil); err == nil {
+		if db, err := sqlite.Open(t.Context(), path); err == nil {
 			db.Close()
 			t.Errorf("Open(%q) succeeded", path)
 		}
@@ -114,7 +114,7 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 // must keep AddIfEmpty exactly-once across them.
 func TestAddIfEmptyAcrossHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	handles := []*sqlite.DB{open(t, path), open(t, path), open(t, path)}
+	handles := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
 	var wg sync.WaitGroup
 	added := make([]bool, 12)
 	errs := make([]error, len(added))
