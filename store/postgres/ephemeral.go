@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -288,16 +286,15 @@ func (s parStore) DeleteByClient(ctx context.Context, clientID string) (int, err
 
 type replayCache struct{ db *Store }
 
-// MarkUsed stores the SHA-256 of key, not key itself: identifiers such as
-// "jti" are caller-chosen and may be long (beyond a btree entry's limit)
-// or not storable as text. It inserts the key, or takes over a row that has expired at now,
-// in one statement; a live row makes the upsert's WHERE false, so nothing
-// is returned and the key was already used.
+// MarkUsed inserts the key (already hashed by the caller, as
+// store.ReplayCache says), or takes over a row that has expired at now, in
+// one statement; a live row makes the upsert's WHERE false, so nothing is
+// returned and the key was already used.
 func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	var k string
 	err := c.db.pool.QueryRow(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE replay_cache.expires_at <= $3
-		RETURNING key`, replayKey(key), until.UTC(), now.UTC()).Scan(&k)
+		RETURNING key`, key, until.UTC(), now.UTC()).Scan(&k)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return true, nil
@@ -328,9 +325,4 @@ func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (i
 		}
 	}
 	return total, nil
-}
-
-func replayKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
 }

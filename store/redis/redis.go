@@ -2,8 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -694,9 +692,8 @@ return 0
 type replay struct{ s *Store }
 
 func (r replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
-	// Identifiers are caller-chosen and may be long: key by their hash.
-	sum := sha256.Sum256([]byte(key))
-	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", hex.EncodeToString(sum[:]))}, micros(now), micros(until), r.s.expireAt(until)).Int()
+	// key is already hashed by the caller (store.ReplayCache).
+	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", key)}, micros(now), micros(until), r.s.expireAt(until)).Int()
 	if err != nil {
 		return false, fmt.Errorf("mark used: %w", err)
 	}
