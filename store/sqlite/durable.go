@@ -432,7 +432,7 @@ func (s accessTokens) Delete(ctx context.Context, id string) error {
 
 type keys struct{ db *Store }
 
-const keyColumns = `id, alg, public, private_sealed, created_at, retired_at, delete_after`
+const keyColumns = `id, alg, public_jwk, private_sealed, created_at, retired_at, delete_after`
 
 func scanKey(r rowScanner) (*store.SigningKey, error) {
 	var k store.SigningKey

@@ -201,8 +201,8 @@ type replay struct{ db *Store }
 // the key was live.
 func (s replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	var one int
-	err := s.db.w.QueryRowContext(ctx, `INSERT INTO replay (key, until) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE replay.until <= ?
+	err := s.db.w.QueryRowContext(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_cache.expires_at <= ?
 		RETURNING 1`, key, until.UnixMilli(), now.UnixMilli()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -226,7 +226,7 @@ func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (i
 		{"subject_sessions", "expires_at"},
 		{"codes", "expires_at"},
 		{"pushed_requests", "expires_at"},
-		{"replay", "until"},
+		{"replay_cache", "expires_at"},
 	} {
 		n, err := p.db.purgeBatch(ctx, t.table, t.column, now.UnixMilli(), limit)
 		total += n

@@ -22,7 +22,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		`SELECT rowid FROM subject_sessions WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT rowid FROM codes WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT rowid FROM pushed_requests WHERE expires_at <= 1 LIMIT 10`,
-		`SELECT rowid FROM replay WHERE until <= 1 LIMIT 10`,
+		`SELECT rowid FROM replay_cache WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT body FROM grants WHERE subject = 'a' ORDER BY created_at DESC`,
 		`SELECT body FROM grants WHERE client_id = 'c' ORDER BY created_at DESC`,
 		`SELECT body FROM authorizations WHERE client_id = 'c'`,

@@ -108,6 +108,7 @@ func newProvider(db *sql.DB, log *slog.Logger) (*goose.Provider, error) {
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goMigrations...),
 		goose.WithSlog(log))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
