@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,22 +22,50 @@ import (
 // liveClause is true for rows that have not expired at $2.
 const liveClause = `(expires_at IS NULL OR expires_at > $2)`
 
-func insertBody(ctx context.Context, db *Store, table, id string, body any, created, expires time.Time, extra ...any) error {
-	b, err := json.Marshal(body)
+// columns maps a record to the columns of its table beside id and body,
+// the ones queries filter and order by: their names, and the record's
+// values for them in the same order. Each table passes its own mapping,
+// so no helper needs to know which table it works on.
+type columns[T any] struct {
+	names []string
+	vals  func(*T) []any
+}
+
+var (
+	authzSessionCols = columns[store.AuthzSession]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(a *store.AuthzSession) []any { return []any{a.CreatedAt.UTC(), tsOrNil(a.ExpiresAt)} },
+	}
+	subjectSessionCols = columns[store.SubjectSession]{
+		names: []string{"created_at", "expires_at", "subject"},
+		vals: func(ss *store.SubjectSession) []any {
+			return []any{ss.CreatedAt.UTC(), tsOrNil(ss.ExpiresAt), ss.Subject}
+		},
+	}
+	codeCols = columns[store.Code]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(c *store.Code) []any { return []any{c.CreatedAt.UTC(), tsOrNil(c.ExpiresAt)} },
+	}
+	parCols = columns[store.PushedRequest]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(r *store.PushedRequest) []any { return []any{r.CreatedAt.UTC(), tsOrNil(r.ExpiresAt)} },
+	}
+)
+
+// insertBody stores rec as a new row of table with key id. table and the
+// column names are constants of this package.
+func insertBody[T any](ctx context.Context, db *Store, table, id string, rec *T, cols columns[T]) error {
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", table, err)
 	}
-	var q string
-	args := []any{id, b, created.UTC(), tsOrNil(expires)}
-	switch table {
-	case "subject_sessions":
-		q = `INSERT INTO subject_sessions (id, body, created_at, expires_at, subject) VALUES ($1,$2,$3,$4,$5)`
-		args = append(args, extra...)
-	default:
-		// table is a constant of this package.
-		q = `INSERT INTO ` + table + ` (id, body, created_at, expires_at) VALUES ($1,$2,$3,$4)`
+	names := append([]string{"id", "body"}, cols.names...)
+	params := make([]string, len(names))
+	for i := range params {
+		params[i] = "$" + strconv.Itoa(i+1)
 	}
-	if _, err := db.pool.Exec(ctx, q, args...); err != nil {
+	q := `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `)`
+	if _, err := db.pool.Exec(ctx, q, append([]any{id, b}, cols.vals(rec)...)...); err != nil {
 		return fmt.Errorf("create %s: %w", table, mapErr(err))
 	}
 	return nil
@@ -85,7 +115,7 @@ func (e errAbort) Error() string { return e.err.Error() }
 // updateBody runs the read-modify-write of Update under a row lock.
 // The updater's error is returned unchanged, as the store contract asks.
 func updateBody[T any](ctx context.Context, db *Store, table, id string, now time.Time,
-	fn func(*T) error, meta func(*T) (expires time.Time, subject string)) (*T, error) {
+	fn func(*T) error, cols columns[T]) (*T, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("update %s: %w", table, errNotStorable)
 	}
@@ -102,12 +132,12 @@ func updateBody[T any](ctx context.Context, db *Store, table, id string, now tim
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", table, err)
 		}
-		expires, subject := meta(&out)
-		if table == "subject_sessions" {
-			_, err = tx.Exec(ctx, `UPDATE subject_sessions SET body = $2, expires_at = $3, subject = $4 WHERE id = $1`, id, b, tsOrNil(expires), subject)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE `+table+` SET body = $2, expires_at = $3 WHERE id = $1`, id, b, tsOrNil(expires))
+		set := []string{"body = $2"}
+		for i, n := range cols.names {
+			set = append(set, n+" = $"+strconv.Itoa(i+3))
 		}
+		_, err = tx.Exec(ctx, `UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = $1`,
+			append([]any{id, b}, cols.vals(&out)...)...)
 		return err
 	})
 	var abort errAbort
@@ -154,7 +184,7 @@ func consumeBody(ctx context.Context, db *Store, table, id string, now time.Time
 type authzSessionStore struct{ db *Store }
 
 func (s authzSessionStore) Create(ctx context.Context, a *store.AuthzSession) error {
-	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, a.CreatedAt, a.ExpiresAt)
+	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, authzSessionCols)
 }
 
 func (s authzSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.AuthzSession, error) {
@@ -172,7 +202,7 @@ func (s authzSessionStore) Update(ctx context.Context, id string, now time.Time,
 		}
 		a.ID = id
 		return nil
-	}, func(a *store.AuthzSession) (time.Time, string) { return a.ExpiresAt, "" })
+	}, authzSessionCols)
 }
 
 func (s authzSessionStore) Delete(ctx context.Context, id string) error {
@@ -184,7 +214,7 @@ func (s authzSessionStore) Delete(ctx context.Context, id string) error {
 type subjectSessionStore struct{ db *Store }
 
 func (s subjectSessionStore) Create(ctx context.Context, ss *store.SubjectSession) error {
-	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, ss.CreatedAt, ss.ExpiresAt, ss.Subject)
+	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, subjectSessionCols)
 }
 
 func (s subjectSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.SubjectSession, error) {
@@ -202,7 +232,7 @@ func (s subjectSessionStore) Update(ctx context.Context, id string, now time.Tim
 		}
 		ss.ID = id
 		return nil
-	}, func(ss *store.SubjectSession) (time.Time, string) { return ss.ExpiresAt, ss.Subject })
+	}, subjectSessionCols)
 }
 
 func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
@@ -241,7 +271,7 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 type codeStore struct{ db *Store }
 
 func (s codeStore) Create(ctx context.Context, c *store.Code) error {
-	return insertBody(ctx, s.db, "codes", c.ID, c, c.CreatedAt, c.ExpiresAt)
+	return insertBody(ctx, s.db, "codes", c.ID, c, codeCols)
 }
 
 func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*store.Code, error) {
@@ -256,7 +286,7 @@ func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*stor
 type parStore struct{ db *Store }
 
 func (s parStore) Create(ctx context.Context, r *store.PushedRequest) error {
-	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, r.CreatedAt, r.ExpiresAt)
+	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, parCols)
 }
 
 func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
