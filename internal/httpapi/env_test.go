@@ -67,7 +67,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := memstore.New()
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dur, eph := ms.Durable(), ms.Ephemeral()
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

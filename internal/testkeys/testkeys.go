@@ -19,7 +19,11 @@ var manager = sync.OnceValues(func() (*jose.KeyManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: memstore.New().Durable().Keys, Sealer: keys.Sealer})
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: ms.Durable().Keys, Sealer: keys.Sealer})
 	if err != nil {
 		return nil, err
 	}

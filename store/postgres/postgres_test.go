@@ -17,13 +17,17 @@ import (
 
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func open(t *testing.T, dsn string) *postgres.DB {
+func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
-	db, err := postgres.Open(t.Context(), dsn, nil)
+	db, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(db.Close)
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return db
 }
 
@@ -32,18 +36,18 @@ func open(t *testing.T, dsn string) *postgres.DB {
 func TestConcurrentOpen(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	const nodes = 3
-	dbs := make([]*postgres.DB, nodes)
+	dbs := make([]*postgres.Store, nodes)
 	errs := make([]error, nodes)
 	var wg sync.WaitGroup
 	for i := range nodes {
-		wg.Go(func() { dbs[i], errs[i] = postgres.Open(t.Context(), dsn, nil) })
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(t.Context(), dsn) })
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("Open #%d: %v", i, err)
 		}
-		t.Cleanup(dbs[i].Close)
+		t.Cleanup(func() { dbs[i].Close() })
 	}
 	rows, err := dbs[0].Pool().Query(t.Context(),
 		`SELECT version_id, count(*) FROM goose_db_version WHERE is_applied GROUP BY version_id ORDER BY version_id`)
@@ -63,7 +67,7 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 0 is goose's own bootstrap row.
-	want := []applied{{0, 1}, {1, 1}}
+	want := []applied{{0, 1}, {1, 1}, {2, 1}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("goose_db_version (-want +got):\n%s", d)
 	}
@@ -127,7 +131,7 @@ func TestNotifierAcrossHandles(t *testing.T) {
 // keys only.
 func TestKeysAddIfEmptyAcrossHandles(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	dbs := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	dbs := []*postgres.Store{open(t, dsn), open(t, dsn)}
 	const racers = 8
 	won := make([]bool, racers)
 	errs := make([]error, racers)
@@ -184,7 +188,7 @@ func TestPurgeIsBounded(t *testing.T) {
 
 func TestConsumeRaceAcrossHandles(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	dbs := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	dbs := []*postgres.Store{open(t, dsn), open(t, dsn)}
 	if err := dbs[0].Ephemeral().Codes.Create(t.Context(), &store.Code{ID: "c", GrantID: "g", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}

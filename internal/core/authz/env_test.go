@@ -76,7 +76,10 @@ func newEnv(t testing.TB, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := memstore.New()
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, clock: testclock.New(t0), dur: ms.Durable(), eph: ms.Ephemeral(), keys: km}
 	for _, c := range testClients() {
 		if err := e.dur.Clients.Create(context.Background(), c); err != nil {

@@ -13,8 +13,12 @@ import (
 // delete against the real in-memory backend, not the test fake.
 func TestLifecycleOnMemstore(t *testing.T) {
 	f := newFixture(t, nil)
-	f.svc.Store = memstore.New().Durable().Clients
 	ctx := t.Context()
+	ms, err := memstore.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Store = ms.Durable().Clients
 
 	reg := mustRegister(t, f, `{"redirect_uris":["https://rp.example.com/cb"],"token_endpoint_auth_method":"client_secret_jwt"}`)
 	got, err := f.svc.Get(ctx, reg.ClientID)

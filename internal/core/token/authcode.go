@@ -38,7 +38,7 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 			// Mark first, then delete: a first redemption still between
 			// consuming the code and storing its grant sees the mark and
 			// fails, so no replay can leave tokens standing.
-			if _, merr := s.Replay.MarkUsed(ctx, revocationMark(code.GrantID), markUntil(code), req.Now); merr != nil {
+			if _, merr := s.markUsed(ctx, revocationMark(code.GrantID), markUntil(code), req.Now); merr != nil {
 				return nil, s.serverError(ctx, "mark grant of replayed code", merr)
 			}
 			if derr := s.Grants.Delete(ctx, code.GrantID); derr != nil && !errors.Is(derr, store.ErrNotFound) {

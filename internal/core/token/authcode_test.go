@@ -313,7 +313,7 @@ func TestCodeReplayBeforeGrantStored(t *testing.T) {
 	}
 	// The replay's side, as it runs between the first redemption's
 	// Consume and its Grants.Create: mark, then delete (nothing yet).
-	if _, err := e.svc.Replay.MarkUsed(t.Context(), revocationMark(stored.GrantID), markUntil(stored), e.now); err != nil {
+	if _, err := e.svc.markUsed(t.Context(), revocationMark(stored.GrantID), markUntil(stored), e.now); err != nil {
 		t.Fatal(err)
 	}
 	// The first redemption's side, from storing the grant on.

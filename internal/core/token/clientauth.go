@@ -234,7 +234,7 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if !until.After(now) {
 		until = now.Add(jose.AssertionLeeway)
 	}
-	used, err := s.Replay.MarkUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
+	used, err := s.markUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
 	if err != nil {
 		return nil, nil, s.serverError(ctx, "mark assertion used", err)
 	}

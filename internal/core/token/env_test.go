@@ -89,7 +89,10 @@ func newEnv(t testing.TB) *env {
 		t: t, now: time.Now().UTC().Truncate(time.Second),
 		keys: km, sealer: keys.Sealer, logs: &bytes.Buffer{},
 	}
-	ms := memstore.New()
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.st = ms.Durable()
 	eph := ms.Ephemeral()
 	e.svc = &Service{

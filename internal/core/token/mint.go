@@ -58,7 +58,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			return nil, s.serverError(ctx, "create grant", err)
 		}
 		if d.RevocationMark != "" {
-			replayed, err := s.Replay.MarkUsed(ctx, d.RevocationMark, d.RevocationMarkUntil, now)
+			replayed, err := s.markUsed(ctx, d.RevocationMark, d.RevocationMarkUntil, now)
 			if err != nil {
 				return nil, s.serverError(ctx, "check revocation mark", err)
 			}

@@ -182,6 +182,15 @@ const tokenBytes = 32
 
 func (s *Service) newToken() (string, error) { return secret.Token(s.Rand, tokenBytes) }
 
+// markUsed records a one-time identifier in the replay cache. The cache
+// gets the identifier's hex SHA-256 (secret.Hash), never the identifier:
+// "jti" values are chosen by clients and may be long or not valid text, and
+// hashing here, once, gives every backend the same bounded key (see
+// store.ReplayCache).
+func (s *Service) markUsed(ctx context.Context, id string, until, now time.Time) (alreadyUsed bool, err error) {
+	return s.Replay.MarkUsed(ctx, secret.Hash(id), until, now)
+}
+
 // spec returns the grant's token settings with the configured defaults for
 // what it leaves unset.
 func (s *Service) spec(t store.TokenSpec) store.TokenSpec {
