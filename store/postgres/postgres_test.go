@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/postgres"
@@ -258,6 +259,37 @@ func TestRotationChainLeavesTwoRows(t *testing.T) {
 // Killing the LISTEN connection again and again keeps the reconnect delay
 // at its minimum: the back-off starts afresh once LISTEN is back, instead
 // of climbing to 10 s (during which every notice is lost).
+// killListener terminates the notifier's LISTEN connection. A terminated
+// backend can linger in pg_stat_activity for a moment, and on a loaded
+// machine the new one can show up late there, so it waits (up to 10 s)
+// until exactly one listener is listed.
+func killListener(t *testing.T, db *postgres.Store, k int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pids []int32
+		rows, err := db.Pool().Query(t.Context(), `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`)
+		if err == nil {
+			pids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) == 1 {
+			var killed bool
+			if err := db.Pool().QueryRow(t.Context(), `SELECT pg_terminate_backend($1)`, pids[0]).Scan(&killed); err != nil || !killed {
+				t.Fatalf("kill %d: terminate listener %d: %v %v", k, pids[0], killed, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kill %d: %d listener connections listed, want 1", k, len(pids))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestNotifierBackoffResets(t *testing.T) {
 	db := open(t, pgtest.NewDatabase(t))
 	var (
@@ -276,14 +308,7 @@ func TestNotifierBackoffResets(t *testing.T) {
 	}
 	const kills = 6
 	for k := range kills {
-		var killed int
-		if err := db.Pool().QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&killed); err != nil {
-			t.Fatal(err)
-		}
-		if killed != 1 {
-			t.Fatalf("kill %d: terminated %d listener connections, want 1", k, killed)
-		}
+		killListener(t, db, k)
 		// Back in LISTEN once a notice gets through.
 		payload := fmt.Sprintf("ping-%d", k)
 		deadline := time.After(15 * time.Second)
