@@ -19,7 +19,7 @@ const maxAPIResponse = 1 << 20
 // Errors of the API client, mapped to pages by the handlers.
 var (
 	// errSessionGone: the authorisation session is unknown or expired
-	// (HTTP 404, connect2id-notes §2.2, §2.16).
+	// (HTTP 404, docs/api.md §6).
 	errSessionGone = errors.New("authorisation session not found or expired")
 	// errRejected: the API refused the submission (HTTP 400), e.g. a
 	// re-posted form after the session already completed.
@@ -28,7 +28,7 @@ var (
 	errUpstream = errors.New("authorisation session API failed")
 )
 
-// apiClient speaks the authorisation session API (connect2id-notes §2.2).
+// apiClient speaks the authorisation session API (docs/api.md §3).
 type apiClient struct {
 	base  string // without trailing slash
 	token string
@@ -46,7 +46,7 @@ func (c *apiClient) submit(ctx context.Context, sid string, body any) (*message,
 }
 
 // cancel denies the request: DELETE {base}/{sid} → response with
-// access_denied (connect2id-notes §2.11).
+// access_denied (docs/api.md §5).
 func (c *apiClient) cancel(ctx context.Context, sid string) (*message, error) {
 	return c.do(ctx, http.MethodDelete, c.sessionURL(sid), nil)
 }

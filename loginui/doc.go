@@ -1,12 +1,12 @@
 // Package loginui is Keyward's reference login and consent UI: the page a
 // customer would otherwise write themselves. It is served at the advertised
 // authorization_endpoint (BasePath, "/login" by default) and drives the
-// authorisation session API (/authz-sessions/rest/v3, connect2id-notes §2)
+// authorisation session API (/authz-sessions/rest/v3, docs/api.md §3)
 // over HTTP + JSON with a bearer token, exactly as a remote UI would; in one
 // process the server may hand it an http.Client with an in-memory transport,
 // but the wire format does not change.
 //
-// Flow (connect2id-notes §2.1, §2.15):
+// Flow (docs/api.md §3):
 //
 //	GET  BasePath?<authz request>      → POST {query, sub_sid}            → auth | consent | response | error
 //	POST BasePath/authenticate         → PUT /{sid} {sub, amr}            → 303 GET BasePath/prompt | redirect | form_post

@@ -12,8 +12,8 @@ import (
 )
 
 // fakeAPI is a small stand-in for the authorisation session API
-// (connect2id-notes §2), used until the end-to-end tests run the UI against
-// the real server. It follows the worked example of §2.15: auth → consent →
+// (docs/api.md §3), used until the end-to-end tests run the UI against
+// the real server. It follows the worked example there: auth → consent →
 // response, DELETE → access_denied, unknown sid → 404.
 type fakeAPI struct {
 	token string

@@ -62,7 +62,7 @@ func (u *UI) handlePrompt(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAuthenticate checks the credentials and submits the subject
-// (connect2id-notes §2.6).
+// (docs/api.md §3, step 2).
 func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	st, binding, ok := u.formState(w, r, typeAuth)
 	if !ok {
@@ -115,8 +115,8 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleConsent submits the user's decision: allow → PUT the consent
-// (connect2id-notes §2.8); deny → DELETE, which answers with access_denied
-// (§2.11).
+// (docs/api.md §3, step 3); deny → DELETE, which answers with access_denied
+// (docs/api.md §5).
 func (u *UI) handleConsent(w http.ResponseWriter, r *http.Request) {
 	st, binding, ok := u.formState(w, r, typeConsent)
 	if !ok {
@@ -157,7 +157,7 @@ func (u *UI) handleCancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // consentFor grants everything the prompt lists, new and already consented
-// (connect2id-notes §2.7–2.8); a refresh token only with offline_access
+// (docs/api.md §3, step 3); a refresh token only with offline_access
 // (OIDC Core §11).
 func consentFor(m *message, remember bool) consent {
 	c := consent{Scope: []string{}, Claims: []string{}, LongLived: remember}
@@ -208,7 +208,7 @@ func (u *UI) formState(w http.ResponseWriter, r *http.Request, wantType string) 
 	return st, binding, true
 }
 
-// next acts on the API's answer (connect2id-notes §2.4). After a POST the
+// next acts on the API's answer (docs/api.md §4). After a POST the
 // answer is a 303 to a GET page (or to the client), so a refresh never
 // re-submits the form; form_post responses are the exception, as the page
 // itself must POST to the client.
@@ -249,7 +249,7 @@ func (u *UI) next(w http.ResponseWriter, r *http.Request, msg *message, prev *pa
 }
 
 // respond delivers the final authorisation response to the client
-// (connect2id-notes §2.9): a redirect for the query and fragment modes, an
+// (docs/api.md §4): a redirect for the query and fragment modes, an
 // auto-submitted form for form_post (OAuth 2.0 Form Post Response Mode §2).
 func (u *UI) respond(w http.ResponseWriter, r *http.Request, msg *message, afterPost bool) {
 	if msg.Parameters == nil || !safeRedirect(msg.Parameters.URI) {

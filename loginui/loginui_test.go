@@ -628,7 +628,8 @@ func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 }
 
 // TestAuthorizationRequestAsPOST: OIDC Core §3.1.2.1 allows the request as a
-// form POST, sent cross-site by the client (conformance module 32).
+// form POST, sent cross-site by the client (conformance module
+// oidcc-ensure-post-request-succeeds).
 func TestAuthorizationRequestAsPOST(t *testing.T) {
 	h := newHarness(t)
 	q, _ := url.ParseQuery(authzQuery("login_hint", "bob"))

@@ -64,7 +64,8 @@ func (p policy) String() string {
 	return b.String()
 }
 
-// securityHeaders are set on every page (ARCHITECTURE.md §2.6).
+// securityHeaders are set on every page: the pages handle credentials, so
+// they must not be framed, cached, sniffed or leak their URL in a Referer.
 func securityHeaders(h http.Header, p policy) {
 	h.Set("Content-Security-Policy", p.String())
 	h.Set("X-Frame-Options", "DENY")
@@ -163,7 +164,7 @@ func (u *UI) renderMessage(w http.ResponseWriter, r *http.Request, status int, h
 	u.render(w, r, status, "message", &pageData{Heading: heading, Message: msg}, policy{})
 }
 
-// renderError shows a non-redirectable OAuth error (connect2id-notes §2.10).
+// renderError shows a non-redirectable OAuth error (docs/api.md §4).
 func (u *UI) renderError(w http.ResponseWriter, r *http.Request, m *message) {
 	d := &pageData{
 		Heading:   "Sign-in request rejected",
@@ -194,7 +195,7 @@ func (u *UI) promptData(st *pageState, binding string) (*pageData, policy, error
 	return d, pol, nil
 }
 
-// renderAuth shows the login form for an auth prompt (connect2id-notes §2.5).
+// renderAuth shows the login form for an auth prompt (docs/api.md §4).
 func (u *UI) renderAuth(w http.ResponseWriter, r *http.Request, status int, st *pageState, binding, username, errMsg string) {
 	d, pol, err := u.promptData(st, binding)
 	if err != nil {
@@ -209,7 +210,7 @@ func (u *UI) renderAuth(w http.ResponseWriter, r *http.Request, status int, st *
 	u.render(w, r, status, "auth", d, pol)
 }
 
-// renderConsent shows a consent prompt (connect2id-notes §2.7): what is new
+// renderConsent shows a consent prompt (docs/api.md §3, step 3): what is new
 // first, what the user already agreed to after.
 func (u *UI) renderConsent(w http.ResponseWriter, r *http.Request, st *pageState, binding string) {
 	d, pol, err := u.promptData(st, binding)

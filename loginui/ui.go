@@ -69,7 +69,8 @@ type Config struct {
 }
 
 // subjectCookieMaxAge is the lifetime of the subject session cookie; the
-// server enforces the session's real lifetime (PRODUCT.md §5: 180 d max).
+// server enforces the session's real lifetime (sessions.max_life, 180 d by
+// default, docs/configuration.md).
 const subjectCookieMaxAge = 180 * 24 * 60 * 60
 
 // maxFormBytes caps every form body the UI parses.
@@ -188,8 +189,9 @@ func (u *UI) routes() http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	// The authorisation request itself arrives cross-site from the client
-	// (conformance module 32 sends it as a POST form); it changes nothing
-	// the user has not yet been asked about, exactly like the GET.
+	// (conformance module oidcc-ensure-post-request-succeeds sends it as a
+	// POST form); it changes nothing the user has not yet been asked about,
+	// exactly like the GET.
 	cop.AddInsecureBypassPattern("POST " + b)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.log.WarnContext(r.Context(), "cross-origin form post rejected", "path", r.URL.Path)
@@ -234,8 +236,8 @@ func (u *UI) binding(w http.ResponseWriter, r *http.Request, create bool) string
 	return v
 }
 
-// setSubjectCookie stores the subject session id (connect2id-notes §2.9,
-// §2.15) so that the next authorisation request can use SSO.
+// setSubjectCookie stores the subject session id (docs/api.md §5) so that
+// the next authorisation request can use SSO.
 func (u *UI) setSubjectCookie(w http.ResponseWriter, subSID string) {
 	if subSID == "" {
 		return

@@ -1,10 +1,11 @@
 package loginui
 
-// Wire types of the authorisation session API (connect2id-notes §2.3–§2.10,
-// §16). Only the members this UI reads or writes are declared; unknown
-// members are ignored on decode, so a newer server does not break the UI.
+// Wire types of the authorisation session API (docs/api.md §3–§4,
+// docs/openapi.yaml). Only the members this UI reads or writes are declared;
+// unknown members are ignored on decode, so a newer server does not break
+// the UI.
 
-// Message types (connect2id-notes §2.4).
+// Message types (docs/api.md §4).
 const (
 	typeAuth     = "auth"
 	typeConsent  = "consent"
@@ -13,7 +14,7 @@ const (
 )
 
 // startRequest is the POST body that opens an authorisation session
-// (connect2id-notes §2.3).
+// (docs/api.md §3, step 1).
 type startRequest struct {
 	Query  string `json:"query"`
 	SubSID string `json:"sub_sid,omitempty"`
@@ -25,7 +26,7 @@ type message struct {
 	SID     string `json:"sid,omitempty"`
 	Display string `json:"display,omitempty"`
 
-	// auth prompt (§2.5)
+	// auth prompt
 	CreateAccount bool   `json:"create_account,omitempty"`
 	SelectAccount bool   `json:"select_account,omitempty"`
 	LoginHint     string `json:"login_hint,omitempty"`
@@ -38,12 +39,12 @@ type message struct {
 	Claims     *claimsSplit `json:"claims,omitempty"`
 	Purpose    string       `json:"purpose,omitempty"`
 
-	// final response (§2.9)
+	// final response
 	Mode       string          `json:"mode,omitempty"`
 	Parameters *respParameters `json:"parameters,omitempty"`
 	SubSID     string          `json:"sub_sid,omitempty"`
 
-	// error (§2.10)
+	// error
 	Error            string `json:"error,omitempty"`
 	ErrorDescription string `json:"error_description,omitempty"`
 	ErrorURI         string `json:"error_uri,omitempty"`
@@ -84,14 +85,16 @@ type respParameters struct {
 	Form map[string]string `json:"form,omitempty"`
 }
 
-// subjectAuth is the PUT body after the user authenticated (§2.6).
+// subjectAuth is the PUT body after the user authenticated (docs/api.md §3,
+// step 2).
 type subjectAuth struct {
 	Sub string   `json:"sub"`
 	ACR string   `json:"acr,omitempty"`
 	AMR []string `json:"amr,omitempty"`
 }
 
-// consent is the PUT body after the user allowed access (§2.8).
+// consent is the PUT body after the user allowed access (docs/api.md §3,
+// step 3).
 type consent struct {
 	Scope        []string      `json:"scope"`
 	Claims       []string      `json:"claims"`

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 )
 
 // ClaimsRequest asks a claims source for claims about a subject
@@ -37,16 +38,34 @@ type ClaimsSupporter interface {
 	SupportedClaims() []string
 }
 
-// Initializer is implemented by plug-ins that need setup after their
-// configuration is decoded.
-type Initializer interface {
-	Init(ctx context.Context) error
+// Env is what the server hands a plug-in at Init.
+type Env struct {
+	// Log is the server's logger, with the plug-in's configuration path
+	// (e.g. "claims.sources[1]") and type attached.
+	Log *slog.Logger
+	// Issuer is the server's issuer URL, without a trailing slash.
+	Issuer string
 }
 
-// HealthChecker is implemented by plug-ins that can report readiness.
+// Initializer is implemented by plug-ins that need setup after their
+// configuration is decoded: opening connections, checking a directory is
+// reachable. The server calls Init once, in configuration order, before it
+// serves the first request, with the context it was built with. An error
+// stops start-up with a message naming the plug-in.
+type Initializer interface {
+	Init(ctx context.Context, env Env) error
+}
+
+// HealthChecker is implemented by plug-ins that can report readiness. The
+// server's readiness check calls Healthy; an error makes the node report
+// not ready, naming the plug-in. Healthy must be cheap and safe for
+// concurrent use: load balancers poll it.
 type HealthChecker interface {
 	Healthy(ctx context.Context) error
 }
+
+// Plug-ins that hold resources implement io.Closer: the server calls Close
+// once on shutdown, in the reverse order of Init, after the last request.
 
 // Factory builds a plug-in from its raw configuration object.
 type Factory func(raw json.RawMessage) (any, error)

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"sync"
+
+	"github.com/keyward/keyward/internal/node"
 )
 
 // startBackground starts the node's housekeeping: signing-key refresh
@@ -13,10 +15,10 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	var keyChanges <-chan string
 	if n != nil {
 		var err error
-		if keyChanges, err = n.Subscribe(ctx, topicKeys); err != nil {
+		if keyChanges, err = n.Subscribe(ctx, node.TopicKeys); err != nil {
 			s.log.Warn("subscribe to key changes; falling back to periodic refresh", "error", err.Error())
 		}
-		clientChanges, err := n.Subscribe(ctx, topicClients)
+		clientChanges, err := n.Subscribe(ctx, node.TopicClients)
 		if err != nil {
 			s.log.Warn("subscribe to client changes; falling back to the cache TTL", "error", err.Error())
 		} else {
@@ -29,12 +31,4 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	wg.Go(func() { s.keys.Run(ctx, s.cfg.Keys.RefreshInterval, keyChanges) })
 	wg.Go(func() { s.purgeLoop(ctx) })
-}
-
-// AnnounceKeyChange tells the other nodes to reload the signing keys.
-func AnnounceKeyChange(ctx context.Context, st *Stores) error {
-	if st.Durable.Notifier == nil {
-		return nil
-	}
-	return st.Durable.Notifier.Publish(ctx, topicKeys, "rotated")
 }

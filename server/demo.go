@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/demorp"
@@ -43,7 +42,7 @@ func (s *Server) seedDemo(ctx context.Context, issuer string) error {
 		Issuer:       issuer,
 		ClientID:     DemoClientID,
 		ClientSecret: DemoClientSecret,
-		HTTPClient:   &http.Client{Transport: transport, Timeout: 10 * time.Second},
+		HTTPClient:   &http.Client{Transport: transport, Timeout: inProcessTimeout},
 		Log:          s.log,
 	})
 	mux := http.NewServeMux()

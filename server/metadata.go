@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/oauth"
 )
 
@@ -24,16 +25,15 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
-		GrantTypesSupported:               grantTypes,
+		GrantTypesSupported:               node.GrantTypes,
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,
-		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthMethodsSupported: node.AuthMethods,
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-			"ES256", "ES384", "ES512", "EdDSA", "HS256"},
-		DisplayValuesSupported: []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
+		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
+		DisplayValuesSupported:                     []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
 			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),
 		ClaimsParameterSupported:      true,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
 	"github.com/keyward/keyward/store/postgres"
@@ -23,12 +23,16 @@ type purgeBackend struct {
 }
 
 var purgeBackends = []purgeBackend{
-	{"memstore", func(*testing.T) (store.Durable, store.Ephemeral) {
-		m := memstore.New()
+	{"memstore", func(t *testing.T) (store.Durable, store.Ephemeral) {
+		m, err := memstore.Open(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
 		return m.Durable(), m.Ephemeral()
 	}},
 	{"sqlite", func(t *testing.T) (store.Durable, store.Ephemeral) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"), nil)
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,11 +40,11 @@ var purgeBackends = []purgeBackend{
 		return db.Durable(), db.Ephemeral()
 	}},
 	{"postgres", func(t *testing.T) (store.Durable, store.Ephemeral) {
-		db, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), nil)
+		db, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(db.Close)
+		t.Cleanup(func() { db.Close() })
 		return db.Durable(), db.Ephemeral()
 	}},
 }

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/core/clientreg"
@@ -22,17 +22,12 @@ import (
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/jwksfetch"
+	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/loginui"
-	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/plugin/users"
 	"github.com/keyward/keyward/store"
-)
-
-// Notification topics shared by the nodes of a cluster.
-const (
-	topicKeys    = "keyward_keys"
-	topicClients = "keyward_clients"
 )
 
 // Options customise a server beyond its configuration.
@@ -45,6 +40,8 @@ type Options struct {
 	// Plugins are extra plug-in factories by type name, for downstream
 	// builds that add their own claims sources: claims.sources[].type
 	// selects one and claims.sources[].config is its raw configuration.
+	// A plug-in may implement plugin.Initializer, plugin.HealthChecker and
+	// io.Closer; the server calls them (see New, Run and Close).
 	Plugins plugin.Factories
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -57,10 +54,12 @@ type Server struct {
 	now    func() time.Time
 	stdout io.Writer
 
-	stores   *Stores
+	node     *node.Node
+	stores   *node.Stores
 	keys     *jose.KeyManager
 	clients  *clientreg.Service
 	users    *users.Directory
+	plugins  plugins
 	apiToken string
 
 	public      http.Handler
@@ -73,8 +72,11 @@ type Server struct {
 }
 
 // New builds a node from a validated configuration: it opens the stores,
-// loads or creates the signing keys and wires the services and handlers.
-// Nothing listens until Run.
+// loads or creates the signing keys, builds the plug-ins and calls their
+// Init (in configuration order, with ctx and the server's logger), and
+// wires the services and handlers. A plug-in whose Init fails stops New
+// with an error naming it. Nothing listens until Run; Close releases what
+// New opened.
 func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: opts.Log, now: opts.Now, stdout: opts.Stdout}
 	if s.log == nil {
@@ -90,40 +92,47 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
 
-	admin, err := openAdmin(ctx, cfg, s.log, s.now)
+	n, err := node.Open(ctx, cfg, s.log, s.now)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			admin.Close()
+			n.Close()
 		}
 	}()
-	s.stores, s.keys, s.clients = admin.Stores, admin.Keys, admin.Clients
+	s.node, s.stores, s.keys, s.clients = n, n.Stores, n.Keys, n.Clients
+	keys := n.Secrets
 	s.purgeJobs = []*purgeJob{
 		{name: "durable", p: s.stores.Durable.Purger},
 		{name: "ephemeral", p: s.stores.Ephemeral.Purger},
 	}
-	keys := admin.secrets
 
-	apiToken, generatedToken, err := bootstrapSecret(cfg.DataDir, apiTokenFile, string(cfg.APIToken), newAPIToken)
+	apiToken, generatedToken, err := node.BootstrapSecret(cfg.DataDir, node.APITokenFile, string(cfg.APIToken), node.NewAPIToken)
 	if err != nil {
 		return nil, err
 	}
 	s.apiToken = apiToken
 	if generatedToken {
-		fmt.Fprintf(s.stdout, "Generated the API token (saved in %s/%s; shown only now):\n  %s\n", cfg.DataDir, apiTokenFile, apiToken)
+		fmt.Fprintf(s.stdout, "Generated the API token (saved in %s/%s; shown only now):\n  %s\n", cfg.DataDir, node.APITokenFile, apiToken)
 	}
 
 	if s.users, err = loadUsers(cfg); err != nil {
 		return nil, err
 	}
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
 	resolver, err := s.claimsResolver(opts)
 	if err != nil {
 		return nil, err
 	}
-
-	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	if err := s.plugins.init(ctx, s.log, issuer); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.plugins.close()
+		}
+	}()
 	idAlgs := s.keys.Algorithms()
 
 	tokenSpec := store.TokenSpec{
@@ -166,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:            rand.Reader,
 		Log:             s.log,
 	}
-	clientKeys := jose.NewClientKeys(&http.Client{Timeout: 5 * time.Second}, s.now)
+	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	tokenSvc := &token.Service{
 		Config: token.Config{
@@ -216,7 +225,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		ui, err = loginui.New(loginui.Config{
 			APIBase:       issuer + "/authz-sessions/rest/v3",
 			APIToken:      apiToken,
-			HTTPClient:    &http.Client{Transport: transport, Timeout: 10 * time.Second},
+			HTTPClient:    &http.Client{Transport: transport, Timeout: inProcessTimeout},
 			Authenticator: s.users,
 			BasePath:      "/login",
 			SecureCookies: strings.HasPrefix(issuer, "https://"),
@@ -258,13 +267,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	return s, nil
 }
 
-// Client registration and token endpoint capabilities, as implemented.
-var (
-	authMethods = []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
-		oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
-	grantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
-)
-
 func loadUsers(cfg config.Config) (*users.Directory, error) {
 	switch {
 	case cfg.Users != "":
@@ -297,9 +299,11 @@ func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
 		default:
 			err = fmt.Errorf("unknown type %q (want users, webhook or a plug-in type of this build)", src.Type)
 		}
+		path := fmt.Sprintf("claims.sources[%d]", i)
 		if err != nil {
-			return nil, fmt.Errorf("claims.sources[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		s.plugins.add(path, src.Type, cs)
 		sources = append(sources, cs)
 	}
 	return claims.NewResolver(sources, s.log)
@@ -332,17 +336,19 @@ func (s *Server) IntegrationHandler() http.Handler { return s.integration }
 // APIToken returns the API token in force.
 func (s *Server) APIToken() string { return s.apiToken }
 
-// Keys returns the signing key manager.
-func (s *Server) Keys() *jose.KeyManager { return s.keys }
+// RotateKeys rotates the signing keys and tells the other nodes of the
+// cluster, as `keyward keys rotate` does.
+func (s *Server) RotateKeys(ctx context.Context) error { return s.node.RotateKeys(ctx) }
 
-// Clients returns the client registry.
-func (s *Server) Clients() *clientreg.Service { return s.clients }
-
+// ready reports whether the node can serve: the durable store answers and
+// every plug-in that can tell says it is healthy.
 func (s *Server) ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
-	_, err := s.stores.Durable.Keys.List(ctx)
-	return err
+	if _, err := s.stores.Durable.Keys.List(ctx); err != nil {
+		return fmt.Errorf("durable store: %w", err)
+	}
+	return s.plugins.healthy(ctx)
 }
 
 // Run serves HTTP on the configured listeners and runs the background work
@@ -386,7 +392,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case runErr = <-errc:
 	}
 	s.log.Info("shutting down")
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, stop := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer stop()
 	for _, srv := range servers {
 		srv.Shutdown(shutdownCtx)
@@ -401,18 +407,19 @@ func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
 
-// Close releases the stores. It is safe to call more than once.
+// Close closes the plug-ins, in the reverse order of their Init, then the
+// stores. Run calls it on the way out; it is safe to call more than once.
 func (s *Server) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.stores.Close() })
+	s.closeOnce.Do(func() { err = errors.Join(s.plugins.close(), s.node.Close()) })
 	return err
 }

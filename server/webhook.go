@@ -1,7 +1,7 @@
 package server
 
 import (
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/plugin/webhook"
 )

@@ -18,7 +18,14 @@
 //   - All times are UTC with at least millisecond precision. Expiry is judged
 //     against the time the caller passes in, never the backend's clock.
 //   - A write is visible to every later read through the same backend.
+//   - Replay-cache keys arrive hashed by the caller (see ReplayCache) and
+//     are stored as given.
 //
-// Packages here import only the standard library and package oauth. Backends
-// live in sub-packages.
+// Backends live in sub-packages and share one shape: Open(ctx, [path, DSN
+// or URL,] ...Option) (*Store, error) with a WithLogger option, Close()
+// error, Ephemeral(), and Durable() unless the backend holds ephemeral
+// objects only (Redis). They normalise every time they return with
+// NormalizeTimes.
+//
+// Packages here import only the standard library and package oauth.
 package store

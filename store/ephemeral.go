@@ -159,6 +159,11 @@ type PARStore interface {
 }
 
 // ReplayCache remembers one-time identifiers (JWT "jti", assertion IDs).
+//
+// Keys arrive already hashed: the protocol core passes the hex SHA-256 of
+// the identifier (64 characters of [0-9a-f]), hashing once and the same way
+// whatever the backend, so a backend stores the key as given, with no
+// escaping, hashing or length check of its own.
 type ReplayCache interface {
 	// MarkUsed records key until the given time and reports whether it was
 	// already recorded and unexpired at now; a single atomic step.

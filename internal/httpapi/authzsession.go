@@ -10,7 +10,8 @@ import (
 
 var errNotJSON = oauth.InvalidRequest("the Content-Type must be application/json")
 
-// serveStartAuthz: POST /authz-sessions/rest/v3 {query, sub_sid} (notes §2.3).
+// serveStartAuthz: POST /authz-sessions/rest/v3 {query, sub_sid}
+// (docs/api.md §3).
 func (a *API) serveStartAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	body, err := readJSON(w, r, maxBodyBytes, errNotJSON)
@@ -28,7 +29,7 @@ func (a *API) serveStartAuthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveSubmitAuthz: PUT /authz-sessions/rest/v3/{sid} with a subject
-// authentication or a consent (notes §2.6, §2.8).
+// authentication or a consent (docs/api.md §3, steps 2 and 3).
 func (a *API) serveSubmitAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	body, err := readJSON(w, r, maxBodyBytes, errNotJSON)
@@ -36,11 +37,21 @@ func (a *API) serveSubmitAuthz(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	msg, err := a.Authz.Submit(r.Context(), r.PathValue("sid"), body)
+	sa, consent, err := authz.DecodeSubmission(body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var msg *authz.Message
+	if sa != nil {
+		msg, err = a.Authz.SubmitAuth(r.Context(), r.PathValue("sid"), sa)
+	} else {
+		msg, err = a.Authz.SubmitConsent(r.Context(), r.PathValue("sid"), consent)
+	}
 	a.respond(w, r, http.StatusOK, msg, err)
 }
 
-// serveGetAuthz: GET /authz-sessions/rest/v3/{sid} (notes §2.12).
+// serveGetAuthz: GET /authz-sessions/rest/v3/{sid} (docs/api.md §3).
 func (a *API) serveGetAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	obj, err := a.Authz.Get(r.Context(), r.PathValue("sid"))
@@ -48,7 +59,7 @@ func (a *API) serveGetAuthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveCancelAuthz: DELETE /authz-sessions/rest/v3/{sid}[?error=…]
-// (notes §2.11).
+// (docs/api.md §5).
 func (a *API) serveCancelAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	q := r.URL.Query()

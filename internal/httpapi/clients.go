@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/oauth"
 )
 
@@ -23,7 +24,12 @@ func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	reg, err := a.Clients.Register(r.Context(), body)
+	req, oerr := clientreg.DecodeRequest(body)
+	if oerr != nil {
+		a.writeError(w, r, oerr)
+		return
+	}
+	reg, err := a.Clients.Register(r.Context(), req)
 	a.respond(w, r, http.StatusCreated, reg, err)
 }
 
@@ -51,23 +57,18 @@ func (a *API) serveListClients(w http.ResponseWriter, r *http.Request) {
 // client's registration access token or the master token.
 func (a *API) serveReadClient(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	id, tok, master, ok := a.clientAccess(w, r)
+	id, acc, ok := a.clientAccess(w, r)
 	if !ok {
 		return
 	}
-	if master {
-		reg, err := a.Clients.AdminRead(r.Context(), id)
-		a.respond(w, r, http.StatusOK, reg, err)
-		return
-	}
-	reg, err := a.Clients.Read(r.Context(), id, tok)
+	reg, err := a.Clients.Read(r.Context(), id, acc)
 	a.respond(w, r, http.StatusOK, reg, err)
 }
 
 // serveUpdateClient: PUT /clients/{client_id} (RFC 7592 §2.2).
 func (a *API) serveUpdateClient(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	id, tok, master, ok := a.clientAccess(w, r)
+	id, acc, ok := a.clientAccess(w, r)
 	if !ok {
 		return
 	}
@@ -76,29 +77,28 @@ func (a *API) serveUpdateClient(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if master {
-		reg, err := a.Clients.AdminUpdate(r.Context(), id, body)
-		a.respond(w, r, http.StatusOK, reg, err)
+	req, oerr := clientreg.DecodeRequest(body)
+	if oerr != nil {
+		// The token is judged before the body, as for every other error.
+		if err := a.Clients.CheckAccess(r.Context(), id, acc); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		a.writeError(w, r, oerr)
 		return
 	}
-	reg, err := a.Clients.Update(r.Context(), id, tok, body)
+	reg, err := a.Clients.Update(r.Context(), id, acc, req)
 	a.respond(w, r, http.StatusOK, reg, err)
 }
 
 // serveDeleteClient: DELETE /clients/{client_id} (RFC 7592 §2.3).
 func (a *API) serveDeleteClient(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	id, tok, master, ok := a.clientAccess(w, r)
+	id, acc, ok := a.clientAccess(w, r)
 	if !ok {
 		return
 	}
-	var err error
-	if master {
-		err = a.Clients.AdminDelete(r.Context(), id)
-	} else {
-		err = a.Clients.Delete(r.Context(), id, tok)
-	}
-	if err != nil {
+	if err := a.Clients.Delete(r.Context(), id, acc); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -106,12 +106,16 @@ func (a *API) serveDeleteClient(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientAccess reads the bearer token of a client configuration request:
-// the master token or the client's registration access token.
-func (a *API) clientAccess(w http.ResponseWriter, r *http.Request) (id, tok string, master, ok bool) {
-	tok, ok = bearerToken(r)
+// the master token (operator access) or the client's registration access
+// token.
+func (a *API) clientAccess(w http.ResponseWriter, r *http.Request) (string, clientreg.Access, bool) {
+	tok, ok := bearerToken(r)
 	if !ok {
 		a.writeError(w, r, oauth.InvalidToken("a registration access token is required"))
-		return "", "", false, false
+		return "", clientreg.Access{}, false
 	}
-	return r.PathValue("client_id"), tok, a.RegistrationTokens.Allows(tok), true
+	if a.RegistrationTokens.Allows(tok) {
+		return r.PathValue("client_id"), clientreg.AsOperator(), true
+	}
+	return r.PathValue("client_id"), clientreg.WithRegistrationToken(tok), true
 }

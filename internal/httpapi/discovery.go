@@ -47,7 +47,7 @@ func (a *API) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	// Short: clients must see a rotation soon (notes §10.7: 60 s).
+	// Short, so that clients see a new key soon after a rotation.
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Write(a.Keys.JWKS())
 }

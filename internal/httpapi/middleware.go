@@ -151,9 +151,11 @@ func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 }
 
 // requireMonitorToken guards the monitoring API. Besides the header it
-// accepts the access_token query parameter, as Connect2id does for load
-// balancers, but only with a monitoring-only token: a token in a URL is
-// written to proxy and load-balancer logs.
+// accepts the access_token query parameter, so that load balancers that
+// cannot set headers can poll it (as Connect2id's,
+// https://connect2id.com/products/server/docs/integration/monitoring), but
+// only with a monitoring-only token: a token in a URL is written to proxy
+// and load-balancer logs.
 func (a *API) requireMonitorToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		allowed := a.MonitorTokens

@@ -14,7 +14,8 @@ import (
 )
 
 // maxBodyBytes caps request bodies: 50 000 for protocol endpoints and
-// 250 000 for registration, as Connect2id does (notes §9, §13.3).
+// 250 000 for registration, whose metadata may carry a JWK set; the same
+// limits as Connect2id's.
 const (
 	maxBodyBytes             = 50_000
 	maxRegistrationBodyBytes = 250_000

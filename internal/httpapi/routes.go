@@ -116,7 +116,7 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 	})
 }
 
-// integrationRoutes lists the integration web APIs (notes §2, §7).
+// integrationRoutes lists the integration web APIs (docs/api.md §1).
 func (a *API) integrationRoutes(mux *http.ServeMux) {
 	guard := func(h http.HandlerFunc) http.Handler { return a.requireToken(a.AuthzSessionTokens, h) }
 	mux.Handle("POST /authz-sessions/rest/v3", guard(a.serveStartAuthz))

@@ -7,19 +7,20 @@ import (
 	"crypto/rsa"
 
 	gojose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keyward/keyward/oauth"
 )
 
 // Algorithms the server signs with, in order of preference for discovery.
 const (
-	AlgRS256 = "RS256"
-	AlgES256 = "ES256"
-	AlgEdDSA = "EdDSA"
+	AlgRS256 = oauth.AlgRS256
+	AlgES256 = oauth.AlgES256
+	AlgEdDSA = oauth.AlgEdDSA
 )
 
-// defaultAlgorithms are the algorithms a fresh key set has one key for.
-// RS256 is the OIDC default for ID tokens; ES256 is cheap to sign (JWT access
-// tokens, PRODUCT.md §5); EdDSA is offered to clients that want it.
-var defaultAlgorithms = []string{AlgRS256, AlgES256, AlgEdDSA}
+// defaultAlgorithms are the algorithms a fresh key set has one key for
+// (oauth.SigningAlgs says why each).
+var defaultAlgorithms = oauth.SigningAlgs()
 
 // minRSABits is the smallest RSA modulus accepted anywhere (ours or a
 // client's); 1024-bit keys are refused as Connect2id does since 17.0.
@@ -27,15 +28,18 @@ const minRSABits = 2048
 
 // asymmetricAlgs are the public-key JWS algorithms accepted from clients
 // (RFC 7518 §3.1, RFC 8037 §3.1).
-var asymmetricAlgs = map[string]bool{
-	"RS256": true, "RS384": true, "RS512": true,
-	"PS256": true, "PS384": true, "PS512": true,
-	"ES256": true, "ES384": true, "ES512": true,
-	"EdDSA": true,
-}
+var asymmetricAlgs = setOf(oauth.AsymmetricAlgs())
 
 // hmacAlgs are the symmetric JWS algorithms (RFC 7518 §3.2).
-var hmacAlgs = map[string]bool{"HS256": true, "HS384": true, "HS512": true}
+var hmacAlgs = setOf(oauth.HMACAlgs())
+
+func setOf(algs []string) map[string]bool {
+	m := make(map[string]bool, len(algs))
+	for _, a := range algs {
+		m[a] = true
+	}
+	return m
+}
 
 // filterAlgs returns the entries of algs that allowed accepts, as go-jose
 // values. Unknown names and "none" are dropped.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -46,13 +44,21 @@ const (
 	DefaultJWKSMaxBytes = 1 << 20
 )
 
+// Fetcher gets the document at a client's jwks_uri, at most maxBytes of
+// it. The server supplies one that speaks HTTP (internal/jwksfetch); this
+// package does no network I/O of its own, so the core that verifies
+// assertions through it never reaches net/http.
+type Fetcher interface {
+	Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte, error)
+}
+
 // ClientKeys verifies client authentication assertions and caches the JWK
 // sets fetched from clients' jwks_uri. Set the exported fields before first
 // use (NewClientKeys fills defaults); it is then safe for concurrent use.
 type ClientKeys struct {
-	// HTTPClient fetches jwks_uri documents; its Timeout (and the context)
-	// bound each fetch.
-	HTTPClient *http.Client
+	// Fetcher gets jwks_uri documents; nil refuses clients that register a
+	// jwks_uri.
+	Fetcher Fetcher
 	// Now is the clock.
 	Now func() time.Time
 	// CacheTTL is how long a fetched JWK set is used before it is fetched
@@ -76,23 +82,19 @@ type jwksEntry struct {
 	fetchedAt time.Time
 }
 
-// NewClientKeys returns a ClientKeys using httpClient (a client with a 10 s
-// timeout when nil; never http.DefaultClient) and the clock now (time.Now
-// when nil), with DefaultJWKSCacheTTL, DefaultJWKSMaxBytes and
-// DefaultAssertionMaxAge.
-func NewClientKeys(httpClient *http.Client, now func() time.Time) *ClientKeys {
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 10 * time.Second}
-	}
+// NewClientKeys returns a ClientKeys using fetcher for jwks_uri documents
+// (nil: none) and the clock now (time.Now when nil), with
+// DefaultJWKSCacheTTL, DefaultJWKSMaxBytes and DefaultAssertionMaxAge.
+func NewClientKeys(fetcher Fetcher, now func() time.Time) *ClientKeys {
 	if now == nil {
 		now = time.Now
 	}
 	return &ClientKeys{
-		HTTPClient: httpClient,
-		Now:        now,
-		CacheTTL:   DefaultJWKSCacheTTL,
-		MaxBytes:   DefaultJWKSMaxBytes,
-		MaxAge:     DefaultAssertionMaxAge,
+		Fetcher:  fetcher,
+		Now:      now,
+		CacheTTL: DefaultJWKSCacheTTL,
+		MaxBytes: DefaultJWKSMaxBytes,
+		MaxAge:   DefaultAssertionMaxAge,
 	}
 }
 
@@ -299,44 +301,16 @@ func (k *ClientKeys) entry(clientID string) *jwksEntry {
 }
 
 func (k *ClientKeys) download(ctx context.Context, uri string) (*gojose.JSONWebKeySet, error) {
-	if k.HTTPClient == nil {
-		return nil, errors.New("no HTTP client configured")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
-		return nil, fmt.Errorf("unsupported jwks_uri scheme %q", req.URL.Scheme)
-	}
-	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	// Anyone who knows a client_id can make us fetch its jwks_uri before
-	// any signature is checked; following a redirect would let that URI
-	// send the fetch to an internal address. The redirect is refused, on
-	// a copy so that the caller's client is left as configured.
-	hc := *k.HTTPClient
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("get: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, fmt.Errorf("get: status %d redirect to %q refused: a jwks_uri must serve the JWK set itself", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("get: status %d", resp.StatusCode)
+	if k.Fetcher == nil {
+		return nil, errors.New("no jwks_uri fetcher configured")
 	}
 	max := k.MaxBytes
 	if max <= 0 {
 		max = DefaultJWKSMaxBytes
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	body, err := k.Fetcher.Fetch(ctx, uri, max)
 	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if int64(len(body)) > max {
-		return nil, fmt.Errorf("response larger than %d bytes", max)
+		return nil, err
 	}
 	return parseJWKS(body, true)
 }

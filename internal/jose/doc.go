@@ -10,7 +10,9 @@
 // accepted, HMAC algorithms only for client_secret_jwt.
 //
 // It imports only store, oauth (vocabulary), internal/secret, go-jose and the
-// standard library (net/http solely as a client for jwks_uri); never a store
-// backend, a core package or the HTTP layer. Errors are plain wrapped errors
+// standard library, and no network package: a client's jwks_uri is fetched
+// through the Fetcher the server supplies (internal/jwksfetch), so that the
+// protocol core reaches net/http through nothing. Never a store backend, a
+// core package or the HTTP layer. Errors are plain wrapped errors
 // that callers translate (usually to invalid_client or invalid_token).
 package jose

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/store"
 )
 
@@ -81,25 +82,7 @@ func (s *fakeKeyStore) listCount() int {
 	return s.lists
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func sealer(t testing.TB, b byte) *secret.Sealer {
 	t.Helper()
@@ -111,7 +94,7 @@ func sealer(t testing.TB, b byte) *secret.Sealer {
 }
 
 // newManager returns an initialised manager over st.
-func newManager(t testing.TB, st store.KeyStore, clk *clock, s *secret.Sealer) *KeyManager {
+func newManager(t testing.TB, st store.KeyStore, clk *testclock.Clock, s *secret.Sealer) *KeyManager {
 	t.Helper()
 	m, err := NewKeyManager(KeyManagerConfig{Store: st, Sealer: s, Now: clk.Now, RetiredKeyTTL: time.Hour})
 	if err != nil {

@@ -180,9 +180,15 @@ var keyStores = []struct {
 	name string
 	new  func(t *testing.T) store.KeyStore
 }{
-	{"memstore", func(*testing.T) store.KeyStore { return memstore.New().Durable().Keys }},
+	{"memstore", func(t *testing.T) store.KeyStore {
+		m, err := memstore.Open(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Durable().Keys
+	}},
 	{"sqlite", func(t *testing.T) store.KeyStore {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keyward.db"), nil)
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keyward.db"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ type ClaimsHookOptions struct {
 }
 
 // ClaimsHook returns an HTTP handler that serves the claims web-hook
-// protocol (ARCHITECTURE §2.5, connect2id-notes §8.2) from src: it checks
+// protocol (package plugin/webhook) from src: it checks
 // the bearer token and the v1 HMAC signature, decodes the request, asks src
 // and answers with a UserInfo-shaped object carrying "sub". An unknown
 // subject (empty result) is a 404. Pointing plugin/webhook at it gives an

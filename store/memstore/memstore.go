@@ -2,8 +2,10 @@ package memstore
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -11,7 +13,8 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// Store holds every record in memory. The zero value is not usable; call New.
+// Store holds every record in memory. The zero value is not usable; call
+// Open.
 // All methods are safe for concurrent use. Update functions run under the
 // store's lock and must not call back into the store.
 type Store struct {
@@ -28,6 +31,7 @@ type Store struct {
 	par             map[string]*single[store.PushedRequest]
 	replay          map[string]time.Time
 	notifier        *Notifier
+	log             *slog.Logger
 }
 
 type authzKey struct{ subject, clientID string }
@@ -38,9 +42,25 @@ type single[T any] struct {
 	consumed bool
 }
 
-// New returns an empty store.
-func New() *Store {
-	return &Store{
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the logger (default: discard); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// Open returns an empty store. It fails only when ctx has ended, and has
+// the signature of every backend's Open so that callers treat them alike.
+func Open(ctx context.Context, opts ...Option) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: open: %w", err)
+	}
+	s := &Store{
 		clients:         map[string]*store.Client{},
 		grants:          map[string]*store.Grant{},
 		authorizations:  map[authzKey]*store.Authorization{},
@@ -53,8 +73,21 @@ func New() *Store {
 		par:             map[string]*single[store.PushedRequest]{},
 		replay:          map[string]time.Time{},
 		notifier:        NewNotifier(),
+		log:             slog.New(slog.DiscardHandler),
 	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	s.log.DebugContext(ctx, "memory store open; nothing survives a restart")
+	return s, nil
 }
+
+// Close releases nothing (the maps go with the last reference) and returns
+// nil; it exists so that every backend closes the same way.
+func (s *Store) Close() error { return nil }
+
+// Notifier returns the in-process notifier, also set in Durable.
+func (s *Store) Notifier() store.Notifier { return s.notifier }
 
 // Durable returns the durable stores, backed by s.
 func (s *Store) Durable() store.Durable {
@@ -93,7 +126,7 @@ func clone[T any](v *T) (*T, error) {
 	if err := json.Unmarshal(b, out); err != nil {
 		return nil, fmt.Errorf("copy %T: %w", v, err)
 	}
-	normalize(out)
+	store.NormalizeTimes(out)
 	return out, nil
 }
 
@@ -105,42 +138,6 @@ func mustClone[T any](v *T) *T {
 		panic("memstore: stored record no longer copies: " + err.Error())
 	}
 	return out
-}
-
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
-func normalize(v any) {
-	switch r := v.(type) {
-	case *store.Client:
-		utc(&r.SecretExpiresAt, &r.CreatedAt, &r.UpdatedAt)
-	case *store.Grant:
-		utc(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt)
-	case *store.Authorization:
-		utc(&r.CreatedAt, &r.UpdatedAt)
-	case *store.RefreshToken:
-		utc(&r.CreatedAt, &r.ExpiresAt, &r.LastUsedAt, &r.RotatedAt)
-	case *store.AccessToken:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-	case *store.SigningKey:
-		utc(&r.CreatedAt, &r.RetiredAt, &r.DeleteAfter)
-	case *store.AuthzSession:
-		utc(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt)
-	case *store.SubjectSession:
-		utc(&r.AuthTime, &r.CreatedAt, &r.LastUsedAt, &r.ExpiresAt)
-	case *store.Code:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-		normalize(&r.Grant)
-	case *store.PushedRequest:
-		utc(&r.CreatedAt, &r.ExpiresAt)
-	}
 }
 
 // expired reports whether a record expiring at exp is gone at now; a zero

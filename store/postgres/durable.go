@@ -15,7 +15,7 @@ import (
 
 // ---- clients ----
 
-type clientStore struct{ db *DB }
+type clientStore struct{ db *Store }
 
 const clientCols = `id, secret_hash, secret_sealed, secret_expires_at, registration_token_hash, metadata, created_at, updated_at`
 
@@ -167,7 +167,7 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (*T, error)) ([]*T, error)
 
 // ---- long-lived authorisations ----
 
-type authorizationStore struct{ db *DB }
+type authorizationStore struct{ db *Store }
 
 const authorizationCols = `subject, client_id, consented, tokens, created_at, updated_at`
 
@@ -265,7 +265,7 @@ func (s authorizationStore) List(ctx context.Context, subject, clientID string) 
 
 // ---- grants ----
 
-type grantStore struct{ db *DB }
+type grantStore struct{ db *Store }
 
 const grantCols = `id, subject, client_id, consented, tokens, long_lived, subject_session_id, auth_time, acr, amr, created_at, expires_at`
 
@@ -395,7 +395,7 @@ func (s grantStore) List(ctx context.Context, f store.GrantFilter, now time.Time
 
 // ---- refresh tokens ----
 
-type refreshTokenStore struct{ db *DB }
+type refreshTokenStore struct{ db *Store }
 
 const refreshCols = `id, grant_id, client_id, created_at, expires_at, last_used_at, rotated_at`
 
@@ -510,7 +510,7 @@ func (s refreshTokenStore) Rotate(ctx context.Context, id string, now time.Time,
 
 // ---- identifier access tokens ----
 
-type accessTokenStore struct{ db *DB }
+type accessTokenStore struct{ db *Store }
 
 const accessCols = `id, grant_id, client_id, subject, scope, created_at, expires_at`
 
@@ -562,7 +562,7 @@ func (s accessTokenStore) Delete(ctx context.Context, id string) error {
 
 // ---- signing keys ----
 
-type keyStore struct{ db *DB }
+type keyStore struct{ db *Store }
 
 // keysLockID names the advisory lock that serialises key-set changes
 // across nodes ("keyward keys" in ASCII, arbitrary but fixed).
@@ -662,7 +662,7 @@ func (s keyStore) DeleteRetired(ctx context.Context, now time.Time) (int, error)
 
 // ---- purge ----
 
-type durablePurger struct{ db *DB }
+type durablePurger struct{ db *Store }
 
 // Purge removes expired grants (their tokens cascade), then expired tokens
 // whose grant lives on; at most limit of each kind.

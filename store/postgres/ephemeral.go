@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,22 +22,50 @@ import (
 // liveClause is true for rows that have not expired at $2.
 const liveClause = `(expires_at IS NULL OR expires_at > $2)`
 
-func insertBody(ctx context.Context, db *DB, table, id string, body any, created, expires time.Time, extra ...any) error {
-	b, err := json.Marshal(body)
+// columns maps a record to the columns of its table beside id and body,
+// the ones queries filter and order by: their names, and the record's
+// values for them in the same order. Each table passes its own mapping,
+// so no helper needs to know which table it works on.
+type columns[T any] struct {
+	names []string
+	vals  func(*T) []any
+}
+
+var (
+	authzSessionCols = columns[store.AuthzSession]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(a *store.AuthzSession) []any { return []any{a.CreatedAt.UTC(), tsOrNil(a.ExpiresAt)} },
+	}
+	subjectSessionCols = columns[store.SubjectSession]{
+		names: []string{"created_at", "expires_at", "subject"},
+		vals: func(ss *store.SubjectSession) []any {
+			return []any{ss.CreatedAt.UTC(), tsOrNil(ss.ExpiresAt), ss.Subject}
+		},
+	}
+	codeCols = columns[store.Code]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(c *store.Code) []any { return []any{c.CreatedAt.UTC(), tsOrNil(c.ExpiresAt)} },
+	}
+	parCols = columns[store.PushedRequest]{
+		names: []string{"created_at", "expires_at"},
+		vals:  func(r *store.PushedRequest) []any { return []any{r.CreatedAt.UTC(), tsOrNil(r.ExpiresAt)} },
+	}
+)
+
+// insertBody stores rec as a new row of table with key id. table and the
+// column names are constants of this package.
+func insertBody[T any](ctx context.Context, db *Store, table, id string, rec *T, cols columns[T]) error {
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", table, err)
 	}
-	var q string
-	args := []any{id, b, created.UTC(), tsOrNil(expires)}
-	switch table {
-	case "subject_sessions":
-		q = `INSERT INTO subject_sessions (id, body, created_at, expires_at, subject) VALUES ($1,$2,$3,$4,$5)`
-		args = append(args, extra...)
-	default:
-		// table is a constant of this package.
-		q = `INSERT INTO ` + table + ` (id, body, created_at, expires_at) VALUES ($1,$2,$3,$4)`
+	names := append([]string{"id", "body"}, cols.names...)
+	params := make([]string, len(names))
+	for i := range params {
+		params[i] = "$" + strconv.Itoa(i+1)
 	}
-	if _, err := db.pool.Exec(ctx, q, args...); err != nil {
+	q := `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `)`
+	if _, err := db.pool.Exec(ctx, q, append([]any{id, b}, cols.vals(rec)...)...); err != nil {
 		return fmt.Errorf("create %s: %w", table, mapErr(err))
 	}
 	return nil
@@ -61,10 +89,11 @@ func getBody(ctx context.Context, q interface {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %s: %w", table, err)
 	}
+	store.NormalizeTimes(v)
 	return nil
 }
 
-func deleteRow(ctx context.Context, db *DB, table, id string) error {
+func deleteRow(ctx context.Context, db *Store, table, id string) error {
 	if !storable(id) {
 		return fmt.Errorf("delete %s: %w", table, errNotStorable)
 	}
@@ -85,8 +114,8 @@ func (e errAbort) Error() string { return e.err.Error() }
 
 // updateBody runs the read-modify-write of Update under a row lock.
 // The updater's error is returned unchanged, as the store contract asks.
-func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time,
-	fn func(*T) error, meta func(*T) (expires time.Time, subject string), norm func(*T)) (*T, error) {
+func updateBody[T any](ctx context.Context, db *Store, table, id string, now time.Time,
+	fn func(*T) error, cols columns[T]) (*T, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("update %s: %w", table, errNotStorable)
 	}
@@ -95,21 +124,20 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 		if err := getBody(ctx, tx, table, id, now, true, &out); err != nil {
 			return err
 		}
-		norm(&out)
 		if err := fn(&out); err != nil {
 			return errAbort{err}
 		}
-		norm(&out)
+		store.NormalizeTimes(&out)
 		b, err := json.Marshal(&out)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", table, err)
 		}
-		expires, subject := meta(&out)
-		if table == "subject_sessions" {
-			_, err = tx.Exec(ctx, `UPDATE subject_sessions SET body = $2, expires_at = $3, subject = $4 WHERE id = $1`, id, b, tsOrNil(expires), subject)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE `+table+` SET body = $2, expires_at = $3 WHERE id = $1`, id, b, tsOrNil(expires))
+		set := []string{"body = $2"}
+		for i, n := range cols.names {
+			set = append(set, n+" = $"+strconv.Itoa(i+3))
 		}
+		_, err = tx.Exec(ctx, `UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = $1`,
+			append([]any{id, b}, cols.vals(&out)...)...)
 		return err
 	})
 	var abort errAbort
@@ -126,7 +154,7 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 // UPDATE: row locking makes every concurrent caller after the first see
 // consumed_at set and match nothing. A miss is then told apart as consumed
 // (the record with ErrConsumed) or unknown/expired (ErrNotFound).
-func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v any) error {
+func consumeBody(ctx context.Context, db *Store, table, id string, now time.Time, v any) error {
 	if !storable(id) {
 		return fmt.Errorf("consume %s: %w", table, errNotStorable)
 	}
@@ -144,31 +172,19 @@ func consumeBody(ctx context.Context, db *DB, table, id string, now time.Time, v
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %s: %w", table, err)
 	}
+	store.NormalizeTimes(v)
 	if consumed {
 		return fmt.Errorf("consume %s: %w", table, store.ErrConsumed)
 	}
 	return nil
 }
 
-// utc normalises times decoded from JSON (which keep the writer's offset).
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
 // ---- authorisation sessions ----
 
-type authzSessionStore struct{ db *DB }
-
-func normAuthz(s *store.AuthzSession) { utc(&s.AuthTime, &s.CreatedAt, &s.ExpiresAt) }
+type authzSessionStore struct{ db *Store }
 
 func (s authzSessionStore) Create(ctx context.Context, a *store.AuthzSession) error {
-	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, a.CreatedAt, a.ExpiresAt)
+	return insertBody(ctx, s.db, "authz_sessions", a.ID, a, authzSessionCols)
 }
 
 func (s authzSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.AuthzSession, error) {
@@ -176,7 +192,6 @@ func (s authzSessionStore) Get(ctx context.Context, id string, now time.Time) (*
 	if err := getBody(ctx, s.db.pool, "authz_sessions", id, now, false, &a); err != nil {
 		return nil, fmt.Errorf("get authz session: %w", err)
 	}
-	normAuthz(&a)
 	return &a, nil
 }
 
@@ -187,7 +202,7 @@ func (s authzSessionStore) Update(ctx context.Context, id string, now time.Time,
 		}
 		a.ID = id
 		return nil
-	}, func(a *store.AuthzSession) (time.Time, string) { return a.ExpiresAt, "" }, normAuthz)
+	}, authzSessionCols)
 }
 
 func (s authzSessionStore) Delete(ctx context.Context, id string) error {
@@ -196,14 +211,10 @@ func (s authzSessionStore) Delete(ctx context.Context, id string) error {
 
 // ---- subject sessions ----
 
-type subjectSessionStore struct{ db *DB }
-
-func normSubject(s *store.SubjectSession) {
-	utc(&s.AuthTime, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt)
-}
+type subjectSessionStore struct{ db *Store }
 
 func (s subjectSessionStore) Create(ctx context.Context, ss *store.SubjectSession) error {
-	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, ss.CreatedAt, ss.ExpiresAt, ss.Subject)
+	return insertBody(ctx, s.db, "subject_sessions", ss.ID, ss, subjectSessionCols)
 }
 
 func (s subjectSessionStore) Get(ctx context.Context, id string, now time.Time) (*store.SubjectSession, error) {
@@ -211,7 +222,6 @@ func (s subjectSessionStore) Get(ctx context.Context, id string, now time.Time) 
 	if err := getBody(ctx, s.db.pool, "subject_sessions", id, now, false, &ss); err != nil {
 		return nil, fmt.Errorf("get subject session: %w", err)
 	}
-	normSubject(&ss)
 	return &ss, nil
 }
 
@@ -222,7 +232,7 @@ func (s subjectSessionStore) Update(ctx context.Context, id string, now time.Tim
 		}
 		ss.ID = id
 		return nil
-	}, func(ss *store.SubjectSession) (time.Time, string) { return ss.ExpiresAt, ss.Subject }, normSubject)
+	}, subjectSessionCols)
 }
 
 func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
@@ -247,7 +257,7 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 		if err := json.Unmarshal(b, &ss); err != nil {
 			return nil, fmt.Errorf("decode subject session: %w", err)
 		}
-		normSubject(&ss)
+		store.NormalizeTimes(&ss)
 		return &ss, nil
 	})
 	if err != nil {
@@ -258,14 +268,10 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 
 // ---- codes and pushed requests ----
 
-type codeStore struct{ db *DB }
-
-func normCode(c *store.Code) {
-	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
-}
+type codeStore struct{ db *Store }
 
 func (s codeStore) Create(ctx context.Context, c *store.Code) error {
-	return insertBody(ctx, s.db, "codes", c.ID, c, c.CreatedAt, c.ExpiresAt)
+	return insertBody(ctx, s.db, "codes", c.ID, c, codeCols)
 }
 
 func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*store.Code, error) {
@@ -274,16 +280,13 @@ func (s codeStore) Consume(ctx context.Context, id string, now time.Time) (*stor
 	if err != nil && !errors.Is(err, store.ErrConsumed) {
 		return nil, err
 	}
-	normCode(&c)
 	return &c, err
 }
 
-type parStore struct{ db *DB }
-
-func normPAR(r *store.PushedRequest) { utc(&r.CreatedAt, &r.ExpiresAt) }
+type parStore struct{ db *Store }
 
 func (s parStore) Create(ctx context.Context, r *store.PushedRequest) error {
-	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, r.CreatedAt, r.ExpiresAt)
+	return insertBody(ctx, s.db, "pushed_requests", r.ID, r, parCols)
 }
 
 func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store.PushedRequest, error) {
@@ -292,7 +295,6 @@ func (s parStore) Consume(ctx context.Context, id string, now time.Time) (*store
 	if err != nil && !errors.Is(err, store.ErrConsumed) {
 		return nil, err
 	}
-	normPAR(&r)
 	return &r, err
 }
 
@@ -312,18 +314,17 @@ func (s parStore) DeleteByClient(ctx context.Context, clientID string) (int, err
 
 // ---- replay cache ----
 
-type replayCache struct{ db *DB }
+type replayCache struct{ db *Store }
 
-// MarkUsed stores the SHA-256 of key, not key itself: identifiers such as
-// "jti" are caller-chosen and may be long (beyond a btree entry's limit)
-// or not storable as text. It inserts the key, or takes over a row that has expired at now,
-// in one statement; a live row makes the upsert's WHERE false, so nothing
-// is returned and the key was already used.
+// MarkUsed inserts the key (already hashed by the caller, as
+// store.ReplayCache says), or takes over a row that has expired at now, in
+// one statement; a live row makes the upsert's WHERE false, so nothing is
+// returned and the key was already used.
 func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	var k string
 	err := c.db.pool.QueryRow(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE replay_cache.expires_at <= $3
-		RETURNING key`, replayKey(key), until.UTC(), now.UTC()).Scan(&k)
+		RETURNING key`, key, until.UTC(), now.UTC()).Scan(&k)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return true, nil
@@ -335,7 +336,7 @@ func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.T
 
 // ---- purge ----
 
-type ephemeralPurger struct{ db *DB }
+type ephemeralPurger struct{ db *Store }
 
 // Purge removes expired ephemeral rows, at most limit per table.
 func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
@@ -354,9 +355,4 @@ func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (i
 		}
 	}
 	return total, nil
-}
-
-func replayKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
 }

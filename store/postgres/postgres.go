@@ -24,21 +24,35 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is an open PostgreSQL backend. It is safe for concurrent use.
-type DB struct {
+// Store is an open PostgreSQL backend. It is safe for concurrent use.
+type Store struct {
 	pool     *pgxpool.Pool
 	log      *slog.Logger
 	notifier *Notifier
 }
 
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the logger (default: discard); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
 // Open connects to the database at dsn (a libpq URL or key=value string),
 // applies pending migrations and returns the backend. Several nodes may
 // call Open at the same time on the same database: goose's advisory session
-// lock lets one migrate while the others wait. log may be nil.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// lock lets one migrate while the others wait.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	db := &Store{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(db)
 	}
+	log := db.log
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The DSN may hold a password: never echo it.
@@ -56,7 +70,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db := &DB{pool: pool, log: log}
+	db.pool = pool
 	db.notifier = newNotifier(pool, log)
 	return db, nil
 }
@@ -92,20 +106,23 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return nil
 }
 
-// Close stops the notifier and closes every connection.
-func (db *DB) Close() {
+// Close stops the notifier and closes every connection. It returns nil:
+// pgxpool reports no error on close; the signature is the one every
+// backend shares.
+func (db *Store) Close() error {
 	db.notifier.close()
 	db.pool.Close()
+	return nil
 }
 
 // Pool returns the connection pool, for health checks and tests.
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+func (db *Store) Pool() *pgxpool.Pool { return db.pool }
 
 // Notifier returns the cluster notifier (LISTEN/NOTIFY).
-func (db *DB) Notifier() store.Notifier { return db.notifier }
+func (db *Store) Notifier() store.Notifier { return db.notifier }
 
 // Durable returns the durable stores, with Notifier set.
-func (db *DB) Durable() store.Durable {
+func (db *Store) Durable() store.Durable {
 	return store.Durable{
 		Clients:        clientStore{db},
 		Authorizations: authorizationStore{db},
@@ -119,7 +136,7 @@ func (db *DB) Durable() store.Durable {
 }
 
 // Ephemeral returns the stores for short-lived objects.
-func (db *DB) Ephemeral() store.Ephemeral {
+func (db *Store) Ephemeral() store.Ephemeral {
 	return store.Ephemeral{
 		AuthzSessions:   authzSessionStore{db},
 		SubjectSessions: subjectSessionStore{db},
@@ -205,7 +222,7 @@ func strsOrNil(s []string) []string {
 // inTx runs fn in a transaction, committing when it returns nil. A
 // transaction PostgreSQL aborts as a deadlock victim or a serialisation
 // failure is run again (fn must be safe to repeat).
-func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (db *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool, fn) })
 }
 
@@ -216,7 +233,7 @@ const maxTries = 5
 // client to retry: deadlock_detected (40P01) or serialization_failure
 // (40001). The lock order of this package avoids deadlocks between its own
 // statements; this is the safety net for the ones it cannot foresee.
-func (db *DB) retry(ctx context.Context, fn func() error) error {
+func (db *Store) retry(ctx context.Context, fn func() error) error {
 	var err error
 	for range maxTries {
 		if err = fn(); !retryable(err) || ctx.Err() != nil {
@@ -235,7 +252,7 @@ func retryable(err error) bool {
 // purgeBatch deletes at most limit rows of table matching pred (a boolean
 // SQL expression over $1 = now), by primary key so that each batch only
 // locks the rows it removes.
-func (db *DB) purgeBatch(ctx context.Context, table, key, pred string, now time.Time, limit int) (int, error) {
+func (db *Store) purgeBatch(ctx context.Context, table, key, pred string, now time.Time, limit int) (int, error) {
 	// table, key and pred are constants of this package, never input.
 	q := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE %[3]s LIMIT $2 FOR UPDATE SKIP LOCKED)`, table, key, pred)
 	tag, err := db.pool.Exec(ctx, q, now.UTC(), limit)

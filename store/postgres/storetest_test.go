@@ -12,9 +12,9 @@ import (
 // suiteDB opens one database for a whole suite and empties it before each
 // subtest: creating a database per subtest would cost far more than the
 // subtests themselves.
-func suiteDB(t *testing.T) func(t *testing.T) *postgres.DB {
+func suiteDB(t *testing.T) func(t *testing.T) *postgres.Store {
 	db := open(t, pgtest.NewDatabase(t))
-	return func(t *testing.T) *postgres.DB {
+	return func(t *testing.T) *postgres.Store {
 		t.Helper()
 		// DELETE rather than TRUNCATE: on near-empty tables it is much
 		// cheaper than TRUNCATE's exclusive locks and file swaps.

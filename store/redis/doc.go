@@ -11,7 +11,7 @@
 //	code:<id>      hash {b: JSON code, c: consumed flag, e: expiry µs}
 //	par:<id>       hash, as code
 //	parc:<client>  sorted set of a client's pushed-request IDs, scored by key expiry (for DeleteByClient)
-//	jti:<sha256>   string, expiry µs of a replay-cache entry (hex SHA-256 of its key)
+//	jti:<key>      string, expiry µs of a replay-cache entry (the key is the hex SHA-256 the core passes)
 //	notify:<topic> pub/sub channel
 //
 // Expiry. Every key gets a native expiry (PEXPIREAT at the record's

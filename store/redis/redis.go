@@ -2,8 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,8 +36,14 @@ func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // same margin the SQL backends' purges keep.
 func WithExpiryGrace(d time.Duration) Option { return func(s *Store) { s.grace = max(d, 0) } }
 
-// WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+// WithLogger sets the logger (default: discard); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
 
 // Store is an open Redis backend. It is safe for concurrent use.
 type Store struct {
@@ -134,17 +138,6 @@ func live(exp, now time.Time) bool { return exp.IsZero() || exp.After(now) }
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
-// utc normalises times decoded from JSON (which keep the writer's offset).
-func utc(ts ...*time.Time) {
-	for _, t := range ts {
-		if t.IsZero() {
-			*t = time.Time{}
-		} else {
-			*t = t.UTC()
-		}
-	}
-}
-
 // errAbort carries an updater's error out of Watch untouched.
 type errAbort struct{ err error }
 
@@ -235,7 +228,7 @@ func decodeAuthz(b []byte) (*store.AuthzSession, error) {
 	if err := json.Unmarshal(b, &a); err != nil {
 		return nil, fmt.Errorf("decode authz session: %w", err)
 	}
-	utc(&a.AuthTime, &a.CreatedAt, &a.ExpiresAt)
+	store.NormalizeTimes(&a)
 	return &a, nil
 }
 
@@ -321,7 +314,7 @@ func decodeSubject(b []byte) (*store.SubjectSession, error) {
 	if err := json.Unmarshal(b, &ss); err != nil {
 		return nil, fmt.Errorf("decode subject session: %w", err)
 	}
-	utc(&ss.AuthTime, &ss.CreatedAt, &ss.LastUsedAt, &ss.ExpiresAt)
+	store.NormalizeTimes(&ss)
 	return &ss, nil
 }
 
@@ -596,7 +589,7 @@ func (st codes) Consume(ctx context.Context, id string, now time.Time) (*store.C
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decode code: %w", err)
 	}
-	utc(&c.CreatedAt, &c.ExpiresAt, &c.Grant.AuthTime, &c.Grant.CreatedAt, &c.Grant.ExpiresAt)
+	store.NormalizeTimes(&c)
 	if consumed {
 		return &c, fmt.Errorf("consume code: %w", store.ErrConsumed)
 	}
@@ -677,7 +670,7 @@ func (st pars) Consume(ctx context.Context, id string, now time.Time) (*store.Pu
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("decode pushed request: %w", err)
 	}
-	utc(&r.CreatedAt, &r.ExpiresAt)
+	store.NormalizeTimes(&r)
 	if consumed {
 		return &r, fmt.Errorf("consume pushed request: %w", store.ErrConsumed)
 	}
@@ -699,9 +692,8 @@ return 0
 type replay struct{ s *Store }
 
 func (r replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
-	// Identifiers are caller-chosen and may be long: key by their hash.
-	sum := sha256.Sum256([]byte(key))
-	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", hex.EncodeToString(sum[:]))}, micros(now), micros(until), r.s.expireAt(until)).Int()
+	// key is already hashed by the caller (store.ReplayCache).
+	n, err := markUsed.Run(ctx, r.s.rdb, []string{r.s.key("jti", key)}, micros(now), micros(until), r.s.expireAt(until)).Int()
 	if err != nil {
 		return false, fmt.Errorf("mark used: %w", err)
 	}

@@ -3,8 +3,6 @@ package redis_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
 	"sync"
@@ -100,14 +98,14 @@ func TestTTLs(t *testing.T) {
 	if err := e.Codes.Create(ctx, &store.Code{ID: "c1", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Replay.MarkUsed(ctx, "jti1", base.Add(5*time.Minute), base); err != nil {
+	if _, err := e.Replay.MarkUsed(ctx, storetest.ReplayKey("jti1"), base.Add(5*time.Minute), base); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{
-		"p:ss:s1":                    10*time.Minute + grace,
-		"p:ssub:alice":               10*time.Minute + grace,
-		"p:code:c1":                  time.Minute + grace,
-		"p:jti:" + sha256hex("jti1"): 5*time.Minute + grace,
+		"p:ss:s1":                              10*time.Minute + grace,
+		"p:ssub:alice":                         10*time.Minute + grace,
+		"p:code:c1":                            time.Minute + grace,
+		"p:jti:" + storetest.ReplayKey("jti1"): 5*time.Minute + grace,
 	}
 	got := map[string]time.Duration{}
 	for k := range want {
@@ -232,11 +230,6 @@ func TestNotifier(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sha256hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 // logTo returns a logger writing JSON lines into buf.

@@ -8,7 +8,9 @@
 // query-only pool and run beside the writer. Atomic Update is a
 // read-modify-write inside one write transaction; Consume and MarkUsed are
 // single statements. The schema is created and upgraded by forward-only
-// migrations (migrations/*.sql, embedded) through goose's Provider API.
+// migrations (migrations/*.sql, embedded, plus the few in migrate.go that
+// SQL cannot express) through goose's Provider API. Tables, columns and
+// indexes have the names of the PostgreSQL schema.
 //
 // This package imports package store, store/sqlstore, the standard library,
 // its driver and goose; it must not import internal/ packages or another

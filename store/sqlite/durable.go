@@ -24,7 +24,7 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 // ---- clients ----
 
-type clients struct{ db *DB }
+type clients struct{ db *Store }
 
 const clientColumns = `id, secret_hash, secret_sealed, secret_expires_at, registration_token_hash, metadata, created_at, updated_at`
 
@@ -167,7 +167,7 @@ func scanBody[T any](r rowScanner) (*T, error) {
 
 // ---- grants ----
 
-type grants struct{ db *DB }
+type grants struct{ db *Store }
 
 func (s grants) Create(ctx context.Context, g *store.Grant) error {
 	body, err := sqlstore.MarshalJSON(g)
@@ -242,7 +242,7 @@ func (s grants) List(ctx context.Context, f store.GrantFilter, now time.Time) ([
 
 // ---- long-lived authorisations ----
 
-type authorizations struct{ db *DB }
+type authorizations struct{ db *Store }
 
 func (s authorizations) Put(ctx context.Context, a *store.Authorization) error {
 	body, err := sqlstore.MarshalJSON(a)
@@ -287,7 +287,7 @@ func (s authorizations) List(ctx context.Context, subject, clientID string) ([]*
 
 // ---- refresh tokens ----
 
-type refreshTokens struct{ db *DB }
+type refreshTokens struct{ db *Store }
 
 const refreshColumns = `id, grant_id, client_id, created_at, expires_at, last_used_at, rotated_at`
 
@@ -383,7 +383,7 @@ func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, nex
 
 // ---- access tokens ----
 
-type accessTokens struct{ db *DB }
+type accessTokens struct{ db *Store }
 
 func (s accessTokens) Create(ctx context.Context, t *store.AccessToken) error {
 	scope, err := sqlstore.MarshalJSON(t.Scope)
@@ -430,9 +430,9 @@ func (s accessTokens) Delete(ctx context.Context, id string) error {
 
 // ---- signing keys ----
 
-type keys struct{ db *DB }
+type keys struct{ db *Store }
 
-const keyColumns = `id, alg, public, private_sealed, created_at, retired_at, delete_after`
+const keyColumns = `id, alg, public_jwk, private_sealed, created_at, retired_at, delete_after`
 
 func scanKey(r rowScanner) (*store.SigningKey, error) {
 	var k store.SigningKey
@@ -525,7 +525,7 @@ func (s keys) DeleteRetired(ctx context.Context, now time.Time) (int, error) {
 
 // ---- purge ----
 
-type durablePurger struct{ db *DB }
+type durablePurger struct{ db *Store }
 
 // Purge removes expired access tokens, refresh tokens and grants (whose
 // remaining tokens cascade), at most limit of each, one short write

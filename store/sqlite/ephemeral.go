@@ -14,7 +14,7 @@ import (
 // updateBody is the atomic read-modify-write of a JSON-body record: read
 // the live row inside a write transaction, let fn change it, write it back
 // with the columns cols derives from it, and return the stored form.
-func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.Time, fn func(*T) error,
+func updateBody[T any](ctx context.Context, db *Store, table, id string, now time.Time, fn func(*T) error,
 	setID func(*T), cols func(*T) (set string, args []any)) (*T, error) {
 	var out *T
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -48,7 +48,7 @@ func updateBody[T any](ctx context.Context, db *DB, table, id string, now time.T
 }
 
 // getBody reads the JSON body of a live row.
-func getBody[T any](ctx context.Context, db *DB, table, id string, now time.Time) (*T, error) {
+func getBody[T any](ctx context.Context, db *Store, table, id string, now time.Time) (*T, error) {
 	v, err := scanBody[T](db.r.QueryRowContext(ctx, `SELECT body FROM `+table+` WHERE id = ? AND `+live, id, now.UnixMilli()))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -61,7 +61,7 @@ func getBody[T any](ctx context.Context, db *DB, table, id string, now time.Time
 
 // ---- authorisation sessions ----
 
-type authzSessions struct{ db *DB }
+type authzSessions struct{ db *Store }
 
 func (s authzSessions) Create(ctx context.Context, as *store.AuthzSession) error {
 	body, err := sqlstore.MarshalJSON(as)
@@ -88,7 +88,7 @@ func (s authzSessions) Delete(ctx context.Context, id string) error {
 
 // ---- subject sessions ----
 
-type subjectSessions struct{ db *DB }
+type subjectSessions struct{ db *Store }
 
 func (s subjectSessions) Create(ctx context.Context, ss *store.SubjectSession) error {
 	body, err := sqlstore.MarshalJSON(ss)
@@ -128,7 +128,7 @@ func (s subjectSessions) ListBySubject(ctx context.Context, subject string, now 
 
 // consume marks a live row consumed in one statement and returns its body;
 // the statement reports whether this call was the first.
-func consume[T any](ctx context.Context, db *DB, table, id string, now time.Time) (*T, error) {
+func consume[T any](ctx context.Context, db *Store, table, id string, now time.Time) (*T, error) {
 	var consumed int
 	var body string
 	err := db.w.QueryRowContext(ctx, `UPDATE `+table+` SET consumed = CASE consumed WHEN 0 THEN 1 ELSE 2 END
@@ -149,7 +149,7 @@ func consume[T any](ctx context.Context, db *DB, table, id string, now time.Time
 	return v, nil
 }
 
-type codes struct{ db *DB }
+type codes struct{ db *Store }
 
 func (s codes) Create(ctx context.Context, c *store.Code) error {
 	body, err := sqlstore.MarshalJSON(c)
@@ -163,7 +163,7 @@ func (s codes) Consume(ctx context.Context, id string, now time.Time) (*store.Co
 	return consume[store.Code](ctx, s.db, "codes", id, now)
 }
 
-type pars struct{ db *DB }
+type pars struct{ db *Store }
 
 func (s pars) Create(ctx context.Context, r *store.PushedRequest) error {
 	body, err := sqlstore.MarshalJSON(r)
@@ -194,15 +194,15 @@ func (s pars) DeleteByClient(ctx context.Context, clientID string) (int, error) 
 
 // ---- replay cache ----
 
-type replay struct{ db *DB }
+type replay struct{ db *Store }
 
 // MarkUsed is one upsert: it inserts the key, or takes over a row that has
 // expired at now, and returns a row only when it did either; no row means
 // the key was live.
 func (s replay) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
 	var one int
-	err := s.db.w.QueryRowContext(ctx, `INSERT INTO replay (key, until) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE replay.until <= ?
+	err := s.db.w.QueryRowContext(ctx, `INSERT INTO replay_cache (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_cache.expires_at <= ?
 		RETURNING 1`, key, until.UnixMilli(), now.UnixMilli()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -215,7 +215,7 @@ func (s replay) MarkUsed(ctx context.Context, key string, until, now time.Time) 
 
 // ---- purge ----
 
-type ephemeralPurger struct{ db *DB }
+type ephemeralPurger struct{ db *Store }
 
 // Purge removes expired authorisation sessions, subject sessions, codes,
 // pushed requests and replay keys, at most limit of each.
@@ -226,7 +226,7 @@ func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (i
 		{"subject_sessions", "expires_at"},
 		{"codes", "expires_at"},
 		{"pushed_requests", "expires_at"},
-		{"replay", "until"},
+		{"replay_cache", "expires_at"},
 	} {
 		n, err := p.db.purgeBatch(ctx, t.table, t.column, now.UnixMilli(), limit)
 		total += n

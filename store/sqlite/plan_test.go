@@ -9,7 +9,7 @@ import (
 // Every lookup and purge predicate must be served by an index; a full scan
 // of a token table is what makes purges lock a busy database.
 func TestQueriesUseIndexes(t *testing.T) {
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"), nil)
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		`SELECT rowid FROM subject_sessions WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT rowid FROM codes WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT rowid FROM pushed_requests WHERE expires_at <= 1 LIMIT 10`,
-		`SELECT rowid FROM replay WHERE until <= 1 LIMIT 10`,
+		`SELECT rowid FROM replay_cache WHERE expires_at <= 1 LIMIT 10`,
 		`SELECT body FROM grants WHERE subject = 'a' ORDER BY created_at DESC`,
 		`SELECT body FROM grants WHERE client_id = 'c' ORDER BY created_at DESC`,
 		`SELECT body FROM authorizations WHERE client_id = 'c'`,

@@ -26,25 +26,39 @@ var migrationFiles embed.FS
 // another process (a second node on the same file, or the CLI).
 const busyTimeoutMillis = 10_000
 
-// DB is an open SQLite store. It is safe for concurrent use. Update
+// Store is an open SQLite store. It is safe for concurrent use. Update
 // functions run inside the write transaction, which holds the only writer
 // connection: they must not call back into the store.
-type DB struct {
+type Store struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
 	log *slog.Logger
 }
 
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the logger (default: discard); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date. path must name a file: two pools share it, so
 // ":memory:" does not work.
-func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	db := &Store{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(db)
 	}
+	log := db.log
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
 	q.Set("_foreign_keys", "on")
@@ -82,7 +96,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	log.Debug("sqlite store open", "path", path)
-	return &DB{w: w, r: r, log: log}, nil
+	db.w, db.r = w, r
+	return db, nil
 }
 
 // newProvider returns the goose provider for the embedded migrations.
@@ -93,6 +108,7 @@ func newProvider(db *sql.DB, log *slog.Logger) (*goose.Provider, error) {
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goMigrations...),
 		goose.WithSlog(log))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
@@ -119,7 +135,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 
 // SchemaVersion reports the schema version the database is at and the
 // latest one this build knows.
-func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+func (db *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
 	p, err := newProvider(db.w, db.log)
 	if err != nil {
 		return 0, 0, err
@@ -128,13 +144,13 @@ func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err err
 }
 
 // Close closes both pools.
-func (db *DB) Close() error {
+func (db *Store) Close() error {
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
 // Durable returns the durable stores. SQLite is single-node, so Notifier
 // is nil.
-func (db *DB) Durable() store.Durable {
+func (db *Store) Durable() store.Durable {
 	return store.Durable{
 		Clients:        clients{db},
 		Authorizations: authorizations{db},
@@ -147,7 +163,7 @@ func (db *DB) Durable() store.Durable {
 }
 
 // Ephemeral returns the ephemeral stores.
-func (db *DB) Ephemeral() store.Ephemeral {
+func (db *Store) Ephemeral() store.Ephemeral {
 	return store.Ephemeral{
 		AuthzSessions:   authzSessions{db},
 		SubjectSessions: subjectSessions{db},
@@ -184,7 +200,7 @@ func isForeignKey(err error) bool {
 }
 
 // insert runs an INSERT and maps a key collision to ErrExists.
-func (db *DB) insert(ctx context.Context, what, query string, args ...any) error {
+func (db *Store) insert(ctx context.Context, what, query string, args ...any) error {
 	if _, err := db.w.ExecContext(ctx, query, args...); err != nil {
 		if isDuplicate(err) {
 			return fmt.Errorf("create %s: %w", what, store.ErrExists)
@@ -196,7 +212,7 @@ func (db *DB) insert(ctx context.Context, what, query string, args ...any) error
 
 // execOne runs a statement that must touch exactly one row; none means
 // ErrNotFound.
-func (db *DB) execOne(ctx context.Context, what, query string, args ...any) error {
+func (db *Store) execOne(ctx context.Context, what, query string, args ...any) error {
 	res, err := db.w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -213,7 +229,7 @@ func (db *DB) execOne(ctx context.Context, what, query string, args ...any) erro
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits if fn
 // succeeds.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -232,7 +248,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // purgeBatch deletes up to limit expired rows of table in one bounded
 // statement. table and column are constants of this package.
-func (db *DB) purgeBatch(ctx context.Context, table, column string, nowMillis int64, limit int) (int, error) {
+func (db *Store) purgeBatch(ctx context.Context, table, column string, nowMillis int64, limit int) (int, error) {
 	q := `DELETE FROM ` + table + ` WHERE rowid IN (SELECT rowid FROM ` + table +
 		` WHERE ` + column + ` <= ? LIMIT ?)`
 	res, err := db.w.ExecContext(ctx, q, nowMillis, limit)

@@ -17,9 +17,9 @@ import (
 	"github.com/keyward/keyward/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.DB {
+func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), path, nil)
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -31,7 +31,7 @@ func open(t *testing.T, path string) *sqlite.DB {
 	return db
 }
 
-func newDB(t *testing.T) *sqlite.DB {
+func newDB(t *testing.T) *sqlite.Store {
 	return open(t, filepath.Join(t.TempDir(), "keyward.db"))
 }
 
@@ -46,7 +46,7 @@ func TestEphemeral(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	base := storetest.Base
-	db, err := sqlite.Open(t.Context(), path, nil)
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,8 @@ func TestMigrationsOnEmptyDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if latest != 1 || current != latest {
-		t.Errorf("schema version %d, latest %d; want both 1", current, latest)
+	if latest != 3 || current != latest {
+		t.Errorf("schema version %d, latest %d; want both 3", current, latest)
 	}
 	// Opening an up-to-date database a second time applies nothing and
 	// keeps the version.
@@ -102,7 +102,7 @@ func TestMigrationsOnEmptyDatabase(t *testing.T) {
 
 func TestOpenRejectsBadPaths(t *testing.T) {
 	for _, path := range []string{"", ":memory:", "x.db?mode=ro", filepath.Join(t.TempDir(), "missing-dir", "x.db")} {
-		if db, err := sqlite.Open(t.Context(), path, nil); err == nil {
+		if db, err := sqlite.Open(t.Context(), path); err == nil {
 			db.Close()
 			t.Errorf("Open(%q) succeeded", path)
 		}
@@ -114,7 +114,7 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 // must keep AddIfEmpty exactly-once across them.
 func TestAddIfEmptyAcrossHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	handles := []*sqlite.DB{open(t, path), open(t, path), open(t, path)}
+	handles := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
 	var wg sync.WaitGroup
 	added := make([]bool, 12)
 	errs := make([]error, len(added))
@@ -159,5 +159,65 @@ func TestRotationChainLeavesTwoRows(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("100 rotations left %d refresh-token rows, want 2", n)
+	}
+}
+
+// A database of schema version 1 (replay table "replay" keyed by the raw
+// identifier, key column "public") keeps its data through the upgrade to
+// the shared names: a replay-cache entry written before the upgrade still
+// catches the replay after it, under the key the core now passes, and the
+// signing keys still read.
+func TestUpgradeFromVersion1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	if err := sqlite.MigrateTo(ctx, path, 1); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	base := storetest.Base
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO replay (key, until) VALUES (?, ?), (?, ?)`, []any{
+			"client_assertion:c1:jti-live", base.Add(time.Minute).UnixMilli(),
+			"client_assertion:c1:jti-gone", base.Add(-time.Minute).UnixMilli()}},
+		{`INSERT INTO signing_keys (id, alg, public, private_sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
+			[]any{"k1", "ES256", []byte(`{"kty":"EC"}`), []byte{1}, base.UnixMilli()}},
+	} {
+		if _, err := raw.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+
+	db := open(t, path)
+	if current, latest, err := db.SchemaVersion(ctx); err != nil || current != latest {
+		t.Fatalf("after Open: version %d of %d, err %v", current, latest, err)
+	}
+	replay := db.Ephemeral().Replay
+	for _, tc := range []struct {
+		id   string
+		used bool
+	}{
+		{"client_assertion:c1:jti-live", true},  // live before the upgrade: still a replay
+		{"client_assertion:c1:jti-gone", false}, // expired before: may be recorded anew
+		{"client_assertion:c1:jti-new", false},
+	} {
+		used, err := replay.MarkUsed(ctx, storetest.ReplayKey(tc.id), base.Add(time.Minute), base)
+		if err != nil || used != tc.used {
+			t.Errorf("MarkUsed(%s) = %v, %v; want %v, nil", tc.id, used, err, tc.used)
+		}
+	}
+	keys, err := db.Durable().Keys.List(ctx)
+	if err != nil || len(keys) != 1 || string(keys[0].Public) != `{"kty":"EC"}` {
+		t.Errorf("keys after upgrade = %v, %v; want k1 with its public JWK", keys, err)
+	}
+	var n int
+	if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'replay'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("old replay table: %d left (err %v), want dropped", n, err)
 	}
 }

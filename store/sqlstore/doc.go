@@ -3,6 +3,6 @@
 // come back in UTC. It holds no SQL text; each backend writes its own
 // dialect. Using it is optional.
 //
-// This package imports the standard library only; it must not import a
-// database driver or a backend.
+// This package imports the standard library and package store only; it
+// must not import a database driver or a backend.
 package sqlstore

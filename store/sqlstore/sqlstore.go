@@ -4,8 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
+
+	"github.com/keyward/keyward/store"
 )
 
 // Millis is the column value of t: Unix milliseconds, or NULL for the zero
@@ -36,56 +37,12 @@ func MarshalJSON(v any) (string, error) {
 	return string(b), nil
 }
 
-// UnmarshalJSON decodes a JSON column into v (a pointer) and turns every
-// time.Time reachable from v through pointers, structs, slices and arrays
-// into UTC, since JSON keeps the writer's offset.
+// UnmarshalJSON decodes a JSON column into v (a pointer) and normalises its
+// times (store.NormalizeTimes), since JSON keeps the writer's offset.
 func UnmarshalJSON(data string, v any) error {
 	if err := json.Unmarshal([]byte(data), v); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}
-	UTC(v)
+	store.NormalizeTimes(v)
 	return nil
-}
-
-var timeType = reflect.TypeFor[time.Time]()
-
-// UTC converts, in place, every settable time.Time reachable from v through
-// pointers, structs, slices and arrays to UTC; zero times stay zero. Maps
-// and interfaces are not entered: the store records keep times in typed
-// fields only.
-func UTC(v any) {
-	utc(reflect.ValueOf(v))
-}
-
-func utc(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		if !v.IsNil() {
-			utc(v.Elem())
-		}
-	case reflect.Struct:
-		if v.Type() == timeType {
-			if v.CanSet() {
-				t := v.Interface().(time.Time)
-				if t.IsZero() {
-					v.Set(reflect.ValueOf(time.Time{}))
-				} else {
-					v.Set(reflect.ValueOf(t.UTC()))
-				}
-			}
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				utc(v.Field(i))
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return
-		}
-		for i := range v.Len() {
-			utc(v.Index(i))
-		}
-	}
 }

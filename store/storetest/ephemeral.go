@@ -598,7 +598,7 @@ func testReplay(t *testing.T, e store.Ephemeral) {
 		{"after until", "jti-1", until.Add(time.Hour), until, false},
 		{"recorded anew", "jti-1", until.Add(time.Hour), until.Add(time.Minute), true},
 	} {
-		used, err := e.Replay.MarkUsed(ctx, step.key, step.until, step.now)
+		used, err := e.Replay.MarkUsed(ctx, ReplayKey(step.key), step.until, step.now)
 		must(t, step.name, err)
 		if used != step.want {
 			t.Errorf("%s: alreadyUsed = %v, want %v", step.name, used, step.want)
@@ -611,7 +611,7 @@ func testReplayConcurrent(t *testing.T, e store.Ephemeral) {
 	used := make([]bool, Goroutines)
 	errs := concurrently(func(i int) error {
 		var err error
-		used[i], err = e.Replay.MarkUsed(ctx, "jti", Base.Add(time.Minute), Base)
+		used[i], err = e.Replay.MarkUsed(ctx, ReplayKey("jti"), Base.Add(time.Minute), Base)
 		return err
 	})
 	first := 0
@@ -645,7 +645,7 @@ func testEphemeralPurge(t *testing.T, e store.Ephemeral) {
 		r := fixturePAR(id("par-exp", i))
 		r.ExpiresAt = exp
 		must(t, "create", e.PAR.Create(ctx, r))
-		_, err := e.Replay.MarkUsed(ctx, id("jti-exp", i), exp, exp.Add(-time.Hour))
+		_, err := e.Replay.MarkUsed(ctx, ReplayKey(id("jti-exp", i)), exp, exp.Add(-time.Hour))
 		must(t, "mark used", err)
 	}
 	live := Base.Add(time.Millisecond)
@@ -661,7 +661,7 @@ func testEphemeralPurge(t *testing.T, e store.Ephemeral) {
 	r := fixturePAR("par-live")
 	r.ExpiresAt = live
 	must(t, "create", e.PAR.Create(ctx, r))
-	_, err := e.Replay.MarkUsed(ctx, "jti-live", live, Base.Add(-time.Hour))
+	_, err := e.Replay.MarkUsed(ctx, ReplayKey("jti-live"), live, Base.Add(-time.Hour))
 	must(t, "mark used", err)
 
 	n1, err := e.Purger.Purge(ctx, Base, limit)
@@ -696,7 +696,7 @@ func testEphemeralPurge(t *testing.T, e store.Ephemeral) {
 	if _, err := e.PAR.Consume(ctx, "par-live", Base); err != nil {
 		t.Errorf("live pushed request: %v", err)
 	}
-	used, err := e.Replay.MarkUsed(ctx, "jti-live", live, Base)
+	used, err := e.Replay.MarkUsed(ctx, ReplayKey("jti-live"), live, Base)
 	must(t, "mark used", err)
 	if !used {
 		t.Error("purge forgot a live replay key")

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -207,3 +209,10 @@ func wantNoLostUpdates(t *testing.T, errs []error, data map[string]any) {
 }
 
 func id(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefix, i) }
+
+// ReplayKey is the replay-cache key of a one-time identifier as the core
+// passes it to store.ReplayCache.MarkUsed: the identifier's hex SHA-256.
+func ReplayKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}

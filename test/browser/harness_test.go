@@ -1,18 +1,12 @@
 package browser
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +14,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyward/keyward/internal/testlog"
+	"github.com/keyward/keyward/internal/testnode"
 )
 
 // binary is the keyward binary TestMain built, or "" when there is no
@@ -51,19 +48,13 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	if haveChromium() || browserRequired() {
-		dir, err := os.MkdirTemp("", "keyward-browser-")
-		if err != nil {
+		var dir string
+		var err error
+		if binary, dir, err = testnode.Build(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "keyward")
-		build := exec.Command("go", "build", "-o", binary, "github.com/keyward/keyward/cmd/keyward")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build keyward:", err)
-			return 1
-		}
 	}
 	return m.Run()
 }
@@ -82,19 +73,6 @@ func needChromium(t *testing.T) {
 	t.Skip(msg)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // serverEnv is the process environment without any KEYWARD_ variable, so
 // that the node runs with the README's defaults whatever the CI job exports.
 func serverEnv() []string {
@@ -108,78 +86,16 @@ func serverEnv() []string {
 }
 
 // startDemo runs `keyward serve --demo` on a free loopback port with a fresh
-// data directory and returns its issuer URL once discovery answers. The
-// issuer must name the port, so the port is chosen before the server binds
-// it; when a parallel test takes it meanwhile, startDemo tries another.
+// data directory and returns its issuer URL once discovery answers.
 func startDemo(t *testing.T) string {
 	t.Helper()
-	for range 5 {
-		if issuer, ok := tryStartDemo(t); ok {
-			return issuer
-		}
-	}
-	t.Fatal("keyward could not bind a free port in 5 tries")
-	return ""
-}
-
-// tryStartDemo reports false when the port was taken before the server
-// could bind it; other failures end the test.
-func tryStartDemo(t *testing.T) (string, bool) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	issuer := "http://" + addr
-	logs := &syncBuffer{}
-	cmd := exec.Command(binary, "serve", "--demo",
-		"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir())
-	cmd.Env = serverEnv()
-	// Stdout carries the generated API token and the demo client secret;
-	// keep it out of test logs.
-	cmd.Stdout, cmd.Stderr = io.Discard, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start keyward: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("keyward logs:\n%s", logs.String())
-		}
+	issuer, _ := testnode.StartOnFreePort(t, "keyward", func(addr, issuer string) *exec.Cmd {
+		cmd := exec.Command(binary, "serve", "--demo",
+			"--listen", addr, "--issuer", issuer, "--data-dir", t.TempDir())
+		cmd.Env = serverEnv()
+		return cmd
 	})
-
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			if strings.Contains(logs.String(), "address already in use") {
-				return "", false
-			}
-			t.Fatalf("keyward exited early: %s", logs.String())
-		default:
-		}
-		resp, err := hc.Get(issuer + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return issuer, true
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("keyward not ready after 20s: %s", logs.String())
-	return "", false
+	return issuer
 }
 
 // hop is one document request the browser made, redirects included.
@@ -201,7 +117,7 @@ type browser struct {
 // bounded by parent: when parent ends, the browser is killed.
 func newBrowser(t *testing.T, parent context.Context) *browser {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testlog.Buffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath()),
 		chromedp.Headless,

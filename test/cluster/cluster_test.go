@@ -35,7 +35,7 @@ func TestFlowsAcrossNodes(t *testing.T) {
 		}
 		for _, nd := range nodes {
 			if status, body, err := userInfo(ctx, nd, tok.access); err != nil || status != 200 || body["sub"] != "alice" {
-				t.Errorf("flow %d: userinfo on %s: %d %v %v", i, nd.name, status, body, err)
+				t.Errorf("flow %d: userinfo on %s: %d %v %v", i, nd.Name, status, body, err)
 			}
 		}
 		if status, body, err := refresh(ctx, nodes[(i+1)%3], id, secret, tok.refresh); err != nil || status != 200 {
@@ -92,10 +92,10 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 	for i, tok := range answered {
 		nd := survivors[i%2]
 		if status, body, err := userInfo(ctx, nd, tok.access); err != nil || status != 200 {
-			t.Errorf("answered flow %d: access token rejected by %s: %d %v %v", i, nd.name, status, body, err)
+			t.Errorf("answered flow %d: access token rejected by %s: %d %v %v", i, nd.Name, status, body, err)
 		}
 		if status, body, err := refresh(ctx, nd, id, secret, tok.refresh); err != nil || status != 200 {
-			t.Errorf("answered flow %d: refresh token rejected by %s: %d %v %v", i, nd.name, status, body, err)
+			t.Errorf("answered flow %d: refresh token rejected by %s: %d %v %v", i, nd.Name, status, body, err)
 		}
 	}
 	for i := range 4 {

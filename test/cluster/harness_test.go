@@ -14,16 +14,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/keyward/keyward/internal/testnode"
 	"github.com/keyward/keyward/store/postgres/pgtest"
 	"github.com/keyward/keyward/store/redis/redistest"
 )
@@ -31,16 +29,11 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyward-cluster-")
+	var dir string
+	var err error
+	binary, dir, err = testnode.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "keyward")
-	build := exec.Command("go", "build", "-o", binary, "github.com/keyward/keyward/cmd/keyward")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build keyward:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -65,24 +58,9 @@ type cluster struct {
 }
 
 type node struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan struct{}
+	*testnode.Process
+	url string
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func randomB64(n int) string {
 	b := make([]byte, n)
@@ -120,9 +98,7 @@ func newCluster(t *testing.T) *cluster {
 func (c *cluster) liveNodes() []*node {
 	var live []*node
 	for _, n := range c.nodes {
-		select {
-		case <-n.done:
-		default:
+		if !n.Exited() {
 			live = append(live, n)
 		}
 	}
@@ -148,33 +124,16 @@ func (c *cluster) startNodes(n int) []*node {
 // no other test can take the port between choosing and binding it.
 func (c *cluster) startNode(name string) *node {
 	c.t.Helper()
-	nd := &node{name: name, logs: &syncBuffer{}, done: make(chan struct{})}
-	nd.cmd = exec.Command(binary, "serve", "--demo",
+	cmd := exec.Command(binary, "serve", "--demo",
 		"--listen", "127.0.0.1:0", "--issuer", c.issuer, "--data-dir", c.t.TempDir(),
 		"--store", c.storeDSN, "--redis", c.redisURL,
 		"--api-token", c.apiToken, "--master-key", c.masterKey)
-	nd.cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(),
 		"KEYWARD_CLUSTER_REDIS_PREFIX="+c.prefix,
 		"KEYWARD_KEYS_REFRESH_INTERVAL=3s",
 		"KEYWARD_LOG_LEVEL=info")
-	nd.cmd.Env = append(nd.cmd.Env, c.env...)
-	nd.cmd.Stdout, nd.cmd.Stderr = io.Discard, nd.logs
-	if err := nd.cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { nd.cmd.Wait(); close(nd.done) }()
-	c.t.Cleanup(func() {
-		nd.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-nd.done:
-		case <-time.After(10 * time.Second):
-			nd.cmd.Process.Kill()
-		}
-		if c.t.Failed() {
-			c.t.Logf("%s logs:\n%s", name, nd.logs.String())
-		}
-	})
-	return nd
+	cmd.Env = append(cmd.Env, c.env...)
+	return &node{Process: testnode.StartProcess(c.t, name, cmd)}
 }
 
 // listeningAddr finds the address in the node's "listening" log line.
@@ -198,12 +157,12 @@ func (c *cluster) waitReady(nd *node) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-nd.done:
-			c.t.Fatalf("%s exited: %s", nd.name, nd.logs.String())
+		case <-nd.Done:
+			c.t.Fatalf("%s exited: %s", nd.Name, nd.Logs.String())
 		default:
 		}
 		if nd.url == "" {
-			if addr := listeningAddr(nd.logs.String()); addr != "" {
+			if addr := listeningAddr(nd.Logs.String()); addr != "" {
 				nd.url = "http://" + addr
 			}
 		}
@@ -218,14 +177,11 @@ func (c *cluster) waitReady(nd *node) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.t.Fatalf("%s not ready: %s", nd.name, nd.logs.String())
+	c.t.Fatalf("%s not ready: %s", nd.Name, nd.Logs.String())
 }
 
 // kill ends a node abruptly, as a crash would.
-func (c *cluster) kill(nd *node) {
-	nd.cmd.Process.Signal(syscall.SIGKILL)
-	<-nd.done
-}
+func (c *cluster) kill(nd *node) { nd.Kill() }
 
 var client = &http.Client{
 	Timeout:       10 * time.Second,

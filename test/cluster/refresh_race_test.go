@@ -50,10 +50,10 @@ func TestRefreshReplayRacesRotation(t *testing.T) {
 		wg.Wait()
 
 		if replayErr != nil || replayStatus != 400 || replayBody["error"] != "invalid_grant" {
-			t.Fatalf("round %d: replay on %s: %d %v %v, want 400 invalid_grant", i, a.name, replayStatus, replayBody, replayErr)
+			t.Fatalf("round %d: replay on %s: %d %v %v, want 400 invalid_grant", i, a.Name, replayStatus, replayBody, replayErr)
 		}
 		if rotateErr != nil || (rotateStatus != 200 && (rotateStatus != 400 || rotateBody["error"] != "invalid_grant")) {
-			t.Fatalf("round %d: rotation on %s: %d %v %v, want 200 or 400 invalid_grant", i, b.name, rotateStatus, rotateBody, rotateErr)
+			t.Fatalf("round %d: rotation on %s: %d %v %v, want 200 or 400 invalid_grant", i, b.Name, rotateStatus, rotateBody, rotateErr)
 		}
 		// The grant is revoked: nothing issued under it refreshes any more.
 		left := []string{cur}
@@ -64,7 +64,7 @@ func TestRefreshReplayRacesRotation(t *testing.T) {
 		for _, rt := range left {
 			for _, nd := range nodes {
 				if status, body, err := refresh(ctx, nd, id, secret, rt); err != nil || status != 400 {
-					t.Fatalf("round %d: a refresh token of the replayed grant still works on %s: %d %v %v", i, nd.name, status, body, err)
+					t.Fatalf("round %d: a refresh token of the replayed grant still works on %s: %d %v %v", i, nd.Name, status, body, err)
 				}
 			}
 		}

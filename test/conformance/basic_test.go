@@ -12,9 +12,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Basic OP plan (oidcc-basic-certification-test-plan), conformance-checklist
-// §1.3. Unless a module says otherwise the client authenticates with
-// client_secret_basic.
+// Basic OP plan (oidcc-basic-certification-test-plan of the OpenID
+// conformance suite, https://gitlab.com/openid/conformance-suite). Unless a
+// module says otherwise the client authenticates with client_secret_basic.
 
 func newBasic(t *testing.T) (*env, *client) {
 	e := newEnv(t)
@@ -104,7 +104,7 @@ func TestOIDCCIDTokenUnsigned(t *testing.T) {
 	_, md := e.discovery()
 	algs := asSlice(md["id_token_signing_alg_values_supported"])
 	if slices.Contains(algs, any("none")) {
-		t.Fatalf("discovery lists alg none for ID tokens; module 5 then requires unsigned ID tokens, which this suite does not implement")
+		t.Fatalf("discovery lists alg none for ID tokens; oidcc-idtoken-unsigned then requires unsigned ID tokens, which this suite does not implement")
 	}
 	r := e.register(map[string]any{
 		"redirect_uris":                []string{freeLoopbackURL(t, "/cb")},

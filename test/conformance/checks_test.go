@@ -34,7 +34,7 @@ func (i *idToken) num(k string) int64 {
 func (i *idToken) str(k string) string { s, _ := i.claims[k].(string); return s }
 
 // checkStandardFlow runs the checks the suite applies inside every flow
-// module (conformance-checklist §1.2: AbstractOIDCCServerTest,
+// module (the conformance suite's AbstractOIDCCServerTest,
 // PerformStandardIdTokenChecks) on a completed code flow: request req, its
 // authorisation result ar and the token response tok. It returns the
 // verified ID token.

@@ -46,9 +46,9 @@ var (
 )
 
 // oidcc-discovery-endpoint-verification, the one module of the Config
-// plan (conformance-checklist §1.4). "All endpoints are https" cannot hold
-// for a loopback test issuer; every endpoint must use the issuer's scheme
-// and host instead.
+// plan (oidcc-config-certification-test-plan). "All endpoints are https"
+// cannot hold for a loopback test issuer; every endpoint must use the
+// issuer's scheme and host instead.
 func TestOIDCCDiscoveryEndpointVerification(t *testing.T) {
 	e := newEnv(t)
 	_, md := checkDiscoveryAndJWKS(t, e)

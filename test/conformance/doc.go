@@ -4,11 +4,12 @@
 // driven through the authorisation session API, as a login UI would, or
 // through the reference login UI with a cookie jar where the module is about
 // the browser-facing endpoint; every successful flow runs the suite's
-// standard checks (conformance-checklist §1.2, checkStandardFlow).
+// standard checks (checkStandardFlow). The suite's source, with every
+// module and check, is https://gitlab.com/openid/conformance-suite.
 //
 // Each test is named after its module. The package has only tests; it must
 // not import internal/core, internal/httpapi, store backends or plug-ins:
 // it sees Keyward the way a relying party and a login UI do, plus what an
-// operator has (server, internal/config, key rotation, the clock option).
+// operator has (server, config, key rotation, the clock option).
 // It borrows internal/secret only for random state and nonce values.
 package conformance

@@ -15,8 +15,8 @@ import (
 )
 
 // Dynamic OP plan (oidcc-dynamic-certification-test-plan, response_type
-// code), the modules that apply without implicit flows or request objects
-// (conformance-checklist §1.4). Clients register over RFC 7591 and, unless
+// code), the modules that apply without implicit flows or request objects.
+// Clients register over RFC 7591 and, unless
 // a module says otherwise, authenticate with private_key_jwt.
 
 // 4. oidcc-ensure-redirect-uri-in-authorization-request: with two
@@ -215,7 +215,7 @@ func TestOIDCCServerRotateKeys(t *testing.T) {
 	jwksURI := md["jwks_uri"].(string)
 	oldKids := checkJWKS(t, e, jwksURI)
 
-	if err := e.srv.Keys().Rotate(t.Context()); err != nil {
+	if err := e.srv.RotateKeys(t.Context()); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	newKids := checkJWKS(t, e, jwksURI)

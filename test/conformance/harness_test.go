@@ -7,13 +7,10 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +18,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
+	"github.com/keyward/keyward/internal/testnode"
 	"github.com/keyward/keyward/server"
 )
-
-// clock is real time plus a settable offset. The server, the RP's ID token
-// verifier and the checks all read it, so a module that must "wait" (max_age,
-// 30 s code reuse, RP key rotation) advances it instead of sleeping, while
-// time still flows for everything else.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 // env is one running Keyward node (demo users, dev mode, SQLite in a
 // temporary directory) whose issuer is its loopback listener URL.
@@ -54,7 +31,11 @@ type env struct {
 	issuer   string
 	apiToken string
 	srv      *server.Server
-	clock    *clock
+	// clock is real time plus a settable offset. The server, the RP's ID
+	// token verifier and the checks all read it, so a module that must
+	// "wait" (max_age, 30 s code reuse, RP key rotation) advances it instead
+	// of sleeping, while time still flows for everything else.
+	clock *testclock.Clock
 	// http never follows redirects, so a test sees every 3xx.
 	http *http.Client
 }
@@ -62,28 +43,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	t.Parallel()
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Issuer = issuer
-	cfg.Listen = ts.Listener.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Demo = true
-	cfg.Dev = true
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatalf("config: %v", errs)
-	}
-	c := &clock{}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(t.Context(), cfg, server.Options{Log: log, Now: c.Now})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &env{t: t, issuer: issuer, apiToken: srv.APIToken(), srv: srv, clock: c,
+	c := testclock.Wall()
+	n := testnode.Start(t, server.Options{Now: c.Now})
+	return &env{t: t, issuer: n.Issuer, apiToken: n.Server.APIToken(), srv: n.Server, clock: c,
 		http: &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

@@ -1,17 +1,19 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/core/clientreg"
-	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/store/postgres/pgtest"
 	"github.com/keyward/keyward/store/redis/redistest"
 )
@@ -27,14 +29,30 @@ func (e *env) newRPWithID(id string, extraRedirects ...string) *rp {
 	}
 	ln.Close()
 	redirect := "http://" + ln.Addr().String() + "/callback"
-	reg, err := e.srv.Clients().Create(e.t.Context(), store.ClientMetadata{
-		ClientName:   "reused ID",
-		RedirectURIs: append([]string{redirect}, extraRedirects...),
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
-		Scope:        "openid email offline_access",
-	}, clientreg.CreateOptions{PreferredID: id})
-	if err != nil {
-		e.t.Fatalf("create client %s: %v", id, err)
+	// The command line, as an operator would: it opens the node's stores
+	// with the node's master key while the node runs.
+	args := []string{"client", "create", "--data-dir", e.cfg.DataDir, "--issuer", e.issuer, "--id", id,
+		"--name", "reused ID", "--scope", "openid email offline_access", "--redirect-uri", redirect}
+	for _, r := range extraRedirects {
+		args = append(args, "--redirect-uri", r)
+	}
+	if e.cfg.Store != "" {
+		args = append(args, "--store", e.cfg.Store)
+	}
+	if e.cfg.Redis != "" {
+		args = append(args, "--redis", e.cfg.Redis)
+	}
+	environ := []string{"KEYWARD_DEV=true", "KEYWARD_CLUSTER_REDIS_PREFIX=" + e.cfg.Cluster.RedisPrefix}
+	var out, errOut bytes.Buffer
+	if err := cli.Run(e.t.Context(), cli.Options{}, args, environ, strings.NewReader(""), &out, &errOut); err != nil {
+		e.t.Fatalf("keyward client create --id %s: %v\n%s", id, err, errOut.String())
+	}
+	var reg struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &reg); err != nil || reg.ClientID != id {
+		e.t.Fatalf("keyward client create printed %q (%v)", out.String(), err)
 	}
 	ctx := oidc.ClientContext(e.t.Context(), e.http)
 	provider, err := oidc.NewProvider(ctx, e.issuer)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/server"
 )
 
@@ -233,21 +234,12 @@ func TestTokenEndpointErrors(t *testing.T) {
 	})
 }
 
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func TestExpiredCode(t *testing.T) {
-	c := &clock{t: time.Now()}
+	c := testclock.New(time.Now())
 	e := newEnvWithOptions(t, server.Options{Now: c.Now})
 	r := e.newRP(nil)
 	code, verifier := r.codeFor("alice")
-	c.Add(61 * time.Second)
+	c.Advance(61 * time.Second)
 	status, body := r.redeem(code, verifier)
 	wantOAuthError(t, status, body, 400, "invalid_grant")
 }

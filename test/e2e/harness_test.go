@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,7 +14,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
+	"github.com/keyward/keyward/internal/testnode"
 	"github.com/keyward/keyward/server"
 )
 
@@ -26,6 +25,7 @@ type env struct {
 	issuer   string
 	apiToken string
 	srv      *server.Server
+	cfg      config.Config
 	http     *http.Client
 }
 
@@ -40,31 +40,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 func newEnvFull(t *testing.T, sopts server.Options, opts ...envOption) *env {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Issuer = issuer
-	cfg.Listen = ts.Listener.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Demo = true
-	cfg.Dev = true
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatalf("config: %v", errs)
-	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sopts.Log = log
-	srv, err := server.New(t.Context(), cfg, sopts)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &env{t: t, issuer: issuer, apiToken: srv.APIToken(), srv: srv,
+	n := testnode.Start(t, sopts, func(cfg *config.Config) {
+		for _, o := range opts {
+			o(cfg)
+		}
+	})
+	return &env{t: t, issuer: n.Issuer, apiToken: n.Server.APIToken(), srv: n.Server, cfg: n.Config,
 		http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

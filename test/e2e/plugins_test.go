@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/plugin/plugintest"
 	"github.com/keyward/keyward/plugin/users"

@@ -22,7 +22,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/store/postgres/pgtest"
 	"github.com/keyward/keyward/store/redis/redistest"
 )

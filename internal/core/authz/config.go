@@ -7,7 +7,8 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// Defaults (connect2id-notes §13.3).
+// Defaults, Connect2id's (docs/configuration.md): a code is redeemed within
+// seconds of its issue, so 60 s only bounds how long a stolen one is useful.
 const (
 	DefaultSessionLifetime     = 15 * time.Minute
 	DefaultCodeLifetime        = 60 * time.Second
@@ -37,7 +38,9 @@ type Config struct {
 	// kept: it selects the protocol and grants nothing by itself.
 	LimitToRegisteredScope bool
 	// AlwaysPromptForConsent shows the consent prompt even when a long-lived
-	// authorisation covers the request (connect2id-notes §2.14).
+	// authorisation covers the request (Connect2id's
+	// op.authz.alwaysPromptForConsent,
+	// https://connect2id.com/products/server/docs/config/core).
 	AlwaysPromptForConsent bool
 	ACRValuesSupported     []string
 	// IDTokenHintAlgs are the JWS algorithms accepted on id_token_hint;
@@ -59,7 +62,7 @@ func (c Config) withDefaults() Config {
 		c.PARLifetime = DefaultPARLifetime
 	}
 	if len(c.IDTokenHintAlgs) == 0 {
-		c.IDTokenHintAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+		c.IDTokenHintAlgs = []string{oauth.AlgRS256, oauth.AlgPS256, oauth.AlgES256, oauth.AlgEdDSA}
 	}
 	if c.Tokens.AccessTokenLifetime <= 0 {
 		c.Tokens.AccessTokenLifetime = DefaultAccessTokenLifetime

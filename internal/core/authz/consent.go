@@ -16,7 +16,7 @@ import (
 // consentAll in a consent's scope stands for the whole requested scope.
 const consentAll = "*"
 
-// consent applies a consent submission (connect2id-notes §2.8): the granted
+// consent applies a consent submission (docs/api.md §3, step 3): the granted
 // scope is the submitted one cut to the requested scope ("*" = all); claims
 // are expanded ("*" = all requested) and folded for delivery; token settings
 // default from Config.Tokens. long_lived stores the consent for later

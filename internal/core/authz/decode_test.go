@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -81,6 +82,29 @@ func FuzzDecodeSubmission(f *testing.F) {
 			t.Fatalf("want exactly one result, got %v %v", a, c)
 		case a != nil && a.Sub == "":
 			t.Fatal("subject authentication with empty sub")
+		default:
+			// Replay recognises a decision by its decoded value: the hash
+			// must exist for whatever decodes, and survive a re-encoding.
+			kind, v := "auth", any(a)
+			if c != nil {
+				kind, v = "consent", c
+			}
+			h, err := submissionHash(kind, v)
+			if err != nil {
+				t.Fatalf("decoded value has no hash: %v", err)
+			}
+			again, _ := json.Marshal(v)
+			a2, c2, err := DecodeSubmission(again)
+			if err != nil {
+				t.Fatalf("re-encoded %s does not decode: %v", again, err)
+			}
+			v2 := any(a2)
+			if c2 != nil {
+				v2 = c2
+			}
+			if h2, _ := submissionHash(kind, v2); h2 != h {
+				t.Fatalf("hash changed over a re-encoding: %s", again)
+			}
 		}
 	})
 }

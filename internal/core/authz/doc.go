@@ -1,5 +1,7 @@
-// Package authz implements the authorisation session API of connect2id-notes
-// §2: it parses and validates an OAuth 2.0 / OpenID Connect authorisation
+// Package authz implements the authorisation session API (docs/api.md §3;
+// Connect2id's original is
+// https://connect2id.com/products/server/docs/integration/authz-session):
+// it parses and validates an OAuth 2.0 / OpenID Connect authorisation
 // request on behalf of a login UI, decides which prompt the UI must show
 // (authentication, consent, none), records the UI's submissions, and issues
 // the final response with an authorisation code (RFC 6749 §4.1.2) or an
@@ -20,7 +22,7 @@
 //
 // Then the prompt policy (prompt.go) runs its named checks: login/* checks
 // decide whether the subject session from the UI's cookie is eligible for
-// single sign-on (connect2id-notes §2.13); consent/* checks decide whether a
+// single sign-on (docs/api.md §4, §5); consent/* checks decide whether a
 // long-lived authorisation already covers the request.
 //
 // # State machine
@@ -41,8 +43,9 @@
 //	└──DELETE / redirected error (from either pending state)──▶ Failed
 //
 // Done and Failed are final: the final message is kept (sealed, because it
-// carries the code) so that an identical re-submission of the decision that
-// reached it returns the same message; any other submission is rejected.
+// carries the code) so that a re-submission of the decision that reached it
+// (the same decoded value, however the JSON was laid out) returns the same
+// message; any other submission is rejected.
 // When Start itself reaches a final message (SSO with covered consent,
 // prompt=none errors, redirected request errors) no session is stored.
 //

@@ -5,13 +5,14 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
+	"github.com/keyward/keyward/internal/testkeys"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
@@ -30,35 +31,9 @@ const (
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// keyManager is built once: RSA key generation dominates test time, and a
-// KeyManager is immutable for Sign and Verify.
-var keyManager = sync.OnceValues(func() (*jose.KeyManager, error) {
-	keys, err := secret.DeriveKeys(bytes.Repeat([]byte{9}, secret.MasterKeySize))
-	if err != nil {
-		return nil, err
-	}
-	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: memstore.New().Durable().Keys, Sealer: keys.Sealer})
-	if err != nil {
-		return nil, err
-	}
-	return km, km.Init(context.Background())
-})
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t     testing.TB
-	clock *clock
+	clock *testclock.Clock
 	dur   store.Durable
 	eph   store.Ephemeral
 	svc   *Service
@@ -96,16 +71,16 @@ func testClients() []*store.Client {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	km, err := keyManager()
-	if err != nil {
-		t.Fatal(err)
-	}
+	km := testkeys.Manager(t)
 	keys, err := secret.DeriveKeys(bytes.Repeat([]byte{3}, secret.MasterKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := memstore.New()
-	e := &env{t: t, clock: &clock{t: t0}, dur: ms.Durable(), eph: ms.Ephemeral(), keys: km}
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, clock: testclock.New(t0), dur: ms.Durable(), eph: ms.Ephemeral(), keys: km}
 	for _, c := range testClients() {
 		if err := e.dur.Clients.Create(context.Background(), c); err != nil {
 			t.Fatal(err)
@@ -154,9 +129,21 @@ func (e *env) start(q, subSID string) *Message {
 	return m
 }
 
+// submitJSON decodes body and submits it, as the HTTP layer does.
+func submitJSON(ctx context.Context, svc *Service, sid, body string) (*Message, error) {
+	sa, c, err := DecodeSubmission([]byte(body))
+	if err != nil {
+		return nil, err
+	}
+	if sa != nil {
+		return svc.SubmitAuth(ctx, sid, sa)
+	}
+	return svc.SubmitConsent(ctx, sid, c)
+}
+
 func (e *env) submit(sid, body string) *Message {
 	e.t.Helper()
-	m, err := e.svc.Submit(context.Background(), sid, []byte(body))
+	m, err := submitJSON(context.Background(), e.svc, sid, body)
 	if err != nil {
 		e.t.Fatalf("Submit(%s): %v", body, err)
 	}

@@ -22,7 +22,7 @@ const (
 )
 
 // Start → PUT auth → PUT consent with the worked example of
-// connect2id-notes §2.15, then the code's grant as the token endpoint sees
+// docs/api.md §3, then the code's grant as the token endpoint sees
 // it.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -289,7 +289,7 @@ func TestSubjectAuthentication(t *testing.T) {
 		t.Run("rejects "+body, func(t *testing.T) {
 			e := newEnv(t, Config{})
 			m := e.start(query(), "")
-			_, err := e.svc.Submit(context.Background(), m.SID, []byte(body))
+			_, err := submitJSON(context.Background(), e.svc, m.SID, body)
 			if oe := oauth.AsError(err); oe == nil || oe.Code != oauth.ErrCodeInvalidRequest || oe.Status != 400 {
 				t.Errorf("err = %v, want invalid_request 400", err)
 			}

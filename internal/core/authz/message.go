@@ -6,7 +6,7 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// Message types: the tagged union of connect2id-notes §2.4.
+// Message types: the tagged union of docs/api.md §4.
 const (
 	TypeAuth     = "auth"
 	TypeConsent  = "consent"
@@ -15,7 +15,7 @@ const (
 )
 
 // StartRequest is the body of POST /authz-sessions/rest/v3
-// (connect2id-notes §2.3).
+// (docs/api.md §3, step 1).
 type StartRequest struct {
 	// Query is the authorisation request's URL query string as received.
 	Query string `json:"query"`
@@ -24,7 +24,7 @@ type StartRequest struct {
 }
 
 // Message is every answer of the authorisation session API; Type says which
-// members are meaningful (connect2id-notes §2.5, §2.7, §2.9, §2.10, §16).
+// members are meaningful (docs/api.md §4; docs/openapi.yaml has the schema).
 // Strings in it come from the request or the client registration and must be
 // escaped by the UI; redirect URIs in it have been verified.
 type Message struct {
@@ -104,7 +104,7 @@ type RespParameters struct {
 }
 
 // SessionObject is the answer of GET /authz-sessions/rest/v3/{sid}
-// (connect2id-notes §2.12).
+// (docs/api.md §3, "The GET resource").
 type SessionObject struct {
 	SID        string               `json:"sid"`
 	State      store.AuthzState     `json:"state"`

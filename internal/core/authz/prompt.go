@@ -47,7 +47,7 @@ type check struct {
 	fails func(in *policyInput) bool
 }
 
-// loginChecks decide single sign-on eligibility (connect2id-notes §2.13):
+// loginChecks decide single sign-on eligibility (docs/api.md §4, login/*):
 // any failing check means the subject must authenticate.
 func loginChecks() []check {
 	return []check{
@@ -201,9 +201,9 @@ func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *sto
 
 // decideConsent runs the consent checks once the subject is known: a
 // covering long-lived authorisation completes the request at once; else a
-// consent prompt, or consent_required for prompt=none (connect2id-notes
-// §2.13: with AlwaysPromptForConsent alone failing, prompt=none still gets
-// the prompt so the UI can add preset claims). It sets a.State.
+// consent prompt, or consent_required for prompt=none (OIDC Core §3.1.2.6;
+// as in Connect2id, with AlwaysPromptForConsent alone failing, prompt=none
+// still gets the prompt so the UI can add preset claims). It sets a.State.
 func (s *Service) decideConsent(ctx context.Context, a *store.AuthzSession, c *store.Client) (*Message, error) {
 	auth, err := s.Authorizations.Get(ctx, a.Subject, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -236,7 +236,7 @@ func (s *Service) sessionView(sess *store.SubjectSession) *session.SessionView {
 	return &v
 }
 
-// authPrompt is the type "auth" message (connect2id-notes §2.5).
+// authPrompt is the type "auth" message (docs/api.md §4).
 func (s *Service) authPrompt(a *store.AuthzSession, c *store.Client, sess *store.SubjectSession, hintSub string, reasons []string) *Message {
 	p := promptSet(a.Request.Prompt)
 	sel, create := p.has(oauth.PromptSelectAccount), p.has(oauth.PromptCreate)
@@ -253,7 +253,7 @@ func (s *Service) authPrompt(a *store.AuthzSession, c *store.Client, sess *store
 	return msg
 }
 
-// consentPrompt is the type "consent" message (connect2id-notes §2.7).
+// consentPrompt is the type "consent" message (docs/api.md §3, step 3).
 func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *store.Client, auth *store.Authorization, reasons []string) (*Message, error) {
 	scope := oauth.Scope(a.Request.Scope)
 	var heldScope, heldClaims oauth.Scope

@@ -9,10 +9,10 @@ import (
 const maxQueryLen = 64 << 10
 
 // parseQuery parses an authorisation request query string. Pairs with
-// illegal escapes are dropped rather than failing the request
-// (connect2id-notes §2.3), and parameters without a value are treated as
-// omitted (RFC 6749 §3.1). Repeated parameters are kept so that the pipeline
-// can reject them.
+// illegal escapes are dropped rather than failing the request (a stray '%'
+// must not cost the user the login), and parameters without a value are
+// treated as omitted (RFC 6749 §3.1). Repeated parameters are kept so that
+// the pipeline can reject them.
 // An over-long query yields no parameters (the pipeline then reports a
 // missing client_id): truncating could silently change a value.
 func parseQuery(q string) url.Values {

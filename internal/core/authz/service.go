@@ -58,7 +58,7 @@ func (s *Service) log() *slog.Logger {
 }
 
 // Start begins an authorisation session for the request in req.Query
-// (connect2id-notes §2.3). Protocol problems with the request are messages,
+// (docs/api.md §3, step 1). Protocol problems with the request are messages,
 // not errors: type "error" when the redirect URI cannot be trusted, type
 // "response" carrying the error to the client otherwise. The error result is
 // for internal failures only.
@@ -121,7 +121,7 @@ func (s *Service) load(ctx context.Context, sid string) (*store.AuthzSession, er
 	return a, nil
 }
 
-// Get returns the authorisation session object (connect2id-notes §2.12).
+// Get returns the authorisation session object (docs/api.md §3).
 // Unknown or expired sessions give an error wrapping store.ErrNotFound.
 func (s *Service) Get(ctx context.Context, sid string) (*SessionObject, error) {
 	a, err := s.load(ctx, sid)
@@ -146,7 +146,7 @@ func (s *Service) Get(ctx context.Context, sid string) (*SessionObject, error) {
 }
 
 // Cancel ends a pending authorisation session with an error delivered to
-// the client (connect2id-notes §2.11): access_denied by default, or the
+// the client (docs/api.md §5, cancel / deny): access_denied by default, or the
 // given code, description and URI, which must use the characters of
 // RFC 6749 §4.1.2.1 (else invalid_request, HTTP 400). Cancelling a final
 // session again with the same values returns the same message.

@@ -62,6 +62,19 @@ func decisionHash(kind string, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// submissionHash is decisionHash of the JSON encoding of a decoded
+// submission, not of the body it came from: a re-submission that differs
+// only in whitespace, member order or ignored members is the same decision
+// (encoding/json sorts map keys and writes struct fields in declaration
+// order).
+func submissionHash(kind string, v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", oauth.InvalidRequest("the submission holds a value that cannot be encoded as JSON").WithCause(err)
+	}
+	return decisionHash(kind, b), nil
+}
+
 // transition applies one submission: it checks the edge is legal, lets apply
 // compute the next state and message on a copy, keeps the final message for
 // replay, and stores the result only if nobody moved the session meanwhile

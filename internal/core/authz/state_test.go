@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -26,13 +27,13 @@ func TestStateMachine(t *testing.T) {
 	t.Run("consent while auth pending", func(t *testing.T) {
 		e := newEnv(t, Config{})
 		m := e.start(query(), "")
-		_, err := e.svc.Submit(ctx, m.SID, []byte(consentAll_))
+		_, err := submitJSON(ctx, e.svc, m.SID, consentAll_)
 		wantInvalidRequest(t, err)
 	})
 	t.Run("auth while consent pending", func(t *testing.T) {
 		e := newEnv(t, Config{})
 		m := e.submit(e.start(query(), "").SID, authAlice)
-		_, err := e.svc.Submit(ctx, m.SID, []byte(authAlice))
+		_, err := submitJSON(ctx, e.svc, m.SID, authAlice)
 		wantInvalidRequest(t, err)
 	})
 	t.Run("identical re-submission after done replays", func(t *testing.T) {
@@ -44,9 +45,9 @@ func TestStateMachine(t *testing.T) {
 		if d := cmp.Diff(first, again); d != "" {
 			t.Errorf("replayed message differs (-first +again):\n%s", d)
 		}
-		_, err := e.svc.Submit(ctx, sid, []byte(`{"scope":["openid"]}`))
+		_, err := submitJSON(ctx, e.svc, sid, `{"scope":["openid"]}`)
 		wantInvalidRequest(t, err)
-		_, err = e.svc.Submit(ctx, sid, []byte(authAlice))
+		_, err = submitJSON(ctx, e.svc, sid, authAlice)
 		wantInvalidRequest(t, err)
 		_, err = e.svc.Cancel(ctx, sid, "", "", "")
 		wantInvalidRequest(t, err)
@@ -61,7 +62,7 @@ func TestStateMachine(t *testing.T) {
 		e.svc.Sealer = nil
 		sid := e.submit(e.start(query(), "").SID, authAlice).SID
 		e.submit(sid, consentAll_)
-		_, err := e.svc.Submit(ctx, sid, []byte(consentAll_))
+		_, err := submitJSON(ctx, e.svc, sid, consentAll_)
 		wantInvalidRequest(t, err)
 	})
 	t.Run("cancel", func(t *testing.T) {
@@ -80,7 +81,7 @@ func TestStateMachine(t *testing.T) {
 		if err != nil || !cmp.Equal(m, again) {
 			t.Errorf("repeated cancel = %+v, %v", again, err)
 		}
-		_, err = e.svc.Submit(ctx, sid, []byte(authAlice))
+		_, err = submitJSON(ctx, e.svc, sid, authAlice)
 		wantInvalidRequest(t, err)
 		obj, err := e.svc.Get(ctx, sid)
 		if err != nil || obj.State != store.AuthzStateFailed {
@@ -115,7 +116,7 @@ func TestStateMachine(t *testing.T) {
 		sid := e.start(query(), "").SID
 		for name, call := range map[string]func(string) error{
 			"get":    func(s string) error { _, err := e.svc.Get(ctx, s); return err },
-			"submit": func(s string) error { _, err := e.svc.Submit(ctx, s, []byte(authAlice)); return err },
+			"submit": func(s string) error { _, err := submitJSON(ctx, e.svc, s, authAlice); return err },
 			"cancel": func(s string) error { _, err := e.svc.Cancel(ctx, s, "", "", ""); return err },
 		} {
 			if err := call("nope"); !errors.Is(err, store.ErrNotFound) {
@@ -130,7 +131,7 @@ func TestStateMachine(t *testing.T) {
 			t.Errorf("Get before expiry: %v", err)
 		}
 		e.clock.Advance(time.Minute)
-		if _, err := e.svc.Submit(ctx, sid, []byte(authAlice)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := submitJSON(ctx, e.svc, sid, authAlice); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Submit after 15 min: %v, want ErrNotFound", err)
 		}
 	})
@@ -158,7 +159,7 @@ func TestConcurrentIdenticalConsent(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			m, err := e.svc.Submit(context.Background(), sid, []byte(consentAll_))
+			m, err := submitJSON(context.Background(), e.svc, sid, consentAll_)
 			out <- m
 			errs <- err
 		}()
@@ -174,5 +175,79 @@ func TestConcurrentIdenticalConsent(t *testing.T) {
 		} else if !cmp.Equal(first, m) {
 			t.Errorf("callers saw different final messages:\n%+v\n%+v", first, m)
 		}
+	}
+}
+
+// A re-submission is recognised by what it decodes to, not by its bytes:
+// a UI that re-encodes the same consent (other whitespace, member order,
+// map key order, an ignored member) gets the kept final message.
+func TestSemanticallyIdenticalResubmissionReplays(t *testing.T) {
+	const consent = `{"scope":["openid","email"],"claims":["*"],"long_lived":true,` +
+		`"data":{"a":1,"b":[true,"x"]},"access_token":{"lifetime":600,"encoding":"SELF_CONTAINED"}}`
+	for name, again := range map[string]string{
+		"whitespace": " {\n\t\"scope\" : [ \"openid\" , \"email\" ] , \"claims\" : [\"*\"] , \"long_lived\" : true ,\n" +
+			"\"data\" : { \"a\" : 1 , \"b\" : [ true , \"x\" ] } , \"access_token\" : { \"lifetime\" : 600 , \"encoding\" : \"SELF_CONTAINED\" } }\r\n",
+		"member order": `{"access_token":{"encoding":"SELF_CONTAINED","lifetime":600},"data":{"b":[true,"x"],"a":1},` +
+			`"long_lived":true,"claims":["*"],"scope":["openid","email"]}`,
+		"ignored member": `{"scope":["openid","email"],"claims":["*"],"long_lived":true,"ui_hint":"ignored",` +
+			`"data":{"a":1.0,"b":[true,"x"]},"access_token":{"lifetime":600,"encoding":"SELF_CONTAINED"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			sid := e.submit(e.start(query("scope", "openid email"), "").SID, authAlice).SID
+			first := e.submit(sid, consent)
+			if first.Type != TypeResponse {
+				t.Fatalf("consent gave %+v, want the final response", first)
+			}
+			replayed, err := submitJSON(context.Background(), e.svc, sid, again)
+			if err != nil {
+				t.Fatalf("re-submission: %v", err)
+			}
+			if d := cmp.Diff(first, replayed); d != "" {
+				t.Errorf("replayed message differs (-first +again):\n%s", d)
+			}
+			// A different decision is still refused.
+			_, err = submitJSON(context.Background(), e.svc, sid, `{"scope":["openid"],"claims":["*"],"long_lived":true}`)
+			wantInvalidRequest(t, err)
+		})
+	}
+}
+
+// The typed entry points check what they are given, since an embedding
+// program may call them without DecodeSubmission: a bad value is
+// invalid_request and leaves the session where it was.
+func TestSubmitTypedValuesAreChecked(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	sid := e.start(query(), "").SID
+	for name, call := range map[string]func() (*Message, error){
+		"nil auth":  func() (*Message, error) { return e.svc.SubmitAuth(ctx, sid, nil) },
+		"empty sub": func() (*Message, error) { return e.svc.SubmitAuth(ctx, sid, &SubjectAuth{}) },
+		"negative time": func() (*Message, error) {
+			return e.svc.SubmitAuth(ctx, sid, &SubjectAuth{Sub: "a", AuthTime: ptr(int64(-1))})
+		},
+		"unencodable auth": func() (*Message, error) {
+			return e.svc.SubmitAuth(ctx, sid, &SubjectAuth{Sub: "a", Data: map[string]any{"x": math.NaN()}})
+		},
+	} {
+		_, err := call()
+		if oe := oauth.AsError(err); oe == nil || oe.Code != oauth.ErrCodeInvalidRequest || oe.Status != 400 {
+			t.Errorf("%s: err = %v, want invalid_request 400", name, err)
+		}
+	}
+	sid = e.submit(sid, authAlice).SID
+	for name, c := range map[string]*Consent{
+		"nil consent":         nil,
+		"bad encoding":        {Scope: []string{"openid"}, AccessToken: &AccessTokenSpec{Encoding: "JWT"}},
+		"illegal scope":       {Scope: []string{"a b"}},
+		"unencodable consent": {Scope: []string{"openid"}, ClaimsData: map[string]any{"f": func() {}}},
+	} {
+		_, err := e.svc.SubmitConsent(ctx, sid, c)
+		if oe := oauth.AsError(err); oe == nil || oe.Code != oauth.ErrCodeInvalidRequest || oe.Status != 400 {
+			t.Errorf("%s: err = %v, want invalid_request 400", name, err)
+		}
+	}
+	if obj, err := e.svc.Get(ctx, sid); err != nil || obj.State != store.AuthzStateConsentPending {
+		t.Errorf("session after refused submissions: %+v, %v", obj, err)
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 // stepScope parses scope (RFC 6749 §3.3): a token with illegal characters
 // is invalid_scope. With LimitToRegisteredScope the scope is cut to the
-// client's registered scope (connect2id-notes §2.7), keeping "openid".
+// client's registered scope (as Connect2id's op.authz.limitToRegisteredScope),
+// keeping "openid".
 func stepScope(_ context.Context, s *Service, f *flow) error {
 	raw := f.params.Get("scope")
 	for _, tok := range splitSpaces(raw) {

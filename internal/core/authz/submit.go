@@ -16,8 +16,8 @@ import (
 // maxSubmissionBytes bounds a PUT body.
 const maxSubmissionBytes = 1 << 20
 
-// SubjectAuth is the subject authentication submission (connect2id-notes
-// §2.6). Lifetimes are in minutes; negative is unlimited.
+// SubjectAuth is the subject authentication submission (docs/api.md §3,
+// step 2). Lifetimes are in minutes; negative is unlimited.
 type SubjectAuth struct {
 	Sub      string         `json:"sub"`
 	ACR      string         `json:"acr,omitempty"`
@@ -30,7 +30,7 @@ type SubjectAuth struct {
 	MaxIdle  *int64         `json:"max_idle,omitempty"`
 }
 
-// Consent is the consent submission (connect2id-notes §2.8). Lifetimes are
+// Consent is the consent submission (docs/api.md §3, step 3). Lifetimes are
 // in seconds.
 type Consent struct {
 	Scope        []string                  `json:"scope"`
@@ -68,7 +68,8 @@ type IDTokenSpec struct {
 // DecodeSubmission decodes a PUT body: a JSON object with "sub" is a
 // subject authentication, any other object a consent. Malformed bodies and
 // invalid members are *oauth.Error invalid_request (HTTP 400). Exactly one
-// of the results is non-nil on success.
+// of the results is non-nil on success; pass it to Service.SubmitAuth or
+// Service.SubmitConsent.
 func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 	if len(body) > maxSubmissionBytes {
 		return nil, nil, oauth.InvalidRequest("the body is too large")
@@ -82,11 +83,8 @@ func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 		if err := strictUnmarshal(body, &sa); err != nil {
 			return nil, nil, oauth.InvalidRequest("malformed subject authentication: " + err.Error())
 		}
-		if sa.Sub == "" {
-			return nil, nil, oauth.InvalidRequest("sub must be a non-empty string")
-		}
-		if sa.AuthTime != nil && *sa.AuthTime < 0 {
-			return nil, nil, oauth.InvalidRequest("auth_time must not be negative")
+		if err := sa.validate(); err != nil {
+			return nil, nil, err
 		}
 		return &sa, nil, nil
 	}
@@ -109,6 +107,16 @@ func strictUnmarshal(body []byte, v any) error {
 	}
 	if dec.More() {
 		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func (sa *SubjectAuth) validate() error {
+	if sa.Sub == "" {
+		return oauth.InvalidRequest("sub must be a non-empty string")
+	}
+	if sa.AuthTime != nil && *sa.AuthTime < 0 {
+		return oauth.InvalidRequest("auth_time must not be negative")
 	}
 	return nil
 }
@@ -151,15 +159,20 @@ func (c *Consent) validate() error {
 	return nil
 }
 
-// Submit applies a PUT to the authorisation session sid: a subject
-// authentication while AuthPending, a consent while ConsentPending
-// (connect2id-notes §2.6, §2.8). It returns the next message. Errors: an
-// unknown or expired sid wraps store.ErrNotFound (HTTP 404); a malformed
-// body or out-of-order submission is *oauth.Error invalid_request
-// (HTTP 400); an identical re-submission of the decision that completed the
-// session returns the same final message.
-func (s *Service) Submit(ctx context.Context, sid string, body []byte) (*Message, error) {
-	sa, consent, err := DecodeSubmission(body)
+// SubmitAuth applies a subject authentication to the authorisation session
+// sid, allowed while it is AuthPending (docs/api.md §3, step 2), and returns
+// the next message. Errors: an unknown or expired sid wraps
+// store.ErrNotFound (HTTP 404); an invalid or out-of-order submission is
+// *oauth.Error invalid_request (HTTP 400); a re-submission of the decision
+// that completed the session returns the same final message.
+func (s *Service) SubmitAuth(ctx context.Context, sid string, sa *SubjectAuth) (*Message, error) {
+	if sa == nil {
+		return nil, oauth.InvalidRequest("missing subject authentication")
+	}
+	if err := sa.validate(); err != nil {
+		return nil, err
+	}
+	decision, err := submissionHash("auth", sa)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +180,31 @@ func (s *Service) Submit(ctx context.Context, sid string, body []byte) (*Message
 	if err != nil {
 		return nil, err
 	}
-	if sa != nil {
-		return s.transition(ctx, a, decisionHash("auth", body), kindAuth, func(a *store.AuthzSession) (*Message, error) {
-			return s.authenticate(ctx, a, sa)
-		})
+	return s.transition(ctx, a, decision, kindAuth, func(a *store.AuthzSession) (*Message, error) {
+		return s.authenticate(ctx, a, sa)
+	})
+}
+
+// SubmitConsent applies a consent to the authorisation session sid, allowed
+// while it is ConsentPending (docs/api.md §3, step 3); results and errors
+// as for SubmitAuth.
+func (s *Service) SubmitConsent(ctx context.Context, sid string, c *Consent) (*Message, error) {
+	if c == nil {
+		return nil, oauth.InvalidRequest("missing consent")
 	}
-	return s.transition(ctx, a, decisionHash("consent", body), kindConsent, func(a *store.AuthzSession) (*Message, error) {
-		return s.consent(ctx, a, consent)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	decision, err := submissionHash("consent", c)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, a, decision, kindConsent, func(a *store.AuthzSession) (*Message, error) {
+		return s.consent(ctx, a, c)
 	})
 }
 
@@ -231,7 +262,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 
 // upsertSession re-authenticates the existing session when it belongs to
 // the same subject, and otherwise ends it and starts a new one
-// (connect2id-notes §2.6).
+// (docs/api.md §3, step 2).
 func (s *Service) upsertSession(ctx context.Context, key string, login session.Login) (*store.SubjectSession, error) {
 	if key != "" {
 		sess, err := s.SubjectSessions.Reauthenticate(ctx, key, login)

@@ -34,8 +34,8 @@ type Resolver struct {
 // NewResolver checks the sources' advertised claims and returns a Resolver.
 // Two sources advertising the same claim name or the same pattern (two
 // catch-all "*" included) is a configuration error, as in Connect2id
-// (connect2id-notes §8.2): routing must never depend on order. A nil log
-// discards log output.
+// (https://connect2id.com/products/server/docs/integration/claims-source):
+// routing must never depend on order. A nil log discards log output.
 func NewResolver(sources []plugin.ClaimsSource, log *slog.Logger) (*Resolver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

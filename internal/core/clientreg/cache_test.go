@@ -15,7 +15,7 @@ func TestCache(t *testing.T) {
 	rename := func(t *testing.T, f *fixture, id, name string) {
 		t.Helper()
 		body := `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"client_name":"` + name + `"}`
-		if _, err := f.svc.AdminUpdate(t.Context(), id, []byte(body)); err != nil {
+		if _, err := updateJSON(t.Context(), f.svc, id, AsOperator(), body); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +56,7 @@ func TestCache(t *testing.T) {
 			rename(t, f, id, "Local")
 		}, wantReads: 2, wantName: "Local"},
 		{name: "local delete", act: func(t *testing.T, f *fixture, id string) {
-			if err := f.svc.AdminDelete(t.Context(), id); err != nil {
+			if err := f.svc.Delete(t.Context(), id, AsOperator()); err != nil {
 				t.Fatal(err)
 			}
 		}, wantReads: 2, wantErr: store.ErrNotFound},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -119,28 +120,10 @@ func (f *fakeStore) getCount() int {
 	return f.gets
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	svc   *Service
 	store *fakeStore
-	clock *fakeClock
+	clock *testclock.Clock
 }
 
 func testConfig() Config {
@@ -175,7 +158,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	fs := newFakeStore()
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	return &fixture{
 		svc: &Service{
 			Config: cfg,

@@ -7,9 +7,10 @@ import (
 	"github.com/keyward/keyward/oauth"
 )
 
-// FuzzRegister feeds arbitrary bodies to Register and AdminUpdate: neither
-// may panic, every refusal is an *oauth.Error with status 400 or 401, and
-// every success marshals to a JSON object.
+// FuzzRegister feeds arbitrary bodies to DecodeRequest and what it decodes
+// to Register and to Update with operator access: none may panic, every
+// refusal is an *oauth.Error with status 400 or 401, and every success
+// marshals to a JSON object.
 func FuzzRegister(f *testing.F) {
 	for _, seed := range []string{
 		webBody,
@@ -30,10 +31,15 @@ func FuzzRegister(f *testing.F) {
 		if _, err := fx.svc.Create(t.Context(), testMetadata(), CreateOptions{PreferredID: "fuzz-client"}); err != nil {
 			t.Fatal(err)
 		}
-		reg, err := fx.svc.Register(t.Context(), body)
+		req, oerr := DecodeRequest(body)
+		if oerr != nil {
+			check(t, "DecodeRequest", nil, oerr)
+			return
+		}
+		reg, err := fx.svc.Register(t.Context(), req)
 		check(t, "Register", reg, err)
-		reg, err = fx.svc.AdminUpdate(t.Context(), "fuzz-client", body)
-		check(t, "AdminUpdate", reg, err)
+		reg, err = fx.svc.Update(t.Context(), "fuzz-client", AsOperator(), req)
+		check(t, "Update", reg, err)
 	})
 }
 

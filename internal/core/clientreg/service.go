@@ -91,7 +91,7 @@ func (c Config) idTokenAlgs() []string {
 	if len(c.SupportedIDTokenAlgs) > 0 {
 		return c.SupportedIDTokenAlgs
 	}
-	return []string{"RS256"}
+	return []string{oauth.AlgRS256}
 }
 
 func (c Config) cacheTTL() time.Duration {
@@ -143,15 +143,15 @@ type CreateOptions struct {
 	PreferredSecret string
 }
 
-// Register performs RFC 7591 §3.1 dynamic registration from a JSON body.
-// Errors: invalid_client_metadata / invalid_redirect_uri (400, RFC 7591
-// §3.2.2); other errors are internal failures.
-func (s *Service) Register(ctx context.Context, body []byte) (*Registration, error) {
-	req, oerr := decodeRequest(body)
-	if oerr != nil {
-		return nil, oerr
+// Register performs RFC 7591 §3.1 dynamic registration of req (from
+// DecodeRequest); its update-only members are ignored. Errors:
+// invalid_client_metadata / invalid_redirect_uri (400, RFC 7591 §3.2.2);
+// other errors are internal failures.
+func (s *Service) Register(ctx context.Context, req *Request) (*Registration, error) {
+	if req == nil {
+		return nil, errNoRequest
 	}
-	md := req.ClientMetadata
+	md := cloneMetadata(req.ClientMetadata)
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
 	}
@@ -203,34 +203,84 @@ func (s *Service) create(ctx context.Context, md store.ClientMetadata, opts Crea
 	return s.registration(c, plainSecret, regToken), nil
 }
 
-// Read returns the client's current registration (RFC 7592 §2.1). A
-// missing or wrong registration access token, or an unknown client, yields
-// invalid_token (401). Secrets are not echoed (see Registration).
-func (s *Service) Read(ctx context.Context, id, registrationToken string) (*Registration, error) {
-	c, err := s.authorize(ctx, id, registrationToken)
+// Access is the authority a client configuration request (RFC 7592) is
+// made with: the client's registration access token, or the operator's
+// (the master API token, checked by the HTTP layer, or the command line).
+// Build it with WithRegistrationToken or AsOperator. The zero value holds
+// no token and is refused like a missing one, so the operator path cannot
+// be taken by leaving a field unset.
+type Access struct {
+	token    string
+	operator bool
+}
+
+// WithRegistrationToken is access with a client's registration access
+// token, checked in constant time by every operation. An unknown client
+// answers like a wrong token (RFC 7592 §2.1), so that client IDs cannot be
+// probed.
+func WithRegistrationToken(token string) Access { return Access{token: token} }
+
+// AsOperator is access on the operator's behalf: no token is checked, and
+// an unknown client yields invalid_client with status 404 whose cause
+// wraps store.ErrNotFound.
+func AsOperator() Access { return Access{operator: true} }
+
+// CheckAccess reports the error a request for client id under acc fails
+// with before its body is looked at: with a registration access token, a
+// missing or wrong token or an unknown client (invalid_token, 401). Operator
+// access passes; the operation itself reports an unknown client. The HTTP
+// layer calls it before reporting a malformed update body, so that a caller
+// without a valid token learns nothing from the body's fate.
+func (s *Service) CheckAccess(ctx context.Context, id string, acc Access) error {
+	if acc.operator {
+		return nil
+	}
+	_, err := s.authorize(ctx, id, acc.token)
+	return err
+}
+
+// Read returns the client's current registration (RFC 7592 §2.1). Errors
+// per Access. Secrets are not echoed (see Registration).
+func (s *Service) Read(ctx context.Context, id string, acc Access) (*Registration, error) {
+	if acc.operator {
+		c, err := s.Store.Get(ctx, id)
+		if err != nil {
+			return nil, s.adminStoreError(err, "get client")
+		}
+		return s.registration(c, "", ""), nil
+	}
+	c, err := s.authorize(ctx, id, acc.token)
 	if err != nil {
 		return nil, err
 	}
 	return s.registration(c, "", ""), nil
 }
 
-// Update replaces the client's metadata (RFC 7592 §2.2): omitted members
-// return to their defaults. The body must repeat the client_id; a
-// client_secret in it must be the current one; refresh_client_secret:true
-// issues a new secret. Every update rotates the registration access token
-// (returned in the result), as Connect2id does by default. A secret is also
-// issued when a new authentication method needs one the client lacks, and
-// dropped when the method needs none.
-func (s *Service) Update(ctx context.Context, id, registrationToken string, body []byte) (*Registration, error) {
-	if _, err := s.authorize(ctx, id, registrationToken); err != nil {
+// Update replaces the client's metadata with req's (RFC 7592 §2.2):
+// omitted members return to their defaults. req must repeat the client_id;
+// a client_secret in it must be the current one; refresh_client_secret:true
+// issues a new secret. With a registration access token every update
+// rotates the token (returned in the result), as Connect2id does by
+// default; operator access leaves it unchanged. A secret is also issued
+// when a new authentication method needs one the client lacks, and dropped
+// when the method needs none. Errors per Access, and
+// invalid_client_metadata / invalid_redirect_uri (400) for req.
+func (s *Service) Update(ctx context.Context, id string, acc Access, req *Request) (*Registration, error) {
+	if err := s.CheckAccess(ctx, id, acc); err != nil {
 		return nil, err
 	}
-	return s.update(ctx, id, registrationToken, body)
+	return s.update(ctx, id, acc, req)
 }
 
-// Delete removes the client (RFC 7592 §2.3); token errors as for Read.
-func (s *Service) Delete(ctx context.Context, id, registrationToken string) error {
-	if _, err := s.authorize(ctx, id, registrationToken); err != nil {
+// Delete removes the client (RFC 7592 §2.3); errors per Access.
+func (s *Service) Delete(ctx context.Context, id string, acc Access) error {
+	if acc.operator {
+		if err := s.Store.Delete(ctx, id); err != nil {
+			return s.adminStoreError(err, "delete client")
+		}
+		return s.deleted(ctx, id)
+	}
+	if _, err := s.authorize(ctx, id, acc.token); err != nil {
 		return err
 	}
 	if err := s.Store.Delete(ctx, id); err != nil {
@@ -238,31 +288,6 @@ func (s *Service) Delete(ctx context.Context, id, registrationToken string) erro
 			return invalidRegistrationToken().WithCause(err)
 		}
 		return fmt.Errorf("delete client: %w", err)
-	}
-	return s.deleted(ctx, id)
-}
-
-// AdminRead is Read for a caller holding the master API token (checked by
-// the HTTP layer). An unknown client yields invalid_client with status 404
-// whose cause wraps store.ErrNotFound.
-func (s *Service) AdminRead(ctx context.Context, id string) (*Registration, error) {
-	c, err := s.Store.Get(ctx, id)
-	if err != nil {
-		return nil, s.adminStoreError(err, "get client")
-	}
-	return s.registration(c, "", ""), nil
-}
-
-// AdminUpdate is Update without a registration access token; it leaves the
-// client's registration access token unchanged.
-func (s *Service) AdminUpdate(ctx context.Context, id string, body []byte) (*Registration, error) {
-	return s.update(ctx, id, "", body)
-}
-
-// AdminDelete is Delete without a registration access token.
-func (s *Service) AdminDelete(ctx context.Context, id string) error {
-	if err := s.Store.Delete(ctx, id); err != nil {
-		return s.adminStoreError(err, "delete client")
 	}
 	return s.deleted(ctx, id)
 }
@@ -286,11 +311,10 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]*Registr
 	return out, nil
 }
 
-// update implements Update (token != "") and AdminUpdate (token == "").
-func (s *Service) update(ctx context.Context, id, token string, body []byte) (*Registration, error) {
-	req, oerr := decodeRequest(body)
-	if oerr != nil {
-		return nil, oerr
+// update implements Update once acc has been checked.
+func (s *Service) update(ctx context.Context, id string, acc Access, req *Request) (*Registration, error) {
+	if req == nil {
+		return nil, errNoRequest
 	}
 	if req.ClientID == nil {
 		return nil, oauth.InvalidClientMetadata("client_id is required")
@@ -298,7 +322,7 @@ func (s *Service) update(ctx context.Context, id, token string, body []byte) (*R
 	if *req.ClientID != id {
 		return nil, oauth.InvalidClientMetadata("client_id does not match the client")
 	}
-	md := req.ClientMetadata
+	md := cloneMetadata(req.ClientMetadata)
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
 	}
@@ -309,7 +333,7 @@ func (s *Service) update(ctx context.Context, id, token string, body []byte) (*R
 		plainSecret, newToken = "", ""
 		// Re-checked here so a concurrent rotation cannot be overwritten
 		// by a holder of the old token.
-		if token != "" && !secret.MatchesHash(token, c.RegistrationTokenHash) {
+		if !acc.operator && !secret.MatchesHash(acc.token, c.RegistrationTokenHash) {
 			return invalidRegistrationToken()
 		}
 		if req.ClientSecret != nil && !secret.MatchesHash(*req.ClientSecret, c.SecretHash) {
@@ -331,7 +355,7 @@ func (s *Service) update(ctx context.Context, id, token string, body []byte) (*R
 			// Keep no recoverable copy of a secret nobody needs to read.
 			c.SecretSealed = nil
 		}
-		if token != "" {
+		if !acc.operator {
 			t, err := secret.Token(s.Rand, tokenBytes)
 			if err != nil {
 				return fmt.Errorf("generate registration access token: %w", err)
@@ -345,7 +369,7 @@ func (s *Service) update(ctx context.Context, id, token string, body []byte) (*R
 		if oe := oauth.AsError(err); oe != nil {
 			return nil, oe
 		}
-		if token != "" && errors.Is(err, store.ErrNotFound) {
+		if !acc.operator && errors.Is(err, store.ErrNotFound) {
 			return nil, invalidRegistrationToken().WithCause(err)
 		}
 		return nil, s.adminStoreError(err, "update client")
@@ -374,6 +398,10 @@ func (s *Service) authorize(ctx context.Context, id, token string) (*store.Clien
 	}
 	return c, nil
 }
+
+// errNoRequest refuses a nil *Request from a caller that skipped
+// DecodeRequest.
+var errNoRequest = oauth.InvalidClientMetadata("missing registration request")
 
 func invalidRegistrationToken() *oauth.Error {
 	return oauth.InvalidToken("invalid registration access token")

@@ -18,9 +18,30 @@ import (
 
 const webBody = `{"redirect_uris":["https://rp.example.com/cb"],"client_name":"RP","contacts":["ops@rp.example.com"]}`
 
+// registerJSON and updateJSON decode body and call the service, in the
+// order the HTTP layer does.
+func registerJSON(ctx context.Context, svc *Service, body string) (*Registration, error) {
+	req, oerr := DecodeRequest([]byte(body))
+	if oerr != nil {
+		return nil, oerr
+	}
+	return svc.Register(ctx, req)
+}
+
+func updateJSON(ctx context.Context, svc *Service, id string, acc Access, body string) (*Registration, error) {
+	req, oerr := DecodeRequest([]byte(body))
+	if oerr != nil {
+		if err := svc.CheckAccess(ctx, id, acc); err != nil {
+			return nil, err
+		}
+		return nil, oerr
+	}
+	return svc.Update(ctx, id, acc, req)
+}
+
 func mustRegister(t *testing.T, f *fixture, body string) *Registration {
 	t.Helper()
-	reg, err := f.svc.Register(t.Context(), []byte(body))
+	reg, err := registerJSON(t.Context(), f.svc, body)
 	if err != nil {
 		t.Fatalf("Register(%s): %v", body, err)
 	}
@@ -96,7 +117,7 @@ func TestRegisterResponse(t *testing.T) {
 		}
 	}
 
-	got, err := f.svc.Read(t.Context(), reg.ClientID, reg.RegistrationAccessToken)
+	got, err := f.svc.Read(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +188,16 @@ func TestRegistrationTokenChecks(t *testing.T) {
 	reg := mustRegister(t, f, webBody)
 	other := mustRegister(t, f, webBody)
 	ops := map[string]func(id, token string) error{
-		"read": func(id, token string) error { _, err := f.svc.Read(t.Context(), id, token); return err },
-		"update": func(id, token string) error {
-			// An invalid body too: authentication must come first.
-			_, err := f.svc.Update(t.Context(), id, token, []byte(`{"redirect_uris":["x#y"]}`))
+		"read": func(id, token string) error {
+			_, err := f.svc.Read(t.Context(), id, WithRegistrationToken(token))
 			return err
 		},
-		"delete": func(id, token string) error { return f.svc.Delete(t.Context(), id, token) },
+		"update": func(id, token string) error {
+			// An invalid body too: authentication must come first.
+			_, err := updateJSON(t.Context(), f.svc, id, WithRegistrationToken(token), `{"redirect_uris":["x#y"]}`)
+			return err
+		},
+		"delete": func(id, token string) error { return f.svc.Delete(t.Context(), id, WithRegistrationToken(token)) },
 	}
 	cases := []struct{ name, id, token string }{
 		{"missing token", reg.ClientID, ""},
@@ -300,7 +324,7 @@ func TestUpdate(t *testing.T) {
 			before := result{prev, copyClient(f.store.clients[prev.ClientID])}
 			f.clock.Advance(1e9)
 			body := strings.ReplaceAll(tt.update(prev.ClientID), "SECRET", prev.ClientSecret)
-			reg, err := f.svc.Update(t.Context(), prev.ClientID, prev.RegistrationAccessToken, []byte(body))
+			reg, err := updateJSON(t.Context(), f.svc, prev.ClientID, WithRegistrationToken(prev.RegistrationAccessToken), body)
 			if err != nil {
 				t.Fatalf("Update: %v", err)
 			}
@@ -309,10 +333,10 @@ func TestUpdate(t *testing.T) {
 			if reg.RegistrationAccessToken == "" || reg.RegistrationAccessToken == prev.RegistrationAccessToken {
 				t.Fatalf("registration token not rotated: %q", reg.RegistrationAccessToken)
 			}
-			if _, err := f.svc.Read(t.Context(), prev.ClientID, prev.RegistrationAccessToken); oauth.AsError(err) == nil {
+			if _, err := f.svc.Read(t.Context(), prev.ClientID, WithRegistrationToken(prev.RegistrationAccessToken)); oauth.AsError(err) == nil {
 				t.Errorf("old registration token still accepted: %v", err)
 			}
-			if _, err := f.svc.Read(t.Context(), prev.ClientID, reg.RegistrationAccessToken); err != nil {
+			if _, err := f.svc.Read(t.Context(), prev.ClientID, WithRegistrationToken(reg.RegistrationAccessToken)); err != nil {
 				t.Errorf("new registration token refused: %v", err)
 			}
 			tt.check(t, before, after, prev)
@@ -343,12 +367,12 @@ func TestUpdateRefused(t *testing.T) {
 			reg := mustRegister(t, f, webBody)
 			before := copyClient(f.store.clients[reg.ClientID])
 			for name, update := range map[string]func() error{
-				"Update": func() error {
-					_, err := f.svc.Update(t.Context(), reg.ClientID, reg.RegistrationAccessToken, []byte(tt.body(reg.ClientID)))
+				"Update with the token": func() error {
+					_, err := updateJSON(t.Context(), f.svc, reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken), tt.body(reg.ClientID))
 					return err
 				},
-				"AdminUpdate": func() error {
-					_, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(tt.body(reg.ClientID)))
+				"Update as operator": func() error {
+					_, err := updateJSON(t.Context(), f.svc, reg.ClientID, AsOperator(), tt.body(reg.ClientID))
 					return err
 				},
 			} {
@@ -370,54 +394,93 @@ func TestDelete(t *testing.T) {
 	if _, err := f.svc.Get(t.Context(), reg.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Delete(t.Context(), reg.ClientID, reg.RegistrationAccessToken); err != nil {
+	if err := f.svc.Delete(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.Read(t.Context(), reg.ClientID, reg.RegistrationAccessToken)
+	_, err := f.svc.Read(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken))
 	wantOAuth(t, err, oauth.ErrCodeInvalidToken, 401)
 	if _, err := f.svc.Get(t.Context(), reg.ClientID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
 	}
-	wantOAuth(t, f.svc.Delete(t.Context(), reg.ClientID, reg.RegistrationAccessToken), oauth.ErrCodeInvalidToken, 401)
+	wantOAuth(t, f.svc.Delete(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken)), oauth.ErrCodeInvalidToken, 401)
 }
 
 func TestAdmin(t *testing.T) {
 	f := newFixture(t, nil)
 	reg := mustRegister(t, f, webBody)
 
-	got, err := f.svc.AdminRead(t.Context(), reg.ClientID)
+	got, err := f.svc.Read(t.Context(), reg.ClientID, AsOperator())
 	if err != nil || got.ClientID != reg.ClientID || got.ClientSecret != "" || got.RegistrationAccessToken != "" {
-		t.Fatalf("AdminRead = %+v, %v", got, err)
+		t.Fatalf("operator Read = %+v, %v", got, err)
 	}
 
-	upd, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(`{"client_id":"`+reg.ClientID+`","redirect_uris":["https://rp.example.com/cb"],"client_name":"Renamed"}`))
+	upd, err := updateJSON(t.Context(), f.svc, reg.ClientID, AsOperator(), `{"client_id":"`+reg.ClientID+`","redirect_uris":["https://rp.example.com/cb"],"client_name":"Renamed"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if upd.Metadata.ClientName != "Renamed" || upd.RegistrationAccessToken != "" {
-		t.Errorf("AdminUpdate = %+v", upd)
+		t.Errorf("operator Update = %+v", upd)
 	}
-	// The client's own token survives an administrative update.
-	if _, err := f.svc.Read(t.Context(), reg.ClientID, reg.RegistrationAccessToken); err != nil {
-		t.Errorf("registration token refused after AdminUpdate: %v", err)
+	// The client's own token survives an operator update.
+	if _, err := f.svc.Read(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken)); err != nil {
+		t.Errorf("registration token refused after an operator update: %v", err)
 	}
 
-	if err := f.svc.AdminDelete(t.Context(), reg.ClientID); err != nil {
+	if err := f.svc.Delete(t.Context(), reg.ClientID, AsOperator()); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"AdminRead": func() error { _, err := f.svc.AdminRead(t.Context(), reg.ClientID); return err }(),
-		"AdminUpdate": func() error {
-			_, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(`{"client_id":"`+reg.ClientID+`","redirect_uris":["https://a.example/cb"]}`))
+		"Read": func() error { _, err := f.svc.Read(t.Context(), reg.ClientID, AsOperator()); return err }(),
+		"Update": func() error {
+			_, err := updateJSON(t.Context(), f.svc, reg.ClientID, AsOperator(), `{"client_id":"`+reg.ClientID+`","redirect_uris":["https://a.example/cb"]}`)
 			return err
 		}(),
-		"AdminDelete": f.svc.AdminDelete(t.Context(), reg.ClientID),
+		"Delete": f.svc.Delete(t.Context(), reg.ClientID, AsOperator()),
 	} {
 		oe := oauth.AsError(err)
 		if oe == nil || oe.Status != 404 || !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s on a deleted client: %v, want a 404 *oauth.Error wrapping ErrNotFound", name, err)
+			t.Errorf("operator %s on a deleted client: %v, want a 404 *oauth.Error wrapping ErrNotFound", name, err)
 		}
 	}
+}
+
+// TestZeroAccessIsNotOperator: an Access left at its zero value carries no
+// token and is refused like a missing one, for a known and an unknown
+// client alike (401, never the operator's 404), and changes nothing.
+func TestZeroAccessIsNotOperator(t *testing.T) {
+	f := newFixture(t, nil)
+	reg := mustRegister(t, f, webBody)
+	var zero Access
+	for _, id := range []string{reg.ClientID, "no-such-client"} {
+		body := `{"client_id":"` + id + `","redirect_uris":["https://rp.example.com/cb"],"client_name":"Taken over"}`
+		for name, err := range map[string]error{
+			"Read":        func() error { _, err := f.svc.Read(t.Context(), id, zero); return err }(),
+			"Update":      func() error { _, err := updateJSON(t.Context(), f.svc, id, zero, body); return err }(),
+			"Delete":      f.svc.Delete(t.Context(), id, zero),
+			"CheckAccess": f.svc.CheckAccess(t.Context(), id, zero),
+		} {
+			if oe := oauth.AsError(err); oe == nil || oe.Code != oauth.ErrCodeInvalidToken || oe.Status != 401 {
+				t.Errorf("%s(%s) with zero access: %v, want invalid_token 401", name, id, err)
+			}
+		}
+	}
+	got, err := f.svc.Read(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken))
+	if err != nil || got.Metadata.ClientName != "RP" {
+		t.Errorf("client after refused zero-access calls: %+v, %v", got, err)
+	}
+}
+
+// TestNilRequest: a caller that skips DecodeRequest and passes nil gets
+// invalid_client_metadata, not a panic.
+func TestNilRequest(t *testing.T) {
+	f := newFixture(t, nil)
+	reg := mustRegister(t, f, webBody)
+	_, err := f.svc.Register(t.Context(), nil)
+	wantOAuth(t, err, oauth.ErrCodeInvalidClientMetadata, 400)
+	_, err = f.svc.Update(t.Context(), reg.ClientID, AsOperator(), nil)
+	wantOAuth(t, err, oauth.ErrCodeInvalidClientMetadata, 400)
+	_, err = f.svc.Update(t.Context(), reg.ClientID, WithRegistrationToken(reg.RegistrationAccessToken), nil)
+	wantOAuth(t, err, oauth.ErrCodeInvalidClientMetadata, 400)
 }
 
 func TestList(t *testing.T) {
@@ -532,10 +595,10 @@ func TestChangedHook(t *testing.T) {
 	var got []string
 	f.svc.Changed = func(_ context.Context, id string) { got = append(got, id) }
 	reg := mustRegister(t, f, webBody)
-	if _, err := f.svc.AdminUpdate(t.Context(), reg.ClientID, []byte(`{"client_id":"`+reg.ClientID+`","redirect_uris":["https://rp.example.com/cb"]}`)); err != nil {
+	if _, err := updateJSON(t.Context(), f.svc, reg.ClientID, AsOperator(), `{"client_id":"`+reg.ClientID+`","redirect_uris":["https://rp.example.com/cb"]}`); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.AdminDelete(t.Context(), reg.ClientID); err != nil {
+	if err := f.svc.Delete(t.Context(), reg.ClientID, AsOperator()); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{reg.ClientID, reg.ClientID, reg.ClientID}, got); diff != "" {

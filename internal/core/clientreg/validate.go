@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	jose "github.com/go-jose/go-jose/v4"
+	jose "github.com/keyward/keyward/internal/jose"
 
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -28,9 +28,10 @@ const (
 	memberPostLogoutRedirectURIs = "post_logout_redirect_uris"
 )
 
-// request is the JSON body of a registration (RFC 7591 §3.1) or update
-// (RFC 7592 §2.2) request. Unknown members are ignored (RFC 7591 §2).
-type request struct {
+// Request is a registration (RFC 7591 §3.1) or update (RFC 7592 §2.2)
+// request, as DecodeRequest reads it from a JSON body. Unknown members are
+// ignored (RFC 7591 §2).
+type Request struct {
 	store.ClientMetadata
 	// ClientID must repeat the current client ID on update (RFC 7592 §2.2).
 	ClientID *string `json:"client_id"`
@@ -41,8 +42,11 @@ type request struct {
 	RefreshClientSecret bool `json:"refresh_client_secret"`
 }
 
-// decodeRequest parses body as one JSON object.
-func decodeRequest(body []byte) (*request, *oauth.Error) {
+// DecodeRequest parses body as one JSON object of at most MaxBodySize
+// bytes. Errors are invalid_client_metadata (400, RFC 7591 §3.2.2) naming
+// the member of the wrong type where there is one. It checks only the
+// shape: Register and Update validate the metadata.
+func DecodeRequest(body []byte) (*Request, *oauth.Error) {
 	if len(body) > MaxBodySize {
 		return nil, oauth.InvalidClientMetadata(fmt.Sprintf("request body exceeds %d bytes", MaxBodySize))
 	}
@@ -51,7 +55,7 @@ func decodeRequest(body []byte) (*request, *oauth.Error) {
 		return nil, oauth.InvalidClientMetadata("request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	var req request
+	var req Request
 	if err := dec.Decode(&req); err != nil {
 		return nil, decodeError(err)
 	}
@@ -107,16 +111,9 @@ var reservedRedirectParams = []string{"code", "state", "response", "iss", "error
 // signingAlgs are the JWS algorithms (RFC 7518 §3.1) a client may name for
 // its own request objects and client assertions.
 var (
-	asymmetricAlgs = []string{
-		string(jose.RS256), string(jose.RS384), string(jose.RS512),
-		string(jose.PS256), string(jose.PS384), string(jose.PS512),
-		string(jose.ES256), string(jose.ES384), string(jose.ES512),
-		string(jose.EdDSA),
-	}
-	symmetricAlgs = []string{string(jose.HS256), string(jose.HS384), string(jose.HS512)}
+	asymmetricAlgs = oauth.AsymmetricAlgs()
+	symmetricAlgs  = oauth.HMACAlgs()
 )
-
-const algNone = "none"
 
 // validate checks md against RFC 7591 §2, OIDC Dynamic Registration §2 and
 // the server's configuration, filling in defaults. It returns
@@ -439,25 +436,11 @@ func (s *Service) checkAuthMethod(md *store.ClientMetadata) *oauth.Error {
 	return nil
 }
 
-// defaultValidateJWKS is used until the server wires internal/jose's
-// validator: a non-empty JWK set of valid public keys.
+// defaultValidateJWKS accepts what the server can verify with: a
+// non-empty set of usable public keys (internal/jose decides which).
 func defaultValidateJWKS(raw []byte) error {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(raw, &set); err != nil {
-		return fmt.Errorf("parse jwks: %w", err)
-	}
-	if len(set.Keys) == 0 {
-		return errors.New("jwks holds no keys")
-	}
-	for i, k := range set.Keys {
-		if !k.Valid() {
-			return fmt.Errorf("jwks key %d is invalid", i)
-		}
-		if !k.IsPublic() {
-			return fmt.Errorf("jwks key %d is not a public key", i)
-		}
-	}
-	return nil
+	_, err := jose.ParseJWKS(raw)
+	return err
 }
 
 // checkAlgorithms covers OIDC Dynamic Registration §2's *_alg members.
@@ -468,7 +451,7 @@ func (s *Service) checkAlgorithms(md *store.ClientMetadata) *oauth.Error {
 		{"id_token_signed_response_alg", md.IDTokenSignedResponseAlg},
 		{"userinfo_signed_response_alg", md.UserInfoSignedResponseAlg},
 	} {
-		if f.value != "" && (f.value == algNone || !slices.Contains(idAlgs, f.value)) {
+		if f.value != "" && (f.value == oauth.AlgNone || !slices.Contains(idAlgs, f.value)) {
 			return oauth.InvalidClientMetadata("unsupported " + f.name + ": " + safe(f.value))
 		}
 	}

@@ -163,7 +163,7 @@ func TestRegisterValidation(t *testing.T) {
 			if tt.name == "injected jwks validator" {
 				f.svc.ValidateJWKS = func([]byte) error { return errors.New("refused by validator") }
 			}
-			reg, err := f.svc.Register(t.Context(), []byte(tt.body))
+			reg, err := registerJSON(t.Context(), f.svc, tt.body)
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("Register: %v", err)
@@ -236,7 +236,7 @@ func TestDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			reg, err := f.svc.Register(t.Context(), []byte(tt.body))
+			reg, err := registerJSON(t.Context(), f.svc, tt.body)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 // Package session manages subject (browser) sessions: the single sign-on
 // state the login UI keeps in a cookie on the provider's domain
-// (connect2id-notes §5).
+// (docs/api.md §5; Connect2id's subject session store,
+// https://connect2id.com/products/server/docs/integration/session-store).
 //
 // The value the UI holds is "<key>.<mac>": key is 128 random bits, base64url,
 // and is the only part stored (store.SubjectSession.ID); mac is

@@ -16,7 +16,8 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// Default lifetimes (connect2id-notes §5.4) and per-subject quota.
+// Default lifetimes and per-subject quota: Connect2id's
+// (https://connect2id.com/products/server/docs/config/session-store).
 const (
 	DefaultMaxLife  = 180 * 24 * time.Hour
 	DefaultAuthLife = 30 * 24 * time.Hour
@@ -68,8 +69,8 @@ type Service struct {
 	Log    *slog.Logger
 }
 
-// Login describes a successful subject authentication (connect2id-notes
-// §2.6).
+// Login describes a successful subject authentication (docs/api.md §3,
+// step 2).
 type Login struct {
 	Sub      string
 	ACR      string
@@ -156,7 +157,7 @@ func Expired(sess *store.SubjectSession, now time.Time) bool {
 }
 
 // AuthExpired reports whether the session's auth life has passed at now, so
-// that the subject must authenticate again (connect2id-notes §2.13 rule 2).
+// that the subject must authenticate again (login/auth_life, docs/api.md §4).
 func AuthExpired(sess *store.SubjectSession, now time.Time) bool {
 	return sess.AuthLife >= 0 && !now.Before(sess.AuthTime.Add(sess.AuthLife))
 }
@@ -206,7 +207,8 @@ func (s *Service) Create(ctx context.Context, l Login) (*store.SubjectSession, s
 }
 
 // enforceQuota closes the subject's oldest sessions so that one more fits
-// (connect2id-notes §5.1, CLOSE_OLD_SESSION).
+// (Connect2id's sessionStore.onQuotaExhaustion=CLOSE_OLD_SESSION): a new
+// login must not fail because old browsers were never logged out.
 func (s *Service) enforceQuota(ctx context.Context, sub string, now time.Time) error {
 	quota := s.Config.QuotaPerSubject
 	if quota == 0 {

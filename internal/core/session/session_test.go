@@ -8,27 +8,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keyward/keyward/internal/testclock"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/memstore"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newService(cfg Config) (*Service, *clock, store.SubjectSessionStore) {
-	c := &clock{t: t0}
-	st := memstore.New().Ephemeral().SubjectSessions
+func newService(t *testing.T, cfg Config) (*Service, *testclock.Clock, store.SubjectSessionStore) {
+	t.Helper()
+	c := testclock.New(t0)
+	ms, err := memstore.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ms.Ephemeral().SubjectSessions
 	return &Service{Store: st, MACKey: []byte("0123456789abcdef0123456789abcdef"), Config: cfg, Now: c.Now}, c, st
 }
 
 func i64(v int64) *int64 { return &v }
 
 func TestCreateAndGet(t *testing.T) {
-	s, _, st := newService(Config{})
+	s, _, st := newService(t, Config{})
 	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", AMR: []string{"pwd"}, Claims: map[string]any{"ip": "x"}})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func TestCreateAndGet(t *testing.T) {
 }
 
 func TestGetRejects(t *testing.T) {
-	s, _, _ := newService(Config{})
+	s, _, _ := newService(t, Config{})
 	_, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestExpiry(t *testing.T) {
 		{"override zero keeps config", Config{MaxIdle: time.Hour}, Login{Sub: "a", MaxIdle: i64(0)}, []time.Duration{61 * time.Minute}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, c, _ := newService(tc.cfg)
+			s, c, _ := newService(t, tc.cfg)
 			_, sid, err := s.Create(t.Context(), tc.login)
 			if err != nil {
 				t.Fatal(err)
@@ -142,7 +143,7 @@ func TestAuthExpired(t *testing.T) {
 }
 
 func TestQuotaClosesOldest(t *testing.T) {
-	s, c, st := newService(Config{QuotaPerSubject: 2})
+	s, c, st := newService(t, Config{QuotaPerSubject: 2})
 	var sids []string
 	for range 3 {
 		_, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
@@ -171,7 +172,7 @@ func TestQuotaClosesOldest(t *testing.T) {
 }
 
 func TestAddRPAndEnd(t *testing.T) {
-	s, _, _ := newService(Config{})
+	s, _, _ := newService(t, Config{})
 	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestAddRPAndEnd(t *testing.T) {
 }
 
 func TestReauthenticate(t *testing.T) {
-	s, c, _ := newService(Config{})
+	s, c, _ := newService(t, Config{})
 	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", ACR: "1", Claims: map[string]any{"a": "1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func TestPublicIDAndView(t *testing.T) {
 	if strings.Contains(PublicID("k1"), "k1") || len(PublicID("k1")) != 22 {
 		t.Errorf("PublicID(k1) = %q", PublicID("k1"))
 	}
-	s, _, _ := newService(Config{MaxLife: -1})
+	s, _, _ := newService(t, Config{MaxLife: -1})
 	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice", AMR: []string{"pwd"}})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// SessionView is the wire form of a subject session (connect2id-notes §5.2):
+// SessionView is the wire form of a subject session (docs/openapi.yaml):
 // times in Unix seconds, lifetimes in minutes with -1 for unlimited.
 type SessionView struct {
 	SID          string         `json:"sid,omitempty"`

@@ -21,7 +21,8 @@ func (authCodeGrant) Type() string             { return oauth.GrantTypeAuthoriza
 func (authCodeGrant) RequiresClientAuth() bool { return false }
 
 // Authorize consumes the code before judging the request, so that any
-// mismatch (client, redirect_uri, PKCE) burns it (connect2id §9.2). A
+// mismatch (client, redirect_uri, PKCE) burns it: whoever presents a code
+// with the wrong bindings may have stolen it, so it gets no second try. A
 // replayed code revokes everything the first redemption issued by deleting
 // its grant (RFC 6749 §4.1.2, §10.5).
 func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Client) (*Decision, error) {
@@ -37,7 +38,7 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 			// Mark first, then delete: a first redemption still between
 			// consuming the code and storing its grant sees the mark and
 			// fails, so no replay can leave tokens standing.
-			if _, merr := s.Replay.MarkUsed(ctx, revocationMark(code.GrantID), markUntil(code), req.Now); merr != nil {
+			if _, merr := s.markUsed(ctx, revocationMark(code.GrantID), markUntil(code), req.Now); merr != nil {
 				return nil, s.serverError(ctx, "mark grant of replayed code", merr)
 			}
 			if derr := s.Grants.Delete(ctx, code.GrantID); derr != nil && !errors.Is(derr, store.ErrNotFound) {

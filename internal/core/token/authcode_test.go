@@ -210,8 +210,9 @@ func TestPKCESuccess(t *testing.T) {
 	}
 }
 
-// TestCodeReplayRevokes covers conformance modules 29 and 30: a replayed
-// code is invalid_grant and kills what the first redemption issued.
+// TestCodeReplayRevokes covers the conformance modules oidcc-codereuse and
+// oidcc-codereuse-30seconds: a replayed code is invalid_grant and kills what
+// the first redemption issued.
 func TestCodeReplayRevokes(t *testing.T) {
 	for _, enc := range []string{oauth.TokenEncodingSelfContained, oauth.TokenEncodingIdentifier} {
 		t.Run(enc, func(t *testing.T) {
@@ -312,7 +313,7 @@ func TestCodeReplayBeforeGrantStored(t *testing.T) {
 	}
 	// The replay's side, as it runs between the first redemption's
 	// Consume and its Grants.Create: mark, then delete (nothing yet).
-	if _, err := e.svc.Replay.MarkUsed(t.Context(), revocationMark(stored.GrantID), markUntil(stored), e.now); err != nil {
+	if _, err := e.svc.markUsed(t.Context(), revocationMark(stored.GrantID), markUntil(stored), e.now); err != nil {
 		t.Fatal(err)
 	}
 	// The first redemption's side, from storing the grant on.

@@ -26,12 +26,12 @@ const (
 
 // Algorithm allow-lists for client assertions (OIDC Core §9).
 var (
-	hmacAlgs = []string{"HS256", "HS384", "HS512"}
-	asymAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+	hmacAlgs = oauth.HMACAlgs()
+	asymAlgs = oauth.AsymmetricAlgs()
 )
 
 // maxAssertionLen bounds the client assertion we are willing to parse; a
-// bigger one cannot be a sane JWT (connect2id §14 item 4 caps JWTs alike).
+// bigger one cannot be a sane JWT, and parsing it would only cost us.
 const maxAssertionLen = 16 << 10
 
 // authFailure is why a client failed to authenticate, for the logs only.
@@ -109,7 +109,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, c Credentials) (*store
 }
 
 // invalidClient logs the failure under a fresh client_auth_id and returns
-// the generic invalid_client error echoing that ID (connect2id §10.4).
+// the generic invalid_client error echoing that ID (as Connect2id's
+// client_auth_id): the client learns nothing about which check failed, and
+// an operator finds the reason in the log by the ID.
 func (s *Service) invalidClient(ctx context.Context, f *authFailure) *oauth.Error {
 	id, err := secret.Token(s.Rand, 12)
 	if err != nil {
@@ -232,7 +234,7 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if !until.After(now) {
 		until = now.Add(jose.AssertionLeeway)
 	}
-	used, err := s.Replay.MarkUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
+	used, err := s.markUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
 	if err != nil {
 		return nil, nil, s.serverError(ctx, "mark assertion used", err)
 	}

@@ -1,10 +1,12 @@
 package token
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
 )
 
 func TestAuthenticateClient(t *testing.T) {
@@ -207,6 +210,48 @@ func TestInvalidClientIsGeneric(t *testing.T) {
 	for _, reason := range []string{"unknown client", "wrong client secret", "client secret expired"} {
 		if !strings.Contains(e.logs.String(), reason) {
 			t.Errorf("log lacks reason %q", reason)
+		}
+	}
+}
+
+// keyRecorder is the real replay cache, noting the keys it is given.
+type keyRecorder struct {
+	store.ReplayCache
+	mu   sync.Mutex
+	keys []string
+}
+
+func (r *keyRecorder) MarkUsed(ctx context.Context, key string, until, now time.Time) (bool, error) {
+	r.mu.Lock()
+	r.keys = append(r.keys, key)
+	r.mu.Unlock()
+	return r.ReplayCache.MarkUsed(ctx, key, until, now)
+}
+
+// Hostile but well-formed jti values (long beyond a PostgreSQL btree entry,
+// NUL, non-ASCII) are caught on
+// replay, and the replay cache only ever sees their hex SHA-256: the core
+// hashes, once, so that no backend has to store client-chosen text.
+func TestAssertionReplayKeysAreHashed(t *testing.T) {
+	e := newEnv(t)
+	rec := &keyRecorder{ReplayCache: e.svc.Replay}
+	e.svc.Replay = rec
+	hexKey := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	for _, jti := range []string{strings.Repeat("j", 5_000), "a\x00b", "ünïcödé ✓", "client_assertion:pkjwt:x"} {
+		a := e.assertion(gojose.ES256, e.clientKey, map[string]any{"jti": jti}, "pkjwt")
+		creds := formCreds(form("client_assertion_type", oauth.ClientAssertionTypeJWTBearer, "client_assertion", a))
+		if _, err := e.svc.AuthenticateClient(t.Context(), creds); err != nil {
+			t.Fatalf("jti of %d bytes, first use: %v", len(jti), err)
+		}
+		_, err := e.svc.AuthenticateClient(t.Context(), creds)
+		wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+	}
+	if len(rec.keys) != 8 {
+		t.Fatalf("replay cache saw %d keys, want 8", len(rec.keys))
+	}
+	for _, k := range rec.keys {
+		if !hexKey.MatchString(k) {
+			t.Errorf("replay cache got key %.80q, want a hex SHA-256", k)
 		}
 	}
 }

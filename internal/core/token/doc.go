@@ -5,7 +5,7 @@
 //
 // The dispatcher (Service.Token) owns the phases every grant shares —
 // client authentication, the client's grant-type allow-list and token
-// minting — so a grant only decides the authorisation (ARCHITECTURE §2.3).
+// minting — so a grant only decides the authorisation (docs/architecture.md).
 //
 // The package works on parsed values (url.Values, *store.Client) and
 // returns data or *oauth.Error; it must not import net/http, database/sql,

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testkeys"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/plugin/users"
@@ -44,20 +44,6 @@ const (
 	postSecret  = "post-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 	jwtSecret   = "jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123456789"
 )
-
-// keyManager is built once: RSA key generation dominates test time, and a
-// KeyManager is immutable for Sign and Verify.
-var keyManager = sync.OnceValues(func() (*jose.KeyManager, error) {
-	keys, err := secret.DeriveKeys(bytes.Repeat([]byte{7}, secret.MasterKeySize))
-	if err != nil {
-		return nil, err
-	}
-	km, err := jose.NewKeyManager(jose.KeyManagerConfig{Store: memstore.New().Durable().Keys, Sealer: keys.Sealer})
-	if err != nil {
-		return nil, err
-	}
-	return km, km.Init(context.Background())
-})
 
 // directory holds the demo-like users the claims resolver serves.
 func directory(t testing.TB) plugin.ClaimsSource {
@@ -88,10 +74,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	km, err := keyManager()
-	if err != nil {
-		t.Fatal(err)
-	}
+	km := testkeys.Manager(t)
 	master := make([]byte, secret.MasterKeySize)
 	rand.Read(master)
 	keys, err := secret.DeriveKeys(master)
@@ -106,7 +89,10 @@ func newEnv(t testing.TB) *env {
 		t: t, now: time.Now().UTC().Truncate(time.Second),
 		keys: km, sealer: keys.Sealer, logs: &bytes.Buffer{},
 	}
-	ms := memstore.New()
+	ms, err := memstore.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.st = ms.Durable()
 	eph := ms.Ephemeral()
 	e.svc = &Service{

@@ -12,7 +12,7 @@ import (
 
 const paramGrantType = "grant_type"
 
-// Grant serves one grant_type at the token endpoint (ARCHITECTURE §2.3).
+// Grant serves one grant_type at the token endpoint (docs/architecture.md).
 // The dispatcher has already authenticated the client and checked that it
 // registered the grant type; the grant decides the authorisation and the
 // dispatcher mints the tokens.
@@ -51,7 +51,7 @@ type Decision struct {
 	Nonce   string
 	// PresetIDTokenClaims adds Grant.PresetIDTokenClaims to the ID token;
 	// they are a consent-time directive and are not repeated on refresh
-	// (connect2id §9.2).
+	// (as in Connect2id).
 	PresetIDTokenClaims bool
 	// IssueRefreshToken makes the dispatcher mint and store a new refresh
 	// token expiring at RefreshTokenExpiresAt (zero: never).
@@ -61,7 +61,8 @@ type Decision struct {
 	RefreshToken          string
 	RefreshTokenExpiresAt time.Time
 	// NotAfter caps the access token's expiry (zero: no cap) so that it
-	// never outlives the refresh token (connect2id §14 item 10).
+	// never outlives the refresh token: once the grant is gone, no token
+	// issued under it may still work.
 	NotAfter time.Time
 	// RevocationMark, when set, is the replay-cache key a replay of the
 	// same code sets before revoking; the dispatcher checks it after
@@ -90,7 +91,7 @@ func (s *Service) grant(t string) Grant {
 // authenticates the client, dispatches to the grant and mints the tokens.
 //
 // Errors are *oauth.Error: invalid_request for a missing grant_type or a
-// repeated parameter (connect2id §9.2), unsupported_grant_type for an
+// repeated parameter (RFC 6749 §3.2), unsupported_grant_type for an
 // unknown one, invalid_client (401) from AuthenticateClient,
 // unauthorized_client when the client did not register the grant type, and
 // whatever the grant refuses with.

@@ -58,7 +58,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			return nil, s.serverError(ctx, "create grant", err)
 		}
 		if d.RevocationMark != "" {
-			replayed, err := s.Replay.MarkUsed(ctx, d.RevocationMark, d.RevocationMarkUntil, now)
+			replayed, err := s.markUsed(ctx, d.RevocationMark, d.RevocationMarkUntil, now)
 			if err != nil {
 				return nil, s.serverError(ctx, "check revocation mark", err)
 			}
@@ -239,7 +239,7 @@ func (s *Service) claimsRequest(g *store.Grant, names []string, transport string
 func halfHash(alg, v string) (string, error) {
 	var h hash.Hash
 	switch {
-	case alg == "EdDSA", strings.HasSuffix(alg, "512"):
+	case alg == oauth.AlgEdDSA, strings.HasSuffix(alg, "512"):
 		h = sha512.New()
 	case strings.HasSuffix(alg, "384"):
 		h = sha512.New384()

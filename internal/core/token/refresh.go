@@ -25,16 +25,16 @@ func errBadRefresh() *oauth.Error { return oauth.InvalidGrant("invalid refresh t
 //
 // A token that is unknown, expired, idle for longer than the grant's
 // RefreshTokenMaxIdle, or issued to another client is invalid_grant (also
-// across clients: RFC 6749 §5.2, conformance module 37). With rotation the
-// token is exchanged for a successor; presenting a rotated token again is a
-// replay that revokes the whole grant (connect2id §4.4), unless it falls
-// within Config.RotatedReuseGrace.
+// across clients: RFC 6749 §5.2, conformance module oidcc-refresh-token).
+// With rotation the token is exchanged for a successor; presenting a rotated
+// token again is a replay that revokes the whole grant (RFC 9700 §4.14.2),
+// unless it falls within Config.RotatedReuseGrace.
 //
 // An ID token is issued again when the grant's original scope had openid
 // and the consent allowed ID-token refresh (AllowIDTokenRefresh); the
 // narrowed scope of this request does not matter, so a client cannot lose
 // its ID token by asking for less. It carries no nonce and no preset
-// ID-token claims (OIDC Core §12.2, connect2id §9.2).
+// ID-token claims (OIDC Core §12.2).
 func (g refreshGrant) Authorize(ctx context.Context, req *Request, c *store.Client) (*Decision, error) {
 	s := g.s
 	value := req.Form.Get("refresh_token")
@@ -142,7 +142,8 @@ func (g refreshGrant) reuse(ctx context.Context, now time.Time, rt *store.Refres
 }
 
 // successor mints the next refresh token of a rotation. It keeps the
-// family's expiry: rotation never extends a grant (connect2id §4.3 "rtl").
+// family's expiry: rotation never extends a grant, or a client could keep
+// one alive forever.
 func (g refreshGrant) successor(now time.Time, rt *store.RefreshToken) (string, *store.RefreshToken, error) {
 	v, err := g.s.newToken()
 	if err != nil {

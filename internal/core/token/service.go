@@ -27,12 +27,15 @@ type Config struct {
 	// AccessTokenAlg signs SELF_CONTAINED access tokens. Default ES256.
 	AccessTokenAlg string
 	// Defaults fill the zero lifetimes and encoding of a grant's TokenSpec:
-	// access token 600 s SELF_CONTAINED, ID token 300 s (connect2id §13.3).
+	// access token 600 s SELF_CONTAINED, ID token 300 s (Connect2id's
+	// defaults, docs/configuration.md).
 	Defaults store.TokenSpec
 	// RotatedReuseGrace lets a rotated refresh token be presented again for
 	// this long (a client retrying after a lost response) before the replay
 	// revokes the grant. Default 0 here: every replay revokes; Connect2id
-	// uses 5 s (connect2id §4.4). Set it explicitly to copy that.
+	// uses 5 s (authzStore.refreshToken.rotatedReuseGracePeriod,
+	// https://connect2id.com/products/server/docs/config/authz-store). Set it
+	// explicitly to copy that.
 	RotatedReuseGrace time.Duration
 	// AssertionMaxAge bounds how far ahead a client assertion's "exp" may
 	// be (and its verifier's MaxAge should match), so that the "jti" replay
@@ -42,8 +45,8 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultIDTokenAlg          = "RS256"
-	DefaultAccessTokenAlg      = "ES256"
+	DefaultIDTokenAlg          = oauth.AlgRS256
+	DefaultAccessTokenAlg      = oauth.AlgES256
 	DefaultAccessTokenLifetime = 600 * time.Second
 	DefaultIDTokenLifetime     = 300 * time.Second
 	DefaultAssertionMaxAge     = jose.DefaultAssertionMaxAge
@@ -95,7 +98,7 @@ type Response struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	// RefreshTokenExpiresIn is set only when the returned refresh token
-	// expires (connect2id §9.2).
+	// expires (a Connect2id extension of RFC 6749 §5.1).
 	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
 	IDToken               string `json:"id_token,omitempty"`
 	Scope                 string `json:"scope,omitempty"`
@@ -178,6 +181,15 @@ func (s *Service) log() *slog.Logger {
 const tokenBytes = 32
 
 func (s *Service) newToken() (string, error) { return secret.Token(s.Rand, tokenBytes) }
+
+// markUsed records a one-time identifier in the replay cache. The cache
+// gets the identifier's hex SHA-256 (secret.Hash), never the identifier:
+// "jti" values are chosen by clients and may be long or not valid text, and
+// hashing here, once, gives every backend the same bounded key (see
+// store.ReplayCache).
+func (s *Service) markUsed(ctx context.Context, id string, until, now time.Time) (alreadyUsed bool, err error) {
+	return s.Replay.MarkUsed(ctx, secret.Hash(id), until, now)
+}
 
 // spec returns the grant's token settings with the configured defaults for
 // what it leaves unset.

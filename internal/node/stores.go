@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/postgres"
 	"github.com/keyward/keyward/store/redis"
@@ -38,18 +38,18 @@ func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stor
 	u := cfg.StoreURL()
 	switch {
 	case strings.HasPrefix(u, "sqlite://"):
-		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), log)
+		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), sqlite.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}
 		s.closers = append(s.closers, db.Close)
 		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		db, err := postgres.Open(ctx, u, log)
+		db, err := postgres.Open(ctx, u, postgres.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
-		s.closers = append(s.closers, func() error { db.Close(); return nil })
+		s.closers = append(s.closers, db.Close)
 		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
 	default:
 		return nil, fmt.Errorf("unsupported store URL %q", u)

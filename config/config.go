@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/oauth"
 )
 
 // Secret is a configuration value that must never be logged or printed.
@@ -150,7 +153,21 @@ type Log struct {
 	Level string `koanf:"level"`
 }
 
-// Default returns the defaults of PRODUCT.md §5 and connect2id-notes §13.3.
+// Upper bounds that Validate enforces.
+const (
+	// MaxCodeLifetime bounds authz.code_lifetime: a code is redeemed
+	// within seconds, and a long-lived one is a long-lived target
+	// (RFC 6749 §4.1.2 recommends at most ten minutes; Connect2id's
+	// authzStore.code.lifetime allows 1 to 180 seconds).
+	MaxCodeLifetime = 180 * time.Second
+	// MaxClientAssertionMaxAge bounds tokens.client_assertion_max_age: the
+	// replay cache keeps every jti this long, and an hour is far more than
+	// any clock skew or request latency needs.
+	MaxClientAssertionMaxAge = time.Hour
+)
+
+// Default returns the defaults listed in docs/configuration.md; lifetimes
+// are Connect2id's defaults, so a migrated deployment behaves the same.
 func Default() Config {
 	return Config{
 		Listen:  ":8080",
@@ -165,9 +182,9 @@ func Default() Config {
 		Tokens: Tokens{
 			AccessTokenLifetime:   600 * time.Second,
 			AccessTokenEncoding:   "SELF_CONTAINED",
-			AccessTokenAlg:        "ES256",
+			AccessTokenAlg:        oauth.AlgES256,
 			IDTokenLifetime:       300 * time.Second,
-			IDTokenAlg:            "RS256",
+			IDTokenAlg:            oauth.AlgRS256,
 			ClientAssertionMaxAge: 5 * time.Minute,
 		},
 		Sessions: Sessions{
@@ -245,14 +262,18 @@ func (c *Config) Validate() []error {
 	if c.APIToken != "" && len(c.APIToken) < 32 {
 		add("api_token must be at least 32 characters")
 	}
-	for name, list := range map[string][]string{
-		"api_tokens.authz_sessions": c.APITokens.AuthzSessions,
-		"api_tokens.registration":   c.APITokens.Registration,
-		"api_tokens.monitor":        c.APITokens.Monitor,
+	// Slices, not maps, so that the problems come out in a stable order.
+	for _, key := range []struct {
+		name   string
+		hashes []string
+	}{
+		{"api_tokens.authz_sessions", c.APITokens.AuthzSessions},
+		{"api_tokens.registration", c.APITokens.Registration},
+		{"api_tokens.monitor", c.APITokens.Monitor},
 	} {
-		for _, h := range list {
+		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
-				add("%s: %q is not a SHA-256 hex digest", name, h)
+				add("%s: %q is not a SHA-256 hex digest", key.name, h)
 			}
 		}
 	}
@@ -261,29 +282,29 @@ func (c *Config) Validate() []error {
 			add("authz.endpoint %q must be an absolute URL", c.Authz.Endpoint)
 		}
 	}
-	positive := map[string]time.Duration{
-		"authz.session_lifetime":       c.Authz.SessionLifetime,
-		"authz.code_lifetime":          c.Authz.CodeLifetime,
-		"authz.par_lifetime":           c.Authz.PARLifetime,
-		"tokens.access_token_lifetime": c.Tokens.AccessTokenLifetime,
-		"tokens.id_token_lifetime":     c.Tokens.IDTokenLifetime,
-		"keys.refresh_interval":        c.Keys.RefreshInterval,
-		"keys.retired_key_ttl":         c.Keys.RetiredKeyTTL,
-		"cluster.client_cache_ttl":     c.Cluster.ClientCacheTTL,
-		"cluster.purge_interval":       c.Cluster.PurgeInterval,
-	}
-	for name, d := range positive {
-		if d <= 0 {
-			add("%s must be positive", name)
+	for _, key := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"authz.session_lifetime", c.Authz.SessionLifetime},
+		{"authz.code_lifetime", c.Authz.CodeLifetime},
+		{"authz.par_lifetime", c.Authz.PARLifetime},
+		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
+		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
+		{"keys.refresh_interval", c.Keys.RefreshInterval},
+		{"keys.retired_key_ttl", c.Keys.RetiredKeyTTL},
+		{"cluster.client_cache_ttl", c.Cluster.ClientCacheTTL},
+		{"cluster.purge_interval", c.Cluster.PurgeInterval},
+	} {
+		if key.value <= 0 {
+			add("%s must be positive", key.name)
 		}
 	}
-	if c.Authz.CodeLifetime > 180*time.Second {
-		add("authz.code_lifetime must not exceed 180s")
+	if c.Authz.CodeLifetime > MaxCodeLifetime {
+		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())
 	}
-	// The replay cache keeps every jti this long: an hour is far more than
-	// any clock skew or request latency needs.
-	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > time.Hour {
-		add("tokens.client_assertion_max_age must be positive and at most 1h")
+	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > MaxClientAssertionMaxAge {
+		add("tokens.client_assertion_max_age must be positive and at most %.0fh", MaxClientAssertionMaxAge.Hours())
 	}
 	if c.Tokens.RefreshTokenLifetime < 0 {
 		add("tokens.refresh_token_lifetime must not be negative (0 means no expiry)")
@@ -296,11 +317,12 @@ func (c *Config) Validate() []error {
 	default:
 		add("tokens.access_token_encoding %q must be SELF_CONTAINED or IDENTIFIER", c.Tokens.AccessTokenEncoding)
 	}
-	for name, alg := range map[string]string{"tokens.access_token_alg": c.Tokens.AccessTokenAlg, "tokens.id_token_alg": c.Tokens.IDTokenAlg} {
-		switch alg {
-		case "RS256", "ES256", "EdDSA":
-		default:
-			add("%s %q must be RS256, ES256 or EdDSA", name, alg)
+	for _, key := range []struct{ name, alg string }{
+		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},
+		{"tokens.id_token_alg", c.Tokens.IDTokenAlg},
+	} {
+		if algs := oauth.SigningAlgs(); !slices.Contains(algs, key.alg) {
+			add("%s %q must be one of %s", key.name, key.alg, strings.Join(algs, ", "))
 		}
 	}
 	if c.Cluster.PurgeBatch <= 0 {

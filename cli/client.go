@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -90,13 +90,13 @@ func runClient(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 			return fmt.Errorf("client %s: want one CLIENT_ID", sub)
 		}
 		if sub == "delete" {
-			if err := admin.Clients.AdminDelete(ctx, cf.fs.Arg(0)); err != nil {
+			if err := admin.Clients.Delete(ctx, cf.fs.Arg(0), clientreg.AsOperator()); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout, "deleted", cf.fs.Arg(0))
 			return nil
 		}
-		reg, err := admin.Clients.AdminRead(ctx, cf.fs.Arg(0))
+		reg, err := admin.Clients.Read(ctx, cf.fs.Arg(0), clientreg.AsOperator())
 		if err != nil {
 			return err
 		}

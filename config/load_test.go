@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,42 @@ func TestSecretNeverPrinted(t *testing.T) {
 	s := Secret("super-secret-value")
 	if got := s.String(); strings.Contains(got, "super") {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// TestValidateOrderIsStable: every problem is reported, in the order of the
+// keys, the same way on every run (no map iteration order in messages).
+func TestValidateOrderIsStable(t *testing.T) {
+	c := Default()
+	c.Authz.SessionLifetime, c.Authz.CodeLifetime, c.Cluster.PurgeInterval = -1, 0, 0
+	c.APITokens.AuthzSessions = []string{"a"}
+	c.APITokens.Monitor = []string{"b"}
+	c.Tokens.AccessTokenAlg, c.Tokens.IDTokenAlg = "none", "HS256"
+	var first string
+	for i := range 50 {
+		var got []string
+		for _, err := range c.Validate() {
+			got = append(got, err.Error())
+		}
+		joined := strings.Join(got, "\n")
+		if i == 0 {
+			first = joined
+			continue
+		}
+		if joined != first {
+			t.Fatalf("run %d reported\n%s\nrun 0 reported\n%s", i, joined, first)
+		}
+	}
+	var positions []int
+	for _, key := range []string{"api_tokens.authz_sessions", "api_tokens.monitor", "authz.session_lifetime",
+		"authz.code_lifetime", "cluster.purge_interval", "tokens.access_token_alg", "tokens.id_token_alg"} {
+		i := strings.Index(first, key)
+		if i < 0 {
+			t.Fatalf("no problem reported for %s:\n%s", key, first)
+		}
+		positions = append(positions, i)
+	}
+	if !slices.IsSorted(positions) {
+		t.Errorf("problems not in key order:\n%s", first)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"crypto/rand"
@@ -16,13 +16,13 @@ import (
 // Files the server keeps in its data directory.
 const (
 	masterKeyFile = "master.key"
-	apiTokenFile  = "api-token"
+	APITokenFile  = "api-token"
 )
 
-// bootstrapSecret returns the configured value, or the one saved in the data
+// BootstrapSecret returns the configured value, or the one saved in the data
 // directory, or generates, saves (mode 0600) and returns a new one, with
 // generated = true so that the caller can print it once.
-func bootstrapSecret(dataDir, name, configured string, generate func() (string, error)) (value string, generated bool, err error) {
+func BootstrapSecret(dataDir, name, configured string, generate func() (string, error)) (value string, generated bool, err error) {
 	if configured != "" {
 		return configured, false, nil
 	}
@@ -45,7 +45,7 @@ func bootstrapSecret(dataDir, name, configured string, generate func() (string, 
 	// other's secret; the loser reads the winner's.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return bootstrapSecret(dataDir, name, "", generate)
+		return BootstrapSecret(dataDir, name, "", generate)
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("save %s: %w", path, err)
@@ -68,9 +68,9 @@ func newMasterKey() (string, error) {
 	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-// newAPIToken returns 43 URL-safe characters (256 bits), above Connect2id's
+// NewAPIToken returns 43 URL-safe characters (256 bits), above Connect2id's
 // 32-character minimum.
-func newAPIToken() (string, error) { return secret.Token(nil, 32) }
+func NewAPIToken() (string, error) { return secret.Token(nil, 32) }
 
 // decodeMasterKey accepts standard or URL-safe base64, padded or not.
 func decodeMasterKey(s string) ([]byte, error) {

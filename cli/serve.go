@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/keyward/keyward/server"
 )
 
-func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, opts Options, args, environ []string, stdout, stderr io.Writer) error {
 	cf := newConfigFlags("serve", stderr, serveStringFlags, serveBoolFlags)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
@@ -23,14 +23,14 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return err
 	}
 	log := newLogger(stderr, cfg.Log.Level)
-	srv, err := server.New(ctx, cfg, server.Options{Log: log, Stdout: stdout})
+	srv, err := server.New(ctx, cfg, server.Options{Log: log, Stdout: stdout, Plugins: opts.Plugins})
 	if err != nil {
 		return err
 	}
 	return srv.Run(ctx)
 }
 
-// newLogger writes JSON lines to stderr (PRODUCT.md §3).
+// newLogger writes JSON lines to stderr (docs/operator-guide.md).
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	lv.UnmarshalText([]byte(strings.ToUpper(level)))

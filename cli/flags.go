@@ -1,16 +1,17 @@
-package main
+package cli
 
 import (
 	"context"
 	"flag"
 	"io"
 	"strings"
+	"time"
 
-	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/config"
+	"github.com/keyward/keyward/internal/node"
 )
 
-// configFlags registers the flags of the run contract (PRODUCT.md §3) and
+// configFlags registers the serve flags (docs/configuration.md) and
 // returns a function that loads the configuration with the flags that were
 // actually set on top of file and environment.
 type configFlags struct {
@@ -73,7 +74,7 @@ func (cf *configFlags) load(environ []string, strs, bools map[string]string) (co
 
 // openAdmin parses the store flags of an administrative command, loads the
 // configuration and opens the stores and keys.
-func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, stderr io.Writer) (*server.Admin, error) {
+func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, stderr io.Writer) (*node.Node, error) {
 	if err := cf.fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -81,5 +82,5 @@ func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, st
 	if err != nil {
 		return nil, err
 	}
-	return server.OpenAdmin(ctx, cfg, newLogger(stderr, "warn"))
+	return node.Open(ctx, cfg, newLogger(stderr, "warn"), time.Now)
 }

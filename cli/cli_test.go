@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -11,17 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/testlog"
 	"github.com/keyward/keyward/plugin/users"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err = run(t.Context(), args, nil, strings.NewReader(stdin), &out, &errb)
+	err = Run(t.Context(), Options{}, args, nil, strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), err
 }
 
@@ -126,10 +126,10 @@ func serveOnce(t *testing.T) bool {
 	ln.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out, errb := &syncBuffer{}, &syncBuffer{}
+	out, errb := &testlog.Buffer{}, &testlog.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
+		done <- Run(ctx, Options{}, []string{"serve", "--demo", "--listen", addr, "--issuer", "http://" + addr, "--data-dir", dir},
 			nil, strings.NewReader(""), out, errb)
 	}()
 	up := false
@@ -172,19 +172,5 @@ func serveOnce(t *testing.T) bool {
 	}
 	return true
 }
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines and the
-// test's to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func errHelp() error { return flag.ErrHelp }

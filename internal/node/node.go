@@ -1,0 +1,122 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/config"
+	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/oauth"
+)
+
+// Notification topics shared by the nodes of a cluster.
+const (
+	TopicKeys    = "keyward_keys"
+	TopicClients = "keyward_clients"
+)
+
+// Client registration and token endpoint capabilities, as implemented.
+// Discovery advertises exactly these.
+var (
+	AuthMethods = []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
+		oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
+	GrantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
+)
+
+// Node is what every process that works on a deployment's data opens: the
+// keys derived from the master key, the stores, the signing keys and the
+// client registry. The server adds HTTP on top; the command line uses it
+// as it is.
+type Node struct {
+	Stores  *Stores
+	Keys    *jose.KeyManager
+	Clients *clientreg.Service
+	Secrets *secret.Keys
+}
+
+// Open loads (or, on first start, generates) the master key, opens the
+// stores and loads (or generates) the signing keys.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (_ *Node, err error) {
+	masterB64, generated, err := BootstrapSecret(cfg.DataDir, masterKeyFile, string(cfg.MasterKey), newMasterKey)
+	if err != nil {
+		return nil, err
+	}
+	master, err := decodeMasterKey(masterB64)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Info("generated a master key", "file", cfg.DataDir+"/"+masterKeyFile)
+	}
+	keys, err := secret.DeriveKeys(master)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Secrets: keys}
+	if n.Stores, err = OpenStores(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.Stores.Close()
+		}
+	}()
+	n.Keys, err = jose.NewKeyManager(jose.KeyManagerConfig{
+		Store:         n.Stores.Durable.Keys,
+		Sealer:        keys.Sealer,
+		Now:           now,
+		Log:           log,
+		RetiredKeyTTL: cfg.Keys.RetiredKeyTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if err := n.Keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	n.Clients = &clientreg.Service{
+		Config: clientreg.Config{
+			Issuer:                 strings.TrimSuffix(cfg.Issuer, "/"),
+			DevLoopbackHTTP:        cfg.Dev,
+			AllowedAuthMethods:     AuthMethods,
+			SupportedResponseTypes: [][]string{{oauth.ResponseTypeCode}},
+			SupportedGrantTypes:    GrantTypes,
+			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
+			CacheTTL:               cfg.Cluster.ClientCacheTTL,
+		},
+		Store:          n.Stores.Durable.Clients,
+		PushedRequests: n.Stores.Ephemeral.PAR,
+		Sealer:         keys.Sealer,
+		Now:            now,
+		Rand:           rand.Reader,
+		Log:            log,
+	}
+	if notifier := n.Stores.Durable.Notifier; notifier != nil {
+		n.Clients.Changed = func(ctx context.Context, id string) {
+			if err := notifier.Publish(ctx, TopicClients, id); err != nil {
+				log.Warn("announce client change", "error", err.Error())
+			}
+		}
+	}
+	return n, nil
+}
+
+// RotateKeys rotates the signing keys and tells the other nodes.
+func (n *Node) RotateKeys(ctx context.Context) error {
+	if err := n.Keys.Rotate(ctx); err != nil {
+		return fmt.Errorf("rotate keys: %w", err)
+	}
+	if notifier := n.Stores.Durable.Notifier; notifier != nil {
+		return notifier.Publish(ctx, TopicKeys, "rotated")
+	}
+	return nil
+}
+
+// Close closes the stores.
+func (n *Node) Close() error { return n.Stores.Close() }
