@@ -89,6 +89,11 @@ type Tokens struct {
 	// RotateRefreshTokens applies to confidential clients; public clients
 	// always rotate.
 	RotateRefreshTokens bool `koanf:"rotate_refresh_tokens"`
+	// RefreshTokenReuseGrace is how long a rotated refresh token may be
+	// presented again (a client retrying after a lost response) and get a
+	// fresh successor; after it, a replay revokes the whole grant. 0 turns
+	// the grace off: every replay revokes.
+	RefreshTokenReuseGrace time.Duration `koanf:"refresh_token_reuse_grace"`
 	// ClientAssertionMaxAge bounds how far ahead a client assertion's exp
 	// and how far back its iat may be; its jti is remembered that long.
 	ClientAssertionMaxAge time.Duration `koanf:"client_assertion_max_age"`
@@ -164,6 +169,11 @@ const (
 	// replay cache keeps every jti this long, and an hour is far more than
 	// any clock skew or request latency needs.
 	MaxClientAssertionMaxAge = time.Hour
+	// MaxRefreshTokenReuseGrace bounds tokens.refresh_token_reuse_grace: the
+	// grace exists for a retry after a lost response, which takes seconds;
+	// a longer window would let a stolen rotated token be replayed
+	// unnoticed.
+	MaxRefreshTokenReuseGrace = time.Minute
 )
 
 // Default returns the defaults listed in docs/configuration.md; lifetimes
@@ -186,6 +196,8 @@ func Default() Config {
 			IDTokenLifetime:       300 * time.Second,
 			IDTokenAlg:            oauth.AlgRS256,
 			ClientAssertionMaxAge: 5 * time.Minute,
+			// Connect2id's authzStore.refreshToken.rotatedReuseGracePeriod.
+			RefreshTokenReuseGrace: 5 * time.Second,
 		},
 		Sessions: Sessions{
 			MaxLife:  180 * 24 * time.Hour,
@@ -305,6 +317,9 @@ func (c *Config) Validate() []error {
 	}
 	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > MaxClientAssertionMaxAge {
 		add("tokens.client_assertion_max_age must be positive and at most %.0fh", MaxClientAssertionMaxAge.Hours())
+	}
+	if d := c.Tokens.RefreshTokenReuseGrace; d < 0 || d > MaxRefreshTokenReuseGrace {
+		add("tokens.refresh_token_reuse_grace must be between 0 (off) and %.0fs", MaxRefreshTokenReuseGrace.Seconds())
 	}
 	if c.Tokens.RefreshTokenLifetime < 0 {
 		add("tokens.refresh_token_lifetime must not be negative (0 means no expiry)")

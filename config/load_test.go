@@ -114,6 +114,8 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"negative purge margin", Sources{Environ: []string{"KEYWARD_CLUSTER_PURGE_MARGIN=-1s"}}, "cluster.purge_margin"},
 		{"assertion max age zero", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=0s"}}, "client_assertion_max_age"},
 		{"assertion max age too long", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=24h"}}, "client_assertion_max_age"},
+		{"negative reuse grace", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=-1s"}}, "refresh_token_reuse_grace"},
+		{"reuse grace too long", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=2m"}}, "refresh_token_reuse_grace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,5 +181,24 @@ func TestValidateOrderIsStable(t *testing.T) {
 	}
 	if !slices.IsSorted(positions) {
 		t.Errorf("problems not in key order:\n%s", first)
+	}
+}
+
+// TestRefreshTokenReuseGrace: the grace defaults to Connect2id's 5 s and
+// "0" from the environment turns it off rather than falling back to it.
+func TestRefreshTokenReuseGrace(t *testing.T) {
+	cfg, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tokens.RefreshTokenReuseGrace != 5*time.Second {
+		t.Errorf("default grace %v, want 5s", cfg.Tokens.RefreshTokenReuseGrace)
+	}
+	cfg, err = Load(Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tokens.RefreshTokenReuseGrace != 0 {
+		t.Errorf("grace %v after setting 0, want 0 (off)", cfg.Tokens.RefreshTokenReuseGrace)
 	}
 }

@@ -179,12 +179,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	tokenSvc := &token.Service{
 		Config: token.Config{
-			Issuer:          issuer,
-			TokenEndpoint:   issuer + "/token",
-			IDTokenAlg:      cfg.Tokens.IDTokenAlg,
-			AccessTokenAlg:  cfg.Tokens.AccessTokenAlg,
-			Defaults:        tokenSpec,
-			AssertionMaxAge: cfg.Tokens.ClientAssertionMaxAge,
+			Issuer:            issuer,
+			TokenEndpoint:     issuer + "/token",
+			IDTokenAlg:        cfg.Tokens.IDTokenAlg,
+			AccessTokenAlg:    cfg.Tokens.AccessTokenAlg,
+			Defaults:          tokenSpec,
+			AssertionMaxAge:   cfg.Tokens.ClientAssertionMaxAge,
+			RotatedReuseGrace: cfg.Tokens.RefreshTokenReuseGrace,
 		},
 		Clients:       s.clients,
 		Sealer:        keys.Sealer,

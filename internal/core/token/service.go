@@ -32,10 +32,10 @@ type Config struct {
 	Defaults store.TokenSpec
 	// RotatedReuseGrace lets a rotated refresh token be presented again for
 	// this long (a client retrying after a lost response) before the replay
-	// revokes the grant. Default 0 here: every replay revokes; Connect2id
-	// uses 5 s (authzStore.refreshToken.rotatedReuseGracePeriod,
-	// https://connect2id.com/products/server/docs/config/authz-store). Set it
-	// explicitly to copy that.
+	// revokes the grant. Zero: every replay revokes. The server sets it from
+	// tokens.refresh_token_reuse_grace, 5 s by default as Connect2id's
+	// authzStore.refreshToken.rotatedReuseGracePeriod
+	// (https://connect2id.com/products/server/docs/config/authz-store).
 	RotatedReuseGrace time.Duration
 	// AssertionMaxAge bounds how far ahead a client assertion's "exp" may
 	// be (and its verifier's MaxAge should match), so that the "jti" replay
