@@ -16,39 +16,49 @@ import (
 // consentAll in a consent's scope stands for the whole requested scope.
 const consentAll = "*"
 
-// consent applies a consent submission (docs/api.md §3, step 3): the granted
-// scope is the submitted one cut to the requested scope ("*" = all); claims
-// are expanded ("*" = all requested) and folded for delivery; token settings
-// default from Config.Tokens. long_lived stores the consent for later
-// requests. It then issues the code.
+// consent applies a consent submission (docs/api.md §3, step 3) through
+// grantConsent and issues the code.
 func (s *Service) consent(ctx context.Context, a *store.AuthzSession, c *Consent) (*Message, error) {
 	client, err := s.client(ctx, a.Request.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	requested := oauth.Scope(a.Request.Scope)
+	consented, spec, err := s.grantConsent(ctx, a.Subject, client, &a.Request, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, a, client, consented, spec, c.LongLived)
+}
+
+// grantConsent decides what a consent grants, for the consent step and the
+// direct authorisation API alike: the granted scope is the submitted one
+// cut to the requested scope ("*" = all); claims are expanded ("*" = all
+// requested) and folded for delivery; token settings default from
+// Config.Tokens. long_lived stores the consent for later requests.
+func (s *Service) grantConsent(ctx context.Context, sub string, client *store.Client, req *store.AuthzRequest, c *Consent) (store.Consented, store.TokenSpec, error) {
+	requested := oauth.Scope(req.Scope)
 	granted := requested.Intersect(c.Scope)
 	if slices.Contains(c.Scope, consentAll) {
 		granted = requested
 	}
-	ess, vol := requestedClaims(&a.Request)
+	ess, vol := requestedClaims(req)
 	consented := store.Consented{
 		Scope:                nonNil(granted),
-		Claims:               foldClaims(claims.ExpandConsented(c.Claims, ess, vol), &a.Request),
-		ClaimsLocales:        a.Request.ClaimsLocales,
+		Claims:               foldClaims(claims.ExpandConsented(c.Claims, ess, vol), req),
+		ClaimsLocales:        req.ClaimsLocales,
 		PresetIDTokenClaims:  c.PresetClaims[oauth.ClaimsTransportIDToken],
 		PresetUserInfoClaims: c.PresetClaims[oauth.ClaimsTransportUserInfo],
 		ClaimsData:           c.ClaimsData,
 		Audience:             c.Audience,
 		Data:                 c.Data,
 	}
-	spec := s.tokenSpec(client, &a.Request, granted, c)
+	spec := s.tokenSpec(client, req, granted, c)
 	if c.LongLived {
-		if err := s.keepAuthorization(ctx, a.Subject, client.ID, consented, spec); err != nil {
-			return nil, err
+		if err := s.keepAuthorization(ctx, sub, client.ID, consented, spec); err != nil {
+			return store.Consented{}, store.TokenSpec{}, err
 		}
 	}
-	return s.issue(ctx, a, client, consented, spec, c.LongLived)
+	return consented, spec, nil
 }
 
 // foldClaims marks the consented claims that go into the ID token with the

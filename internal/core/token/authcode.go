@@ -66,23 +66,31 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 	gr := code.Grant
 	gr.ID = code.GrantID
 	gr.ClientID = code.ClientID
-	gr.CreatedAt = req.Now
+	d := s.newGrantDecision(req.Now, &gr)
+	d.Nonce = code.Nonce
+	d.RevocationMark, d.RevocationMarkUntil = revocationMark(gr.ID), markUntil(code)
+	return d, nil
+}
+
+// newGrantDecision decides the first tokens of a new grant: an ID token
+// for openid with the consent's preset ID-token claims, a refresh token
+// when the consent asks for one, the grant expiring with it, and the access
+// token capped by the refresh token's lifetime and idle window. It sets the
+// grant's CreatedAt and ExpiresAt.
+func (s *Service) newGrantDecision(now time.Time, gr *store.Grant) *Decision {
+	gr.CreatedAt = now
 	gr.Scope = slices.Clone(gr.Scope)
 	spec := s.spec(gr.Tokens)
-	rtExp := grantExpiry(req.Now, spec)
-	gr.ExpiresAt = rtExp
+	gr.ExpiresAt = grantExpiry(now, spec)
 	return &Decision{
-		Grant:                 &gr,
+		Grant:                 gr,
 		Create:                true,
 		IDToken:               oauth.Scope(gr.Scope).Contains(oauth.ScopeOpenID),
-		Nonce:                 code.Nonce,
 		PresetIDTokenClaims:   true,
 		IssueRefreshToken:     spec.IssueRefreshToken,
-		RefreshTokenExpiresAt: refreshExpiry(req.Now, spec),
-		NotAfter:              idleCap(req.Now, spec),
-		RevocationMark:        revocationMark(gr.ID),
-		RevocationMarkUntil:   markUntil(code),
-	}, nil
+		RefreshTokenExpiresAt: refreshExpiry(now, spec),
+		NotAfter:              idleCap(now, spec),
+	}
 }
 
 // revocationMark is the replay-cache key that records that a code's grant
