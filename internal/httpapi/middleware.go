@@ -134,16 +134,13 @@ func (s TokenSet) Allows(token string) bool {
 	return ok
 }
 
-// requireToken guards an integration API with its bearer tokens.
+// requireToken guards an integration API with its bearer tokens. A
+// missing and a wrong token get the same body, so that the answer tells a
+// prober nothing beyond "not allowed".
 func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
-		if !ok {
-			a.writeError(w, r, oauth.InvalidToken("missing bearer token"))
-			return
-		}
-		if !set.Allows(token) {
-			a.writeError(w, r, oauth.InvalidToken("invalid bearer token"))
+		if token, ok := bearerToken(r); !ok || !set.Allows(token) {
+			a.writeError(w, r, oauth.InvalidToken("missing or invalid bearer token"))
 			return
 		}
 		next.ServeHTTP(w, r)
