@@ -62,6 +62,9 @@ type APITokens struct {
 	AuthzSessions []string `koanf:"authz_sessions"`
 	Registration  []string `koanf:"registration"`
 	Monitor       []string `koanf:"monitor"`
+	// DirectAuthz guards the direct authorisation API
+	// (/direct-authz/rest/v2), which mints tokens for any subject.
+	DirectAuthz []string `koanf:"direct_authz"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -282,6 +285,7 @@ func (c *Config) Validate() []error {
 		{"api_tokens.authz_sessions", c.APITokens.AuthzSessions},
 		{"api_tokens.registration", c.APITokens.Registration},
 		{"api_tokens.monitor", c.APITokens.Monitor},
+		{"api_tokens.direct_authz", c.APITokens.DirectAuthz},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {

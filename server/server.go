@@ -201,12 +201,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:          rand.Reader,
 		Log:           s.log,
 	}
+	authzSvc.Tokens = tokenSvc
 
 	authzTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.AuthzSessions)
 	if err != nil {
 		return nil, err
 	}
 	regTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Registration)
+	if err != nil {
+		return nil, err
+	}
+	directAuthzTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.DirectAuthz)
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +251,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Metadata:           s.metadata(issuer, idAlgs),
 		AuthzSessionTokens: authzTokens,
 		RegistrationTokens: regTokens,
+		DirectAuthzTokens:  directAuthzTokens,
 		MonitorTokens:      monitorTokens,
 		MonitorQueryTokens: monitorQueryTokens,
 		OpenRegistration:   cfg.Registration.Open,

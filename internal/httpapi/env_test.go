@@ -118,6 +118,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Rand:          rand.Reader,
 		Log:           log,
 	}
+	authzSvc.Tokens = tokenSvc
 	tokens, err := NewTokenSet([]string{apiToken}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Metadata:           testMetadata(km.Algorithms()),
 		AuthzSessionTokens: tokens,
 		RegistrationTokens: tokens,
+		DirectAuthzTokens:  tokens,
 		MonitorTokens:      append(slices.Clone(tokens), monitorOnly...),
 		MonitorQueryTokens: monitorOnly,
 		LoginUI:            loginUIMarker,

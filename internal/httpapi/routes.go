@@ -29,6 +29,8 @@ type Deps struct {
 	// RegistrationTokens are the master tokens of the registration endpoint.
 	AuthzSessionTokens TokenSet
 	RegistrationTokens TokenSet
+	// DirectAuthzTokens guard the direct authorisation API.
+	DirectAuthzTokens TokenSet
 	// MonitorTokens guard /monitor/v1 in the Authorization header.
 	// MonitorQueryTokens may also be given as ?access_token= for
 	// load-balancer health checks, as with Connect2id; query strings end up
@@ -124,6 +126,7 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /authz-sessions/rest/v3/{sid}", guard(a.serveGetAuthz))
 	mux.Handle("PUT /authz-sessions/rest/v3/{sid}", guard(a.serveSubmitAuthz))
 	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
+	mux.Handle("POST /direct-authz/rest/v2", a.requireToken(a.DirectAuthzTokens, http.HandlerFunc(a.serveDirectAuthz)))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
 }
 

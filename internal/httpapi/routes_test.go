@@ -139,6 +139,14 @@ func routeTable(clientID, regToken string) map[string]route {
 			wantStatus: 404, wantError: "not_found"},
 		"DELETE /authz-sessions/rest/v3/{sid}": {
 			req: request{method: "DELETE", path: "/authz-sessions/rest/v3/unknown-sid", header: bearer(apiToken)}, wantStatus: 404, wantError: "not_found"},
+		"POST /direct-authz/rest/v2": {
+			req: request{method: "POST", path: "/direct-authz/rest/v2", header: jsonHeaders(apiToken),
+				body: `{"client_id":"` + clientID + `","sub":"alice","scope":["openid"]}`},
+			wantStatus: 200, check: func(t *testing.T, r *response) {
+				if r.body["access_token"] == nil || r.body["id_token"] == nil || r.body["token_type"] != "Bearer" {
+					t.Errorf("want a token response with access and ID tokens, got %s", r.raw)
+				}
+			}},
 		"GET /monitor/v1/ping": {
 			req: request{path: "/monitor/v1/ping", header: bearer(apiToken)}, wantStatus: 200,
 			check: wantJSONMember("status", "ok")},
@@ -147,7 +155,8 @@ func routeTable(clientID, regToken string) map[string]route {
 
 // isIntegration reports whether a row belongs to the integration listener.
 func isIntegration(name string) bool {
-	return strings.Contains(name, "/authz-sessions/") || strings.Contains(name, "/monitor/")
+	return strings.Contains(name, "/authz-sessions/") || strings.Contains(name, "/monitor/") ||
+		strings.Contains(name, "/direct-authz/")
 }
 
 func checkRoute(t *testing.T, rt route, r *response) {
@@ -198,7 +207,7 @@ func TestRouteTable(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) { checkRoute(t, table[name], e.do(e.public, table[name].req)) })
 	}
-	if want := 24; len(table) != want {
+	if want := 25; len(table) != want {
 		t.Errorf("the table has %d routes, want %d: a route was added or removed without a row here", len(table), want)
 	}
 }
@@ -244,6 +253,7 @@ func TestWrongMethod(t *testing.T) {
 		{"GET", "/authz-sessions/rest/v3", "POST"},
 		{"POST", "/authz-sessions/rest/v3/some-sid", "DELETE, GET, HEAD, PUT"},
 		{"POST", "/monitor/v1/ping", "GET, HEAD"},
+		{"GET", "/direct-authz/rest/v2", "POST"},
 		{"POST", "/favicon.ico", "GET, HEAD"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

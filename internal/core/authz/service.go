@@ -38,6 +38,9 @@ type Service struct {
 	PAR             store.PARStore
 	Authorizations  store.AuthorizationStore
 	IDTokens        IDTokenVerifier
+	// Tokens mints the tokens of direct authorisations (Direct); the
+	// authorisation session API does not use it.
+	Tokens TokenIssuer
 	// Sealer encrypts the kept final message, which carries the code. When
 	// nil, successful final messages are not kept and an identical
 	// re-submission after Done is rejected like any other.
