@@ -12,7 +12,9 @@ import (
 // victim the replay got a 500 and the grant survived.
 func TestRefreshReplayRacesRotation(t *testing.T) {
 	c := newCluster(t)
-	c.env = []string{"KEYWARD_TOKENS_ROTATE_REFRESH_TOKENS=true"}
+	// No reuse grace: the replay here comes at once, and within the grace
+	// (5 s by default) it would get a successor instead of revoking.
+	c.env = []string{"KEYWARD_TOKENS_ROTATE_REFRESH_TOKENS=true", "KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=0"}
 	nodes := c.startNodes(2)
 	a, b := nodes[0], nodes[1]
 	id, secret, redirect := c.registerClient(a)
