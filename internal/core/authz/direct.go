@@ -169,6 +169,11 @@ func checkMembers(obj map[string]json.RawMessage, path string) error {
 			full = path + "." + k
 		}
 		if !slices.Contains(directMembers[path], k) {
+			// The name is the caller's: echo it only when it is short and
+			// made of the characters an error description may carry.
+			if len(full) > 100 || !oauth.ValidErrorCode(full) {
+				return oauth.InvalidRequest("unknown member with a long or unprintable name")
+			}
 			return oauth.InvalidRequest("unknown member " + full)
 		}
 		var inner map[string]json.RawMessage

@@ -80,3 +80,45 @@ func TestDirectUsesTheConsentPath(t *testing.T) {
 		t.Fatalf("start with the direct session: type %q, want response", msg.Type)
 	}
 }
+
+// FuzzDecodeDirect drives arbitrary bodies through the decoder and, when
+// they decode, through Direct: never a panic, every refusal an HTTP 400
+// OAuth error whose description may travel in a response, never an
+// internal error for anything a caller can send.
+func FuzzDecodeDirect(f *testing.F) {
+	for _, s := range []string{
+		`{"client_id":"web","sub":"alice","scope":["openid","email","offline_access"],"claims":["*"]}`,
+		`{"client_id":"web","sub_session":{"sub":"bob","amr":["fed"],"max_life":-1},"long_lived":true,"scope":["openid"]}`,
+		`{"client_id":"pub","sub":"a","claims_transport":"ID_TOKEN","claims":["email"],"scope":["openid","email"],"refresh_token":{"issue":true,"rotate":false}}`,
+		`{"client_id":"web","sub":"a","access_token":{"lifetime":1e99}}`,
+		`{"client_id":"web","sub_sid":"x.y"}`,
+		`{"client_id":"nobody","sub":"a"}`,
+		`{"client_id":"web","sub":"a","id_token":{"issue":false},"preset_claims":{"id_token":{"iss":"evil"}}}`,
+		`{"client_id":"web","sub":"a","access_token":{"AccessTokenSpec":{}}}`,
+		`[`, `{}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f, Config{})
+	e.withTokens()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := DecodeDirect(body)
+		if err == nil {
+			var resp *DirectResponse
+			resp, err = e.svc.Direct(context.Background(), r)
+			if err == nil {
+				if resp.AccessToken == "" || resp.TokenType != oauth.TokenTypeBearer {
+					t.Fatalf("success without an access token: %+v", resp)
+				}
+				return
+			}
+		}
+		oe := oauth.AsError(err)
+		if oe == nil || oe.Status != 400 || oe.Code == oauth.ErrCodeServerError {
+			t.Fatalf("body %q: error %v, want an HTTP 400 OAuth error", body, err)
+		}
+		if !oauth.ValidErrorCode(oe.Description) {
+			t.Fatalf("error_description %q has characters RFC 6749 forbids", oe.Description)
+		}
+	})
+}
