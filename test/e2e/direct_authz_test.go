@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/keyward/keyward/config"
@@ -408,7 +407,6 @@ func TestDirectAuthzParallel(t *testing.T) {
 					t.Errorf("refresh %d: %d %v", i, status, body)
 				}
 			}
-			_ = oidc.ScopeOpenID
 		})
 	}
 }
