@@ -19,7 +19,7 @@ import (
 	"github.com/keyward/keyward/config"
 )
 
-// directAuthz posts a raw body to the direct authorisation API with a
+// directAuthzRaw posts a raw body to the direct authorisation API with a
 // bearer token ("" for none) and returns the status and the raw answer.
 func (e *env) directAuthzRaw(bearer, ctype string, body []byte) (int, []byte, http.Header) {
 	e.t.Helper()
