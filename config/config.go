@@ -62,6 +62,9 @@ type APITokens struct {
 	AuthzSessions []string `koanf:"authz_sessions"`
 	Registration  []string `koanf:"registration"`
 	Monitor       []string `koanf:"monitor"`
+	// Introspection lets resource servers call /token/introspect with a
+	// bearer token instead of client authentication.
+	Introspection []string `koanf:"introspection"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -270,6 +273,7 @@ func (c *Config) Validate() []error {
 		{"api_tokens.authz_sessions", c.APITokens.AuthzSessions},
 		{"api_tokens.registration", c.APITokens.Registration},
 		{"api_tokens.monitor", c.APITokens.Monitor},
+		{"api_tokens.introspection", c.APITokens.Introspection},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
