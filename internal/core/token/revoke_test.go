@@ -154,7 +154,9 @@ func TestRevokeParallel(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { results[i], errs[i] = e.svc.Revoke(ctx, RevocationRequest{Subject: "alice", ClientID: "basic"}) })
+		wg.Go(func() {
+			results[i], errs[i] = e.svc.Revoke(ctx, RevocationRequest{Subject: "alice", ClientID: "basic"})
+		})
 	}
 	wg.Wait()
 	grants, auths := 0, 0
