@@ -196,3 +196,36 @@ func TestRevokeBadInput(t *testing.T) {
 		t.Errorf("unknown token: %v", err)
 	}
 }
+
+// RFC 7009 for a long-lived authorisation's refresh token: the grant and
+// the remembered consent go; another client's attempt changes nothing.
+func TestRevokeTokenLongLived(t *testing.T) {
+	e := newEnv(t).withJournal()
+	ctx := t.Context()
+	resp := e.redeem(codeOpts{longLived: true})
+	if err := e.st.Authorizations.Put(ctx, &store.Authorization{Subject: "alice", ClientID: "basic", CreatedAt: e.now, UpdatedAt: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.st.Clients.Get(ctx, "post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := e.st.Clients.Get(ctx, "basic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.svc.RevokeToken(ctx, other, resp.RefreshToken, "")
+	wantOAuthError(t, err, oauth.ErrCodeUnauthorizedClient, 400)
+	if _, err := e.svc.UserInfo(ctx, resp.AccessToken); err != nil {
+		t.Fatalf("after another client's attempt: %v", err)
+	}
+	if err := e.svc.RevokeToken(ctx, owner, resp.RefreshToken, oauth.TokenTypeHintRefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Authorizations.Get(ctx, "alice", "basic"); err == nil {
+		t.Error("the long-lived authorisation survived the revocation of its refresh token")
+	}
+	if _, err := e.svc.UserInfo(ctx, resp.AccessToken); err == nil {
+		t.Error("the grant's access token survived")
+	}
+}
