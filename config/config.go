@@ -65,6 +65,9 @@ type APITokens struct {
 	// DirectAuthz guards the direct authorisation API
 	// (/direct-authz/rest/v2), which mints tokens for any subject.
 	DirectAuthz []string `koanf:"direct_authz"`
+	// Introspection lets resource servers call /token/introspect with a
+	// bearer token instead of client authentication.
+	Introspection []string `koanf:"introspection"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -286,6 +289,7 @@ func (c *Config) Validate() []error {
 		{"api_tokens.registration", c.APITokens.Registration},
 		{"api_tokens.monitor", c.APITokens.Monitor},
 		{"api_tokens.direct_authz", c.APITokens.DirectAuthz},
+		{"api_tokens.introspection", c.APITokens.Introspection},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {

@@ -202,3 +202,24 @@ func TestRefreshTokenReuseGrace(t *testing.T) {
 		t.Errorf("grace %v after setting 0, want 0 (off)", cfg.Tokens.RefreshTokenReuseGrace)
 	}
 }
+
+// api_tokens.introspection is read from the environment like the other
+// per-API tokens and validated in the same loop.
+func TestIntrospectionTokens(t *testing.T) {
+	digest := strings.Repeat("cd", 32)
+	cfg, err := Load(Sources{Environ: []string{"KEYWARD_API_TOKENS_INTROSPECTION=" + digest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.APITokens.Introspection, []string{digest}) {
+		t.Fatalf("api_tokens.introspection = %v", cfg.APITokens.Introspection)
+	}
+	cfg.APITokens.Introspection = []string{"not-a-digest"}
+	var msgs []string
+	for _, err := range cfg.Validate() {
+		msgs = append(msgs, err.Error())
+	}
+	if !strings.Contains(strings.Join(msgs, "\n"), `api_tokens.introspection: "not-a-digest" is not a SHA-256 hex digest`) {
+		t.Errorf("problems: %v", msgs)
+	}
+}

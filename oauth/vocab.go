@@ -42,6 +42,13 @@ const (
 	TokenTypeBearer = "Bearer"
 )
 
+// token_type_hint values of token revocation and introspection
+// (RFC 7009 §2.1, RFC 7662 §2.1).
+const (
+	TokenTypeHintAccessToken  = "access_token"
+	TokenTypeHintRefreshToken = "refresh_token"
+)
+
 // PKCE code challenge methods (RFC 7636 §4.2).
 const (
 	PKCEMethodS256  = "S256"

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/oauth"
@@ -21,6 +22,8 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		JWKSURI:                            issuer + "/jwks.json",
 		RegistrationEndpoint:               issuer + "/clients",
 		PushedAuthorizationRequestEndpoint: issuer + "/par",
+		IntrospectionEndpoint:              issuer + "/token/introspect",
+		RevocationEndpoint:                 issuer + "/token/revoke",
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
@@ -33,7 +36,12 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
 		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
-		DisplayValuesSupported:                     []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
+		// Both endpoints authenticate clients as the token endpoint does;
+		// introspection also takes a bearer token (api_tokens.introspection).
+		IntrospectionEndpointAuthMethodsSupported: node.AuthMethods,
+		RevocationEndpointAuthMethodsSupported:    node.AuthMethods,
+		IntrospectionSigningAlgValuesSupported:    []string{s.introspectionAlg()},
+		DisplayValuesSupported:                    []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
 			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),
 		ClaimsParameterSupported:      true,
@@ -44,4 +52,13 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 			oauth.PromptSelectAccount, oauth.PromptCreate},
 		AuthorizationResponseIssParameterSupported: true,
 	}
+}
+
+// introspectionAlg signs JWT introspection responses (RFC 9701): the
+// ID-token algorithm, which every deployment has a key for.
+func (s *Server) introspectionAlg() string {
+	if s.cfg.Tokens.IDTokenAlg != "" {
+		return s.cfg.Tokens.IDTokenAlg
+	}
+	return token.DefaultIDTokenAlg
 }

@@ -58,6 +58,7 @@ type Server struct {
 	stores   *node.Stores
 	keys     *jose.KeyManager
 	clients  *clientreg.Service
+	journal  *token.Journal
 	users    *users.Directory
 	plugins  plugins
 	apiToken string
@@ -103,6 +104,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}()
 	s.node, s.stores, s.keys, s.clients = n, n.Stores, n.Keys, n.Clients
 	keys := n.Secrets
+	s.journal = &token.Journal{Store: s.stores.Durable.Revocations, Now: s.now, Log: s.log}
+	if notifier := s.stores.Durable.Notifier; notifier != nil {
+		s.journal.Changed = func(ctx context.Context) {
+			if err := notifier.Publish(ctx, node.TopicRevocations, "revoked"); err != nil {
+				s.log.Warn("announce revocation", "error", err.Error())
+			}
+		}
+	}
+	if err := s.journal.Refresh(ctx); err != nil {
+		return nil, err
+	}
 	s.purgeJobs = []*purgeJob{
 		{name: "durable", p: s.stores.Durable.Purger},
 		{name: "ephemeral", p: s.stores.Ephemeral.Purger},
@@ -187,19 +199,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			AssertionMaxAge:   cfg.Tokens.ClientAssertionMaxAge,
 			RotatedReuseGrace: cfg.Tokens.RefreshTokenReuseGrace,
 		},
-		Clients:       s.clients,
-		Sealer:        keys.Sealer,
-		Codes:         s.stores.Ephemeral.Codes,
-		Grants:        s.stores.Durable.Grants,
-		RefreshTokens: s.stores.Durable.RefreshTokens,
-		AccessTokens:  s.stores.Durable.AccessTokens,
-		Replay:        s.stores.Ephemeral.Replay,
-		Keys:          s.keys,
-		ClientKeys:    clientKeys,
-		Claims:        resolver,
-		Now:           s.now,
-		Rand:          rand.Reader,
-		Log:           s.log,
+		Clients:        s.clients,
+		Sealer:         keys.Sealer,
+		Codes:          s.stores.Ephemeral.Codes,
+		Grants:         s.stores.Durable.Grants,
+		RefreshTokens:  s.stores.Durable.RefreshTokens,
+		AccessTokens:   s.stores.Durable.AccessTokens,
+		Replay:         s.stores.Ephemeral.Replay,
+		Keys:           s.keys,
+		ClientKeys:     clientKeys,
+		Claims:         resolver,
+		Authorizations: s.stores.Durable.Authorizations,
+		Journal:        s.journal,
+		Now:            s.now,
+		Rand:           rand.Reader,
+		Log:            s.log,
 	}
 	authzSvc.Tokens = tokenSvc
 
@@ -216,6 +230,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	monitorTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Monitor)
+	if err != nil {
+		return nil, err
+	}
+	introspectionTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.Introspection)
 	if err != nil {
 		return nil, err
 	}
@@ -244,20 +262,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 
 	api, err := httpapi.New(httpapi.Deps{
-		Authz:              authzSvc,
-		Tokens:             tokenSvc,
-		Clients:            s.clients,
-		Keys:               s.keys,
-		Metadata:           s.metadata(issuer, idAlgs),
-		AuthzSessionTokens: authzTokens,
-		RegistrationTokens: regTokens,
-		DirectAuthzTokens:  directAuthzTokens,
-		MonitorTokens:      monitorTokens,
-		MonitorQueryTokens: monitorQueryTokens,
-		OpenRegistration:   cfg.Registration.Open,
-		LoginUI:            ui,
-		Ready:              s.ready,
-		Log:                s.log,
+		Authz:               authzSvc,
+		Tokens:              tokenSvc,
+		Clients:             s.clients,
+		Keys:                s.keys,
+		Metadata:            s.metadata(issuer, idAlgs),
+		AuthzSessionTokens:  authzTokens,
+		RegistrationTokens:  regTokens,
+		DirectAuthzTokens:   directAuthzTokens,
+		MonitorTokens:       monitorTokens,
+		MonitorQueryTokens:  monitorQueryTokens,
+		IntrospectionTokens: introspectionTokens,
+		OpenRegistration:    cfg.Registration.Open,
+		LoginUI:             ui,
+		Ready:               s.ready,
+		Log:                 s.log,
 	})
 	if err != nil {
 		return nil, err

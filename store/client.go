@@ -60,6 +60,9 @@ type ClientMetadata struct {
 	// CodeChallengeMethod forces PKCE with this method for the client
 	// (a Connect2id extension).
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	// IntrospectionAllowed lets the client (a resource server) introspect
+	// tokens issued to other clients (a Connect2id extension).
+	IntrospectionAllowed bool `json:"introspection_allowed,omitempty"`
 	// Data is free-form JSON the operator attaches to the client.
 	Data map[string]any `json:"data,omitempty"`
 }

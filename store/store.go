@@ -23,7 +23,9 @@ type Durable struct {
 	RefreshTokens  RefreshTokenStore
 	AccessTokens   AccessTokenStore
 	Keys           KeyStore
-	Purger         Purger
+	Revocations    RevocationJournal
+	// Purger also removes expired revocation journal entries.
+	Purger Purger
 	// Notifier is nil for single-node backends.
 	Notifier Notifier
 }

@@ -29,6 +29,7 @@ func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, oerr)
 		return
 	}
+	req.Operator = hasTok
 	reg, err := a.Clients.Register(r.Context(), req)
 	a.respond(w, r, http.StatusCreated, reg, err)
 }

@@ -15,6 +15,8 @@ type ProviderMetadata struct {
 	JWKSURI                                    string   `json:"jwks_uri"`
 	RegistrationEndpoint                       string   `json:"registration_endpoint"`
 	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -24,6 +26,9 @@ type ProviderMetadata struct {
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionSigningAlgValuesSupported     []string `json:"introspection_signing_alg_values_supported"`
 	DisplayValuesSupported                     []string `json:"display_values_supported"`
 	ClaimsSupported                            []string `json:"claims_supported"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`

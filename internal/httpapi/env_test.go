@@ -104,19 +104,21 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Log:            log,
 	}
 	tokenSvc := &token.Service{
-		Config:        token.Config{Issuer: testIssuer, TokenEndpoint: testIssuer + "/token"},
-		Clients:       clients,
-		Sealer:        keys.Sealer,
-		Codes:         eph.Codes,
-		Grants:        dur.Grants,
-		RefreshTokens: dur.RefreshTokens,
-		AccessTokens:  dur.AccessTokens,
-		Replay:        eph.Replay,
-		Keys:          km,
-		ClientKeys:    jose.NewClientKeys(nil, time.Now),
-		Now:           time.Now,
-		Rand:          rand.Reader,
-		Log:           log,
+		Config:         token.Config{Issuer: testIssuer, TokenEndpoint: testIssuer + "/token"},
+		Clients:        clients,
+		Sealer:         keys.Sealer,
+		Codes:          eph.Codes,
+		Grants:         dur.Grants,
+		RefreshTokens:  dur.RefreshTokens,
+		AccessTokens:   dur.AccessTokens,
+		Replay:         eph.Replay,
+		Keys:           km,
+		ClientKeys:     jose.NewClientKeys(nil, time.Now),
+		Authorizations: dur.Authorizations,
+		Journal:        &token.Journal{Store: dur.Revocations, Now: time.Now, Log: log},
+		Now:            time.Now,
+		Rand:           rand.Reader,
+		Log:            log,
 	}
 	authzSvc.Tokens = tokenSvc
 	tokens, err := NewTokenSet([]string{apiToken}, nil)
@@ -130,19 +132,20 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	api, err := New(Deps{
-		Authz:              authzSvc,
-		Tokens:             tokenSvc,
-		Clients:            clients,
-		Keys:               km,
-		Metadata:           testMetadata(km.Algorithms()),
-		AuthzSessionTokens: tokens,
-		RegistrationTokens: tokens,
-		DirectAuthzTokens:  tokens,
-		MonitorTokens:      append(slices.Clone(tokens), monitorOnly...),
-		MonitorQueryTokens: monitorOnly,
-		LoginUI:            loginUIMarker,
-		Ready:              o.ready,
-		Log:                log,
+		Authz:               authzSvc,
+		Tokens:              tokenSvc,
+		Clients:             clients,
+		Keys:                km,
+		Metadata:            testMetadata(km.Algorithms()),
+		AuthzSessionTokens:  tokens,
+		RegistrationTokens:  tokens,
+		DirectAuthzTokens:   tokens,
+		MonitorTokens:       append(slices.Clone(tokens), monitorOnly...),
+		MonitorQueryTokens:  monitorOnly,
+		IntrospectionTokens: tokens,
+		LoginUI:             loginUIMarker,
+		Ready:               o.ready,
+		Log:                 log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +171,8 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		JWKSURI:                            testIssuer + "/jwks.json",
 		RegistrationEndpoint:               testIssuer + "/clients",
 		PushedAuthorizationRequestEndpoint: testIssuer + "/par",
+		IntrospectionEndpoint:              testIssuer + "/token/introspect",
+		RevocationEndpoint:                 testIssuer + "/token/revoke",
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported: []string{oauth.ResponseTypeCode},
@@ -180,6 +185,11 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		TokenEndpointAuthMethodsSupported: []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
 			oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone},
 		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "ES256", "EdDSA", "HS256"},
+		IntrospectionEndpointAuthMethodsSupported: []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
+			oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone},
+		RevocationEndpointAuthMethodsSupported: []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodClientSecretPost,
+			oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone},
+		IntrospectionSigningAlgValuesSupported:     []string{"RS256"},
 		DisplayValuesSupported:                     []string{oauth.DisplayPage, oauth.DisplayPopup},
 		ClaimsSupported:                            []string{"sub", "iss", "aud", "exp", "iat", "email", "email_verified"},
 		ClaimsParameterSupported:                   true,
@@ -257,3 +267,8 @@ func jsonHeaders(tok string) map[string]string {
 }
 
 var formHeader = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+
+// formBearer is a form body with a bearer token.
+func formBearer(tok string) map[string]string {
+	return map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer " + tok}
+}

@@ -38,7 +38,10 @@ type Deps struct {
 	// but the monitoring API (never the master API token).
 	MonitorTokens      TokenSet
 	MonitorQueryTokens TokenSet
-	OpenRegistration   bool
+	// IntrospectionTokens let a resource server call /token/introspect
+	// with a bearer token instead of client authentication.
+	IntrospectionTokens TokenSet
+	OpenRegistration    bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
@@ -96,6 +99,8 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /jwks.json", withCORS(http.HandlerFunc(a.serveJWKS)))
 	mux.Handle("POST /token", withCORS(http.HandlerFunc(a.serveToken)))
 	mux.Handle("OPTIONS /token", withCORS(http.NotFoundHandler()))
+	mux.HandleFunc("POST /token/introspect", a.serveIntrospect)
+	mux.HandleFunc("POST /token/revoke", a.serveRevoke)
 	mux.Handle("GET /userinfo", withCORS(http.HandlerFunc(a.serveUserInfo)))
 	mux.Handle("POST /userinfo", withCORS(http.HandlerFunc(a.serveUserInfo)))
 	mux.Handle("OPTIONS /userinfo", withCORS(http.NotFoundHandler()))

@@ -74,6 +74,16 @@ func routeTable(clientID, regToken string) map[string]route {
 			wantStatus: 401, wantError: "invalid_client"},
 		"OPTIONS /token": {
 			req: request{method: "OPTIONS", path: "/token"}, wantStatus: 204},
+		"POST /token/introspect": {
+			req:        request{method: "POST", path: "/token/introspect", header: formBearer(apiToken), body: "token=unknown"},
+			wantStatus: 200, check: func(t *testing.T, r *response) {
+				if string(r.raw) != `{"active":false}` {
+					t.Errorf("body %q, want {\"active\":false}", r.raw)
+				}
+			}},
+		"POST /token/revoke": {
+			req:        request{method: "POST", path: "/token/revoke", header: formHeader, body: "token=x&client_id=nobody"},
+			wantStatus: 401, wantError: "invalid_client"},
 		"GET /userinfo": {
 			req: request{path: "/userinfo", header: bearer("not-an-access-token")}, wantStatus: 401, wantError: "invalid_token"},
 		"POST /userinfo": {
@@ -207,7 +217,7 @@ func TestRouteTable(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) { checkRoute(t, table[name], e.do(e.public, table[name].req)) })
 	}
-	if want := 25; len(table) != want {
+	if want := 27; len(table) != want {
 		t.Errorf("the table has %d routes, want %d: a route was added or removed without a row here", len(table), want)
 	}
 }
@@ -248,6 +258,8 @@ func TestWrongMethod(t *testing.T) {
 		{"GET", "/token", "OPTIONS, POST"},
 		{"PUT", "/userinfo", "GET, HEAD, OPTIONS, POST"},
 		{"GET", "/par", "POST"},
+		{"GET", "/token/introspect", "POST"},
+		{"PUT", "/token/revoke", "POST"},
 		{"PATCH", "/clients", "GET, HEAD, POST"},
 		{"POST", "/clients/some-client", "DELETE, GET, HEAD, PUT"},
 		{"GET", "/authz-sessions/rest/v3", "POST"},

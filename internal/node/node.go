@@ -19,6 +19,9 @@ import (
 const (
 	TopicKeys    = "keyward_keys"
 	TopicClients = "keyward_clients"
+	// TopicRevocations announces a new revocation journal entry; nodes
+	// then re-read the journal (token.Journal).
+	TopicRevocations = "keyward_revocations"
 )
 
 // Client registration and token endpoint capabilities, as implemented.

@@ -422,8 +422,8 @@ func (k keys) DeleteRetired(_ context.Context, now time.Time) (int, error) {
 
 type durablePurger struct{ s *Store }
 
-// Purge removes expired grants (with their tokens), refresh tokens and
-// access tokens, at most limit of each.
+// Purge removes expired grants (with their tokens), refresh tokens, access
+// tokens and revocation journal entries, at most limit of each.
 func (p durablePurger) Purge(_ context.Context, now time.Time, limit int) (int, error) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
@@ -440,6 +440,7 @@ func (p durablePurger) Purge(_ context.Context, now time.Time, limit int) (int, 
 			removed++
 		}
 	}
+	n += purgeMap(p.s.revocations, limit, func(r *store.Revocation) bool { return expired(r.ExpiresAt, now) })
 	return n + removed, nil
 }
 
@@ -456,4 +457,32 @@ func purgeMap[K comparable, V any](m map[K]V, limit int, gone func(V) bool) int 
 		}
 	}
 	return n
+}
+
+type revocations struct{ s *Store }
+
+func (r revocations) Add(_ context.Context, in *store.Revocation) error {
+	rec := *in
+	store.NormalizeTimes(&rec)
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if _, ok := r.s.revocations[rec.ID]; ok {
+		return fmt.Errorf("add revocation %q: %w", rec.ID, store.ErrExists)
+	}
+	r.s.revocations[rec.ID] = &rec
+	return nil
+}
+
+func (r revocations) ListLive(_ context.Context, now time.Time) ([]*store.Revocation, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	var out []*store.Revocation
+	for _, rec := range r.s.revocations {
+		if !expired(rec.ExpiresAt, now) {
+			c := *rec
+			out = append(out, &c)
+		}
+	}
+	sortedBy(out, func(r *store.Revocation) time.Time { return r.RevokedAt }, func(r *store.Revocation) string { return r.ID }, false)
+	return out, nil
 }

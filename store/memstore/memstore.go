@@ -25,6 +25,7 @@ type Store struct {
 	refreshTokens   map[string]*store.RefreshToken
 	accessTokens    map[string]*store.AccessToken
 	keys            map[string]*store.SigningKey
+	revocations     map[string]*store.Revocation
 	authzSessions   map[string]*store.AuthzSession
 	subjectSessions map[string]*store.SubjectSession
 	codes           map[string]*single[store.Code]
@@ -67,6 +68,7 @@ func Open(ctx context.Context, opts ...Option) (*Store, error) {
 		refreshTokens:   map[string]*store.RefreshToken{},
 		accessTokens:    map[string]*store.AccessToken{},
 		keys:            map[string]*store.SigningKey{},
+		revocations:     map[string]*store.Revocation{},
 		authzSessions:   map[string]*store.AuthzSession{},
 		subjectSessions: map[string]*store.SubjectSession{},
 		codes:           map[string]*single[store.Code]{},
@@ -98,6 +100,7 @@ func (s *Store) Durable() store.Durable {
 		RefreshTokens:  refreshTokens{s},
 		AccessTokens:   accessTokens{s},
 		Keys:           keys{s},
+		Revocations:    revocations{s},
 		Purger:         durablePurger{s},
 		Notifier:       s.notifier,
 	}

@@ -665,13 +665,15 @@ func (s keyStore) DeleteRetired(ctx context.Context, now time.Time) (int, error)
 type durablePurger struct{ db *Store }
 
 // Purge removes expired grants (their tokens cascade), then expired tokens
-// whose grant lives on; at most limit of each kind.
+// whose grant lives on, then expired revocation journal entries; at most
+// limit of each kind.
 func (p durablePurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
 	total := 0
 	for _, t := range []struct{ table, pred string }{
 		{"grants", "expires_at <= $1"},
 		{"refresh_tokens", "expires_at <= $1"},
 		{"access_tokens", "expires_at <= $1"},
+		{"revocations", "expires_at <= $1"},
 	} {
 		n, err := p.db.purgeBatch(ctx, t.table, "id", t.pred, now, limit)
 		total += n
@@ -680,4 +682,43 @@ func (p durablePurger) Purge(ctx context.Context, now time.Time, limit int) (int
 		}
 	}
 	return total, nil
+}
+
+// ---- revocation journal ----
+
+type revocationJournal struct{ db *Store }
+
+const revocationCols = `id, kind, subject, client_id, actor, token_id, revoked_at, expires_at`
+
+func (s revocationJournal) Add(ctx context.Context, r *store.Revocation) error {
+	if !storable(r.ID, string(r.Kind), r.Subject, r.ClientID, r.Actor, r.TokenID) {
+		return fmt.Errorf("add revocation: %w", errNotStorable)
+	}
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO revocations (`+revocationCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		r.ID, string(r.Kind), r.Subject, r.ClientID, r.Actor, r.TokenID, r.RevokedAt.UTC(), r.ExpiresAt.UTC())
+	if err != nil {
+		return fmt.Errorf("add revocation: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (s revocationJournal) ListLive(ctx context.Context, now time.Time) ([]*store.Revocation, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT `+revocationCols+` FROM revocations WHERE expires_at > $1 ORDER BY revoked_at, id`, now.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (*store.Revocation, error) {
+		var v store.Revocation
+		var kind string
+		if err := row.Scan(&v.ID, &kind, &v.Subject, &v.ClientID, &v.Actor, &v.TokenID, &v.RevokedAt, &v.ExpiresAt); err != nil {
+			return nil, err
+		}
+		v.Kind = store.RevocationKind(kind)
+		v.RevokedAt, v.ExpiresAt = v.RevokedAt.UTC(), v.ExpiresAt.UTC()
+		return &v, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	return out, nil
 }

@@ -130,6 +130,7 @@ func (db *Store) Durable() store.Durable {
 		RefreshTokens:  refreshTokenStore{db},
 		AccessTokens:   accessTokenStore{db},
 		Keys:           keyStore{db},
+		Revocations:    revocationJournal{db},
 		Purger:         durablePurger{db},
 		Notifier:       db.notifier,
 	}

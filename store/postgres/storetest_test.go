@@ -21,7 +21,7 @@ func suiteDB(t *testing.T) func(t *testing.T) *postgres.Store {
 		if _, err := db.Pool().Exec(t.Context(), `DELETE FROM clients; DELETE FROM authorizations;
 			DELETE FROM grants; DELETE FROM signing_keys; DELETE FROM authz_sessions;
 			DELETE FROM subject_sessions; DELETE FROM codes; DELETE FROM pushed_requests;
-			DELETE FROM replay_cache`); err != nil {
+			DELETE FROM replay_cache; DELETE FROM revocations`); err != nil {
 			t.Fatalf("truncate: %v", err)
 		}
 		return db

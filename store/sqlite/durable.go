@@ -527,12 +527,12 @@ func (s keys) DeleteRetired(ctx context.Context, now time.Time) (int, error) {
 
 type durablePurger struct{ db *Store }
 
-// Purge removes expired access tokens, refresh tokens and grants (whose
-// remaining tokens cascade), at most limit of each, one short write
-// transaction per batch.
+// Purge removes expired access tokens, refresh tokens, grants (whose
+// remaining tokens cascade) and revocation journal entries, at most limit
+// of each, one short write transaction per batch.
 func (p durablePurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
 	total := 0
-	for _, table := range []string{"access_tokens", "refresh_tokens", "grants"} {
+	for _, table := range []string{"access_tokens", "refresh_tokens", "grants", "revocations"} {
 		n, err := p.db.purgeBatch(ctx, table, "expires_at", now.UnixMilli(), limit)
 		total += n
 		if err != nil {
@@ -540,4 +540,32 @@ func (p durablePurger) Purge(ctx context.Context, now time.Time, limit int) (int
 		}
 	}
 	return total, nil
+}
+
+// ---- revocation journal ----
+
+type revocations struct{ db *Store }
+
+func (s revocations) Add(ctx context.Context, r *store.Revocation) error {
+	return s.db.insert(ctx, "revocation", `INSERT INTO revocations (id, kind, subject, client_id, actor, token_id, revoked_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, string(r.Kind), r.Subject, r.ClientID, r.Actor, r.TokenID, r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli())
+}
+
+func (s revocations) ListLive(ctx context.Context, now time.Time) ([]*store.Revocation, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT id, kind, subject, client_id, actor, token_id, revoked_at, expires_at
+		FROM revocations WHERE expires_at > ? ORDER BY revoked_at, id`, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	return collect(rows, "list revocations", func(r rowScanner) (*store.Revocation, error) {
+		var v store.Revocation
+		var kind string
+		var revoked, expires int64
+		if err := r.Scan(&v.ID, &kind, &v.Subject, &v.ClientID, &v.Actor, &v.TokenID, &revoked, &expires); err != nil {
+			return nil, err
+		}
+		v.Kind = store.RevocationKind(kind)
+		v.RevokedAt, v.ExpiresAt = time.UnixMilli(revoked).UTC(), time.UnixMilli(expires).UTC()
+		return &v, nil
+	})
 }

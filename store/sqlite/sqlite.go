@@ -158,6 +158,7 @@ func (db *Store) Durable() store.Durable {
 		RefreshTokens:  refreshTokens{db},
 		AccessTokens:   accessTokens{db},
 		Keys:           keys{db},
+		Revocations:    revocations{db},
 		Purger:         durablePurger{db},
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func durableTests() []test[store.Durable] {
-	return []test[store.Durable]{
+	return append([]test[store.Durable]{
 		{"clients/create_get", testClientCreateGet},
 		{"clients/create_exists", testClientExists},
 		{"clients/get_not_found", testClientNotFound},
@@ -62,7 +62,7 @@ func durableTests() []test[store.Durable] {
 		{"keys/round_trip", testKeysRoundTrip},
 		{"purge", testDurablePurge},
 		{"notifier", testNotifier},
-	}
+	}, revocationTests()...)
 }
 
 // ---- fixtures ----

@@ -155,6 +155,9 @@ func (s *Service) Register(ctx context.Context, req *Request) (*Registration, er
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
 	}
+	if md.IntrospectionAllowed && !req.Operator {
+		return nil, errIntrospectionNotAllowed()
+	}
 	return s.create(ctx, md, CreateOptions{})
 }
 
@@ -338,6 +341,10 @@ func (s *Service) update(ctx context.Context, id string, acc Access, req *Reques
 		}
 		if req.ClientSecret != nil && !secret.MatchesHash(*req.ClientSecret, c.SecretHash) {
 			return oauth.InvalidClientMetadata("client_secret does not match the current secret")
+		}
+		// A client may drop introspection_allowed, never grant it itself.
+		if !acc.operator && md.IntrospectionAllowed && !c.Metadata.IntrospectionAllowed {
+			return errIntrospectionNotAllowed()
 		}
 		c.Metadata = md
 		c.UpdatedAt = now

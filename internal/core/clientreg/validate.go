@@ -40,6 +40,16 @@ type Request struct {
 	ClientSecret *string `json:"client_secret"`
 	// RefreshClientSecret asks for a new secret on update (Connect2id).
 	RefreshClientSecret bool `json:"refresh_client_secret"`
+	// Operator is set by the HTTP layer, never from the body, when the
+	// registration was made with the registration API token: only then may
+	// it grant introspection_allowed.
+	Operator bool `json:"-"`
+}
+
+// errIntrospectionNotAllowed refuses introspection_allowed from anyone but
+// the operator: it lets a client read every other client's tokens.
+func errIntrospectionNotAllowed() *oauth.Error {
+	return oauth.InvalidClientMetadata("introspection_allowed may only be set with the registration API token")
 }
 
 // DecodeRequest parses body as one JSON object of at most MaxBodySize

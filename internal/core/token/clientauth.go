@@ -209,7 +209,10 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 		return nil, &authFailure{clientID: id, reason: "client assertions are not configured"}, nil
 	}
 	cfg := s.Config.withDefaults()
-	audiences := []string{cfg.TokenEndpoint, cfg.Issuer}
+	// The introspection and revocation endpoints authenticate clients
+	// here too; an assertion may name the endpoint it is sent to
+	// (RFC 7523 §3), and its jti is single-use across all of them.
+	audiences := []string{cfg.TokenEndpoint, cfg.Issuer, cfg.TokenEndpoint + "/introspect", cfg.TokenEndpoint + "/revoke"}
 	claims, err := s.ClientKeys.VerifyAssertion(ctx, assertion, client, method, key, algs, audiences)
 	if err != nil {
 		return nil, &authFailure{clientID: id, reason: "client assertion rejected", cause: err}, nil

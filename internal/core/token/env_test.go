@@ -240,6 +240,7 @@ type codeOpts struct {
 	tokens                                     *store.TokenSpec
 	scope                                      []string
 	lifetime                                   time.Duration
+	longLived                                  bool
 }
 
 func (e *env) grantTemplate(client string) store.Grant {
@@ -280,6 +281,7 @@ func (e *env) code(o codeOpts) string {
 	if o.scope != nil {
 		g.Scope = o.scope
 	}
+	g.LongLived = o.longLived
 	v := randomString(e.t)
 	err := e.svc.Codes.Create(context.Background(), &store.Code{
 		ID: secret.Hash(v), GrantID: "g-" + randomString(e.t), ClientID: o.client,

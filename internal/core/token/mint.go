@@ -43,6 +43,13 @@ type accessClaims struct {
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	GrantID  string   `json:"gid"`
+	// Actor is RFC 8693 §4.1 "act": Keyward does not issue it yet, but a
+	// revocation by actor matches it when a token carries one.
+	Actor *actorClaim `json:"act,omitempty"`
+}
+
+type actorClaim struct {
+	Subject string `json:"sub"`
 }
 
 // mint stores what the decision asks for and issues the tokens.

@@ -158,6 +158,13 @@ type Service struct {
 	Keys          Signer
 	ClientKeys    AssertionVerifier
 	Claims        ClaimsResolver
+	// Authorizations are the long-lived authorisations a revocation by
+	// subject or client removes; required by Revoke.
+	Authorizations store.AuthorizationStore
+	// Journal is the node's copy of the revocation journal; required by
+	// Revoke and RevokeToken. Without it UserInfo and introspection check
+	// only the grant.
+	Journal *Journal
 	// Handlers are additional grants (password, client_credentials,
 	// jwt-bearer, saml2-bearer). The authorization_code and refresh_token
 	// grants are built in; a handler for one of their types is ignored.

@@ -20,6 +20,10 @@ type bearer struct {
 	clientID string
 	subject  string
 	scope    oauth.Scope
+	// jwt holds the claims of a self-contained token; at the stored
+	// record of an identifier one.
+	jwt *accessClaims
+	at  *store.AccessToken
 }
 
 func errBadToken() *oauth.Error {
@@ -34,7 +38,8 @@ func errBadToken() *oauth.Error {
 // with Config.AccessTokenAlg, unexpired); any other value is looked up as
 // an identifier token. Either way its grant must still exist, so revoking
 // a grant (code replay, refresh replay, logout) also kills JWT access
-// tokens. The token's "aud" is not checked: the grant and the openid scope
+// tokens, and a self-contained one must not match an entry of the
+// revocation journal (Service.Journal) written after it was issued. The token's "aud" is not checked: the grant and the openid scope
 // are the authority here.
 //
 // Errors: invalid_token (401) for a bad, expired or revoked token,
@@ -93,9 +98,11 @@ func (s *Service) checkAccessToken(ctx context.Context, v string, now time.Time)
 	if !now.Before(at.ExpiresAt) {
 		return nil, errBadToken()
 	}
-	return &bearer{grantID: at.GrantID, clientID: at.ClientID, subject: at.Subject, scope: at.Scope}, nil
+	return &bearer{grantID: at.GrantID, clientID: at.ClientID, subject: at.Subject, scope: at.Scope, at: at}, nil
 }
 
+// checkJWT validates a self-contained access token: ours, unexpired and
+// not revoked through the journal.
 func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 	cfg := s.Config.withDefaults()
 	h, ok := jwsHeader(v)
@@ -113,5 +120,14 @@ func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 	if c.Issuer != cfg.Issuer || c.GrantID == "" || c.Subject == "" || now.Unix() >= c.Expiry {
 		return nil, errBadToken()
 	}
-	return &bearer{grantID: c.GrantID, clientID: c.ClientID, subject: c.Subject, scope: oauth.ParseScope(c.Scope)}, nil
+	if s.Journal != nil {
+		f := tokenFacts{subject: c.Subject, clientID: c.ClientID, jti: c.ID, issuedAt: c.IssuedAt}
+		if c.Actor != nil {
+			f.actor = c.Actor.Subject
+		}
+		if s.Journal.revoked(f, now) {
+			return nil, errBadToken()
+		}
+	}
+	return &bearer{grantID: c.GrantID, clientID: c.ClientID, subject: c.Subject, scope: oauth.ParseScope(c.Scope), jwt: &c}, nil
 }
