@@ -62,6 +62,8 @@ type APITokens struct {
 	AuthzSessions []string `koanf:"authz_sessions"`
 	Registration  []string `koanf:"registration"`
 	Monitor       []string `koanf:"monitor"`
+	// AuthzStore guards the authorisation store API /authz-store/rest/v3.
+	AuthzStore []string `koanf:"authz_store"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -270,6 +272,7 @@ func (c *Config) Validate() []error {
 		{"api_tokens.authz_sessions", c.APITokens.AuthzSessions},
 		{"api_tokens.registration", c.APITokens.Registration},
 		{"api_tokens.monitor", c.APITokens.Monitor},
+		{"api_tokens.authz_store", c.APITokens.AuthzStore},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
@@ -213,6 +214,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	authzStoreTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.AuthzStore)
+	if err != nil {
+		return nil, err
+	}
+	authzStoreSvc := &authzstore.Service{
+		Issuer:         issuer,
+		Authorizations: s.stores.Durable.Authorizations,
+		Clients:        s.clients,
+		Revoker: authzstore.GrantRevoker{
+			Grants:         s.stores.Durable.Grants,
+			Authorizations: s.stores.Durable.Authorizations,
+			Tokens:         tokenSvc,
+			Now:            s.now,
+		},
+		Inspector: authzstore.TokenInspector{Tokens: tokenSvc},
+		Now:       s.now,
+		Log:       s.log,
+	}
 	// Only the monitoring tokens may travel in a URL, never the API token.
 	monitorQueryTokens, err := httpapi.NewTokenSet(nil, cfg.APITokens.Monitor)
 	if err != nil {
@@ -247,6 +266,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		RegistrationTokens: regTokens,
 		MonitorTokens:      monitorTokens,
 		MonitorQueryTokens: monitorQueryTokens,
+		AuthzStore:         authzStoreSvc,
+		AuthzStoreTokens:   authzStoreTokens,
 		OpenRegistration:   cfg.Registration.Open,
 		LoginUI:            ui,
 		Ready:              s.ready,

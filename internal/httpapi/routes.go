@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/token"
 )
@@ -36,7 +37,11 @@ type Deps struct {
 	// but the monitoring API (never the master API token).
 	MonitorTokens      TokenSet
 	MonitorQueryTokens TokenSet
-	OpenRegistration   bool
+	// AuthzStore is the authorisation store API, guarded by
+	// AuthzStoreTokens; nil leaves the API out.
+	AuthzStore       *authzstore.Service
+	AuthzStoreTokens TokenSet
+	OpenRegistration bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
@@ -125,6 +130,7 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /authz-sessions/rest/v3/{sid}", guard(a.serveSubmitAuthz))
 	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
+	a.authzStoreRoutes(mux)
 }
 
 func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {
