@@ -9,7 +9,7 @@ import (
 	"github.com/keyward/keyward/oauth"
 )
 
-// authzStorePrefix is the authorisation store API (docs/api.md §9).
+// authzStorePrefix is the authorisation store API (docs/api.md §11).
 const authzStorePrefix = "/authz-store/rest/v3"
 
 // authzStoreRoutes adds the authorisation store API to the integration

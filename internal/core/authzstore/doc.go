@@ -1,5 +1,5 @@
 // Package authzstore implements the authorisation store API (docs/api.md
-// §9; Connect2id's original is
+// §11; Connect2id's original is
 // https://connect2id.com/products/server/docs/integration/authz-store): an
 // operator reads, adds, replaces, updates and deletes the long-lived
 // authorisations (remembered consent, keyed by subject and client), lists

@@ -209,7 +209,7 @@ func (s *Service) Delete(ctx context.Context, q url.Values) error {
 	} else if err != nil {
 		return s.serverError(ctx, "get", err)
 	}
-	if _, err := s.Revoker.Revoke(ctx, RevocationRequest{Subject: sub, ClientID: cid, Before: s.now()}); err != nil {
+	if _, err := s.Revoker.Revoke(ctx, RevocationRequest{Subject: sub, ClientID: cid}); err != nil {
 		return s.serverError(ctx, "revoke", err)
 	}
 	return nil
