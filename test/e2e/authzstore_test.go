@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -99,7 +100,10 @@ type tokens struct{ access, refresh string }
 
 // loginTokens logs sub in to r with long-lived consent and a refresh token,
 // the access token encoded as encoding, and redeems the code.
-func (r *rp) loginTokens(sub, encoding string) tokens {
+func (r *rp) loginTokens(sub, encoding string) tokens { return r.login(sub, encoding, true) }
+
+// login is loginTokens with the consent long-lived or transient.
+func (r *rp) login(sub, encoding string, longLived bool) tokens {
 	e, t := r.e, r.e.t
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
@@ -110,7 +114,7 @@ func (r *rp) loginTokens(sub, encoding string) tokens {
 	sid := "/" + msg["sid"].(string)
 	if status, msg = e.authzSession(http.MethodPut, sid, map[string]any{"sub": sub}); msg["type"] == "consent" {
 		status, msg = e.authzSession(http.MethodPut, sid, map[string]any{
-			"scope": []string{"*"}, "claims": []string{"*"}, "long_lived": true,
+			"scope": []string{"*"}, "claims": []string{"*"}, "long_lived": longLived,
 			"refresh_token": map[string]any{"issue": true}, "access_token": map[string]any{"encoding": encoding},
 		})
 	}
@@ -339,6 +343,103 @@ func TestAuthzStoreAddUpdateDelete(t *testing.T) {
 		// By actor: Keyward records no actors, so nothing matches.
 		if r := e.storeForm("/revocation", url.Values{"actor": {"admin"}}); r.status != http.StatusNoContent {
 			t.Errorf("revoke by actor: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// TestAuthzStoreTransient: a transient authorisation is not in the store
+// but inspects with lng false; revoking it by its access token ends that
+// grant only, not another login of the same subject and client.
+func TestAuthzStoreTransient(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		r := e.newRP(nil)
+		first := r.login("alice", "IDENTIFIER", false)
+		second := r.login("alice", "SELF_CONTAINED", false)
+		if l := e.store(http.MethodGet, "/authorizations?subject=alice", "", "").list(t); len(l) != 0 {
+			t.Errorf("transient consent stored: %v", l)
+		}
+		insp := e.storeForm("/inspection", url.Values{"refresh_token": {first.refresh}})
+		if insp.status != http.StatusOK || insp.object(t)["lng"] != false || insp.object(t)["sub"] != "alice" {
+			t.Fatalf("inspect: %d %s", insp.status, insp.raw)
+		}
+		if rev := e.storeForm("/revocation", url.Values{"access_token": {first.access}}); rev.status != http.StatusNoContent {
+			t.Fatalf("revoke by token: %d %s", rev.status, rev.raw)
+		}
+		status, body := r.refreshStatus(first.refresh)
+		wantOAuthError(t, status, body, http.StatusBadRequest, "invalid_grant")
+		if s := e.userinfoStatus(first.access); s != http.StatusUnauthorized {
+			t.Errorf("revoked identifier token: UserInfo %d", s)
+		}
+		if s := e.userinfoStatus(second.access); s != http.StatusOK {
+			t.Errorf("the other login's access token: UserInfo %d", s)
+		}
+		if status, body := r.refreshStatus(second.refresh); status != http.StatusOK {
+			t.Errorf("the other login's refresh: %d %v", status, body)
+		}
+		// An unknown token revokes nothing and answers 204.
+		if rev := e.storeForm("/revocation", url.Values{"refresh_token": {"unknown"}}); rev.status != http.StatusNoContent {
+			t.Errorf("unknown token: %d %s", rev.status, rev.raw)
+		}
+	})
+}
+
+// TestAuthzStoreParallelRevocation: operators revoking the same subject at
+// once all succeed, and each removed authorisation is reported by exactly
+// one of them.
+func TestAuthzStoreParallelRevocation(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		var clients []string
+		for range 6 {
+			status, reg := e.registerClient(map[string]any{"redirect_uris": []string{"https://rp.example.com/cb"}})
+			if status != http.StatusCreated {
+				t.Fatalf("register: %d %v", status, reg)
+			}
+			cid := reg["client_id"].(string)
+			clients = append(clients, cid)
+			if r := e.store(http.MethodPost, "/authorizations", "application/json",
+				`{"sub":"alice","cid":"`+cid+`","scp":["openid"]}`); r.status != http.StatusCreated {
+				t.Fatalf("add: %d %s", r.status, r.raw)
+			}
+		}
+		const callers = 8
+		results := make(chan storeCall, callers)
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				req, _ := http.NewRequest(http.MethodPost, e.issuer+authzStore+"/revocation", strings.NewReader("subject=alice"))
+				req.Header.Set("Authorization", "Bearer "+e.apiToken)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := e.http.Do(req)
+				if err != nil {
+					results <- storeCall{status: -1, raw: []byte(err.Error())}
+					return
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				results <- storeCall{status: resp.StatusCode, raw: raw}
+			})
+		}
+		wg.Wait()
+		close(results)
+		seen := map[string]int{}
+		for r := range results {
+			switch r.status {
+			case http.StatusNoContent:
+			case http.StatusOK:
+				for _, k := range keysOf(t, r.list(t)) {
+					seen[k]++
+				}
+			default:
+				t.Errorf("parallel revocation: %d %s", r.status, r.raw)
+			}
+		}
+		for _, cid := range clients {
+			if n := seen["alice/"+cid]; n != 1 {
+				t.Errorf("alice/%s reported removed %d times", cid, n)
+			}
+		}
+		if l := e.store(http.MethodGet, "/authorizations?subject=alice", "", "").list(t); len(l) != 0 {
+			t.Errorf("left behind: %v", keysOf(t, l))
 		}
 	})
 }
