@@ -115,3 +115,14 @@ func TestAuthzStoreBadInput(t *testing.T) {
 		t.Errorf("a bad request reached an internal error:\n%s", logs)
 	}
 }
+
+// TestAuthzStoreEmptyAfter: an empty "after" is the first page, as if it
+// were absent.
+func TestAuthzStoreEmptyAfter(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.do(e.public, request{path: "/authz-store/rest/v3/subjects?after=&limit=5", header: bearer(apiToken)})
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d %s", r.status, r.raw)
+	}
+	wantJSONArray(t, r)
+}

@@ -246,7 +246,7 @@ func (s *Service) page(ctx context.Context, q url.Values, list func(context.Cont
 		limit = n
 	}
 	after, ok := p["after"]
-	if ok && !validID(after) {
+	if ok && after != "" && !validID(after) {
 		return nil, oauth.InvalidRequest("after: must be printable text of at most 1024 bytes")
 	}
 	// One more than the page tells whether another page follows.
