@@ -68,6 +68,8 @@ type APITokens struct {
 	// Introspection lets resource servers call /token/introspect with a
 	// bearer token instead of client authentication.
 	Introspection []string `koanf:"introspection"`
+	// AuthzStore guards the authorisation store API /authz-store/rest/v3.
+	AuthzStore []string `koanf:"authz_store"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -290,6 +292,7 @@ func (c *Config) Validate() []error {
 		{"api_tokens.monitor", c.APITokens.Monitor},
 		{"api_tokens.direct_authz", c.APITokens.DirectAuthz},
 		{"api_tokens.introspection", c.APITokens.Introspection},
+		{"api_tokens.authz_store", c.APITokens.AuthzStore},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {

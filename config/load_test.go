@@ -223,3 +223,24 @@ func TestIntrospectionTokens(t *testing.T) {
 		t.Errorf("problems: %v", msgs)
 	}
 }
+
+// TestAuthzStoreTokens: api_tokens.authz_store takes SHA-256 hex digests,
+// from the environment like every list key, and refuses anything else.
+func TestAuthzStoreTokens(t *testing.T) {
+	c := Default()
+	c.APITokens.AuthzStore = []string{strings.Repeat("ab", 32), "not-a-digest"}
+	var got []string
+	for _, err := range c.Validate() {
+		got = append(got, err.Error())
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, `api_tokens.authz_store: "not-a-digest" is not a SHA-256 hex digest`) {
+		t.Errorf("bad digest not reported:\n%s", joined)
+	}
+	if strings.Contains(joined, strings.Repeat("ab", 32)) {
+		t.Errorf("good digest reported:\n%s", joined)
+	}
+	if !slices.Contains(AllKeys(), "api_tokens.authz_store") {
+		t.Errorf("api_tokens.authz_store is not a known key: %v", AllKeys())
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
@@ -237,6 +238,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	authzStoreTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.AuthzStore)
+	if err != nil {
+		return nil, err
+	}
+	authzStoreSvc := &authzstore.Service{
+		Issuer:         issuer,
+		Authorizations: s.stores.Durable.Authorizations,
+		Clients:        s.clients,
+		Revoker: journalRevoker{tokens: tokenSvc, grants: authzstore.GrantRevoker{
+			Grants:         s.stores.Durable.Grants,
+			Authorizations: s.stores.Durable.Authorizations,
+			Tokens:         tokenSvc,
+			Now:            s.now,
+		}},
+		Inspector: authzstore.TokenInspector{Tokens: tokenSvc},
+		Now:       s.now,
+		Log:       s.log,
+	}
 	// Only the monitoring tokens may travel in a URL, never the API token.
 	monitorQueryTokens, err := httpapi.NewTokenSet(nil, cfg.APITokens.Monitor)
 	if err != nil {
@@ -273,6 +292,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		MonitorTokens:       monitorTokens,
 		MonitorQueryTokens:  monitorQueryTokens,
 		IntrospectionTokens: introspectionTokens,
+		AuthzStore:          authzStoreSvc,
+		AuthzStoreTokens:    authzStoreTokens,
 		OpenRegistration:    cfg.Registration.Open,
 		LoginUI:             ui,
 		Ready:               s.ready,

@@ -98,6 +98,13 @@ type AuthorizationStore interface {
 	// List returns the authorisations of a subject (clientID empty) or of a
 	// client (subject empty), or the one of both.
 	List(ctx context.Context, subject, clientID string) ([]*Authorization, error)
+	// Subjects returns up to limit distinct subjects that have an
+	// authorisation and sort after after, in ascending order (the backend's
+	// text order, the same for every call), so that a caller pages through
+	// any number of them by passing the last one back as after.
+	Subjects(ctx context.Context, after string, limit int) ([]string, error)
+	// Clients is Subjects for the client IDs that have an authorisation.
+	Clients(ctx context.Context, after string, limit int) ([]string, error)
 }
 
 // RefreshToken is an issued refresh token, keyed by the SHA-256 hex of its

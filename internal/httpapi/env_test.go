@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/core/token"
@@ -143,9 +144,21 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MonitorTokens:       append(slices.Clone(tokens), monitorOnly...),
 		MonitorQueryTokens:  monitorOnly,
 		IntrospectionTokens: tokens,
-		LoginUI:             loginUIMarker,
-		Ready:               o.ready,
-		Log:                 log,
+		AuthzStore: &authzstore.Service{
+			Issuer:         testIssuer,
+			Authorizations: dur.Authorizations,
+			Clients:        clients,
+			Revoker: authzstore.GrantRevoker{
+				Grants: dur.Grants, Authorizations: dur.Authorizations, Tokens: tokenSvc, Now: time.Now,
+			},
+			Inspector: authzstore.TokenInspector{Tokens: tokenSvc},
+			Now:       time.Now,
+			Log:       log,
+		},
+		AuthzStoreTokens: tokens,
+		LoginUI:          loginUIMarker,
+		Ready:            o.ready,
+		Log:              log,
 	})
 	if err != nil {
 		t.Fatal(err)

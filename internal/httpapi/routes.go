@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward/internal/core/authz"
+	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/token"
 )
@@ -41,7 +42,11 @@ type Deps struct {
 	// IntrospectionTokens let a resource server call /token/introspect
 	// with a bearer token instead of client authentication.
 	IntrospectionTokens TokenSet
-	OpenRegistration    bool
+	// AuthzStore is the authorisation store API, guarded by
+	// AuthzStoreTokens; nil leaves the API out.
+	AuthzStore       *authzstore.Service
+	AuthzStoreTokens TokenSet
+	OpenRegistration bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
@@ -133,6 +138,7 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
 	mux.Handle("POST /direct-authz/rest/v2", a.requireToken(a.DirectAuthzTokens, http.HandlerFunc(a.serveDirectAuthz)))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
+	a.authzStoreRoutes(mux)
 }
 
 func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {

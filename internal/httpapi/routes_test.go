@@ -46,6 +46,13 @@ func wantJSONMember(key, want string) func(t *testing.T, r *response) {
 	}
 }
 
+func wantJSONArray(t *testing.T, r *response) {
+	t.Helper()
+	if _, ok := r.json.([]any); !ok {
+		t.Errorf("want a JSON array, got %q", r.raw)
+	}
+}
+
 func wantHeader(key, want string) func(t *testing.T, r *response) {
 	return func(t *testing.T, r *response) {
 		t.Helper()
@@ -157,6 +164,30 @@ func routeTable(clientID, regToken string) map[string]route {
 					t.Errorf("want a token response with access and ID tokens, got %s", r.raw)
 				}
 			}},
+		"GET /authz-store/rest/v3/authorizations": {
+			req: request{path: "/authz-store/rest/v3/authorizations?subject=nobody", header: bearer(apiToken)}, wantStatus: 200,
+			check: wantJSONArray},
+		"POST /authz-store/rest/v3/authorizations": {
+			req: request{method: "POST", path: "/authz-store/rest/v3/authorizations", header: jsonHeaders(apiToken),
+				body: `{"sub":"alice","cid":"` + clientID + `","scp":["openid"]}`},
+			wantStatus: 201, check: wantJSONMember("sub", "alice")},
+		"PUT /authz-store/rest/v3/authorizations": {
+			req: request{method: "PUT", path: "/authz-store/rest/v3/authorizations", header: jsonHeaders(apiToken),
+				body: `{"sub":"alice","cid":"no-such-client","scp":["openid"]}`},
+			wantStatus: 400, wantError: "invalid_request"},
+		"DELETE /authz-store/rest/v3/authorizations": {
+			req:        request{method: "DELETE", path: "/authz-store/rest/v3/authorizations?subject=nobody&client_id=none", header: bearer(apiToken)},
+			wantStatus: 404, wantError: "not_found"},
+		"GET /authz-store/rest/v3/subjects": {
+			req: request{path: "/authz-store/rest/v3/subjects", header: bearer(apiToken)}, wantStatus: 200, check: wantJSONArray},
+		"GET /authz-store/rest/v3/clients": {
+			req: request{path: "/authz-store/rest/v3/clients", header: bearer(apiToken)}, wantStatus: 200, check: wantJSONArray},
+		"POST /authz-store/rest/v3/revocation": {
+			req:        request{method: "POST", path: "/authz-store/rest/v3/revocation", header: formBearer(apiToken), body: "subject=nobody"},
+			wantStatus: 204},
+		"POST /authz-store/rest/v3/inspection": {
+			req:        request{method: "POST", path: "/authz-store/rest/v3/inspection", header: formBearer(apiToken), body: "access_token=bogus"},
+			wantStatus: 404, wantError: "not_found"},
 		"GET /monitor/v1/ping": {
 			req: request{path: "/monitor/v1/ping", header: bearer(apiToken)}, wantStatus: 200,
 			check: wantJSONMember("status", "ok")},
@@ -166,7 +197,7 @@ func routeTable(clientID, regToken string) map[string]route {
 // isIntegration reports whether a row belongs to the integration listener.
 func isIntegration(name string) bool {
 	return strings.Contains(name, "/authz-sessions/") || strings.Contains(name, "/monitor/") ||
-		strings.Contains(name, "/direct-authz/")
+		strings.Contains(name, "/direct-authz/") || strings.Contains(name, "/authz-store/")
 }
 
 func checkRoute(t *testing.T, rt route, r *response) {
@@ -217,7 +248,7 @@ func TestRouteTable(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) { checkRoute(t, table[name], e.do(e.public, table[name].req)) })
 	}
-	if want := 27; len(table) != want {
+	if want := 35; len(table) != want {
 		t.Errorf("the table has %d routes, want %d: a route was added or removed without a row here", len(table), want)
 	}
 }
@@ -266,6 +297,11 @@ func TestWrongMethod(t *testing.T) {
 		{"POST", "/authz-sessions/rest/v3/some-sid", "DELETE, GET, HEAD, PUT"},
 		{"POST", "/monitor/v1/ping", "GET, HEAD"},
 		{"GET", "/direct-authz/rest/v2", "POST"},
+		{"PATCH", "/authz-store/rest/v3/authorizations", "DELETE, GET, HEAD, POST, PUT"},
+		{"POST", "/authz-store/rest/v3/subjects", "GET, HEAD"},
+		{"DELETE", "/authz-store/rest/v3/clients", "GET, HEAD"},
+		{"GET", "/authz-store/rest/v3/revocation", "POST"},
+		{"PUT", "/authz-store/rest/v3/inspection", "POST"},
 		{"POST", "/favicon.ico", "GET, HEAD"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -296,6 +332,10 @@ func TestUnknownPath(t *testing.T) {
 		{"GET", "/authz-sessions/rest/v2/sid"},
 		{"GET", "/authz-sessions/rest/v3/sid/extra"},
 		{"GET", "/monitor/v1/"},
+		{"GET", "/authz-store/rest/v3"},
+		{"GET", "/authz-store/rest/v3/authorizations/alice"},
+		{"GET", "/authz-store/rest/v2/authorizations"},
+		{"GET", "/authz-store/rest/v3/auth-req-ids"},
 		{"GET", "/monitor/v1/ping/x"},
 		{"GET", "/index.html"},
 		{"GET", "/loginx"},

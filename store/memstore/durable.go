@@ -227,6 +227,33 @@ func (a authorizations) List(_ context.Context, subject, clientID string) ([]*st
 	return out, nil
 }
 
+func (a authorizations) Subjects(_ context.Context, after string, limit int) ([]string, error) {
+	return a.distinct(after, limit, func(k authzKey) string { return k.subject }), nil
+}
+
+func (a authorizations) Clients(_ context.Context, after string, limit int) ([]string, error) {
+	return a.distinct(after, limit, func(k authzKey) string { return k.clientID }), nil
+}
+
+// distinct pages through the distinct values of one half of the key.
+func (a authorizations) distinct(after string, limit int, field func(authzKey) string) []string {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k := range a.s.authorizations {
+		if v := field(k); v > after && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
 type refreshTokens struct{ s *Store }
 
 func (r refreshTokens) Create(_ context.Context, t *store.RefreshToken) error {

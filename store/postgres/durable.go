@@ -263,6 +263,33 @@ func (s authorizationStore) List(ctx context.Context, subject, clientID string) 
 	return out, nil
 }
 
+// Subjects and Clients page with the primary key (subject, client_id) and
+// the authorizations_client index respectively.
+func (s authorizationStore) Subjects(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.distinct(ctx, "list subjects",
+		`SELECT DISTINCT subject FROM authorizations WHERE subject > $1 ORDER BY subject LIMIT $2`, after, limit)
+}
+
+func (s authorizationStore) Clients(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.distinct(ctx, "list clients",
+		`SELECT DISTINCT client_id FROM authorizations WHERE client_id > $1 ORDER BY client_id LIMIT $2`, after, limit)
+}
+
+func (s authorizationStore) distinct(ctx context.Context, what, query, after string, limit int) ([]string, error) {
+	if !storable(after) {
+		return nil, fmt.Errorf("%s: %w", what, errNotStorable)
+	}
+	rows, err := s.db.pool.Query(ctx, query, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // ---- grants ----
 
 type grantStore struct{ db *Store }

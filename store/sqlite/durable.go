@@ -285,6 +285,38 @@ func (s authorizations) List(ctx context.Context, subject, clientID string) ([]*
 	return collect(rows, "list authorizations", scanBody[store.Authorization])
 }
 
+// Subjects and Clients page with the primary key (subject, client_id) and
+// the authorizations_client index respectively.
+func (s authorizations) Subjects(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.distinct(ctx, "list subjects",
+		`SELECT DISTINCT subject FROM authorizations WHERE subject > ? ORDER BY subject LIMIT ?`, after, limit)
+}
+
+func (s authorizations) Clients(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.distinct(ctx, "list clients",
+		`SELECT DISTINCT client_id FROM authorizations WHERE client_id > ? ORDER BY client_id LIMIT ?`, after, limit)
+}
+
+func (s authorizations) distinct(ctx context.Context, what, query, after string, limit int) ([]string, error) {
+	rows, err := s.db.r.QueryContext(ctx, query, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // ---- refresh tokens ----
 
 type refreshTokens struct{ db *Store }

@@ -27,6 +27,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		`SELECT body FROM grants WHERE client_id = 'c' ORDER BY created_at DESC`,
 		`SELECT body FROM authorizations WHERE client_id = 'c'`,
 		`SELECT body FROM authorizations WHERE subject = 's'`,
+		`SELECT DISTINCT subject FROM authorizations WHERE subject > 's' ORDER BY subject LIMIT 10`,
+		`SELECT DISTINCT client_id FROM authorizations WHERE client_id > 'c' ORDER BY client_id LIMIT 10`,
 		`SELECT id FROM refresh_tokens WHERE grant_id = 'g'`,
 		`SELECT id FROM access_tokens WHERE grant_id = 'g'`,
 		`SELECT body FROM subject_sessions WHERE subject = 's' ORDER BY created_at`,

@@ -54,6 +54,8 @@ func durableTests() []test[store.Durable] {
 		{"authorizations/delete", testAuthorizationDelete},
 		{"authorizations/list", testAuthorizationList},
 		{"authorizations/large_json_and_times", testAuthorizationLarge},
+		{"authorizations/subjects_clients_paging", testAuthorizationDistinct},
+		{"authorizations/paging_many_each_once", testAuthorizationDistinctMany},
 		{"keys/add_if_empty", testKeysAddIfEmpty},
 		{"keys/add_if_empty_concurrent", testKeysAddIfEmptyConcurrent},
 		{"keys/rotate", testKeysRotate},
@@ -1019,6 +1021,104 @@ func testAuthorizationLarge(t *testing.T, d store.Durable) {
 	diff(t, "preset claims", a.PresetIDTokenClaims, got.PresetIDTokenClaims)
 	checkTime(t, "CreatedAt", a.CreatedAt, got.CreatedAt)
 	checkTime(t, "UpdatedAt", a.UpdatedAt, got.UpdatedAt)
+}
+
+func testAuthorizationDistinct(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	for _, k := range [][2]string{{"alice", "client-1"}, {"alice", "client-2"}, {"bob", "client-1"}, {"carol", "client-3"}} {
+		must(t, "put", d.Authorizations.Put(ctx, fixtureAuthorization(k[0], k[1])))
+	}
+	for _, tc := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 10, []string{"alice", "bob", "carol"}},
+		{"", 2, []string{"alice", "bob"}},
+		{"bob", 2, []string{"carol"}},
+		{"carol", 2, nil},
+		{"alicf", 1, []string{"bob"}},
+	} {
+		got, err := d.Authorizations.Subjects(ctx, tc.after, tc.limit)
+		must(t, "subjects", err)
+		diff(t, fmt.Sprintf("subjects after %q limit %d", tc.after, tc.limit), tc.want, got)
+	}
+	for _, tc := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 10, []string{"client-1", "client-2", "client-3"}},
+		{"", 1, []string{"client-1"}},
+		{"client-1", 1, []string{"client-2"}},
+		{"client-3", 5, nil},
+	} {
+		got, err := d.Authorizations.Clients(ctx, tc.after, tc.limit)
+		must(t, "clients", err)
+		diff(t, fmt.Sprintf("clients after %q limit %d", tc.after, tc.limit), tc.want, got)
+	}
+	// A subject whose last authorisation goes is no longer listed.
+	must(t, "delete", d.Authorizations.Delete(ctx, "carol", "client-3"))
+	got, err := d.Authorizations.Subjects(ctx, "", 10)
+	must(t, "subjects", err)
+	diff(t, "subjects after delete", []string{"alice", "bob"}, got)
+	got, err = d.Authorizations.Clients(ctx, "", 10)
+	must(t, "clients", err)
+	diff(t, "clients after delete", []string{"client-1", "client-2"}, got)
+}
+
+// testAuthorizationDistinctMany pages through many subjects and clients, a
+// few at a time while the grid of authorisations is dense, and requires
+// every value exactly once.
+func testAuthorizationDistinctMany(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	const subjects, clients = 37, 11
+	for i := range subjects {
+		for j := range clients {
+			if (i+j)%3 == 0 || j == i%clients {
+				must(t, "put", d.Authorizations.Put(ctx, fixtureAuthorization(id("sub", i), id("cl", j))))
+			}
+		}
+	}
+	for _, tc := range []struct {
+		what string
+		page func(ctx context.Context, after string, limit int) ([]string, error)
+		want int
+	}{
+		{"subjects", d.Authorizations.Subjects, subjects},
+		{"clients", d.Authorizations.Clients, clients},
+	} {
+		seen := map[string]int{}
+		after, pages := "", 0
+		for {
+			got, err := tc.page(ctx, after, 4)
+			must(t, tc.what, err)
+			if len(got) > 4 {
+				t.Fatalf("%s: page of %d, limit 4", tc.what, len(got))
+			}
+			if len(got) == 0 {
+				break
+			}
+			for i, v := range got {
+				seen[v]++
+				if i > 0 && got[i-1] >= v {
+					t.Errorf("%s: page not ascending: %q then %q", tc.what, got[i-1], v)
+				}
+			}
+			after = got[len(got)-1]
+			if pages++; pages > tc.want {
+				t.Fatalf("%s: paging does not end", tc.what)
+			}
+		}
+		if len(seen) != tc.want {
+			t.Errorf("%s: %d distinct values, want %d", tc.what, len(seen), tc.want)
+		}
+		for v, n := range seen {
+			if n != 1 {
+				t.Errorf("%s: %q listed %d times", tc.what, v, n)
+			}
+		}
+	}
 }
 
 // ---- signing keys ----

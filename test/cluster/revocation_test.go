@@ -85,3 +85,47 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 		t.Errorf("userinfo on B with the revoked grant's access token: %d, want 401", status)
 	}
 }
+
+// TestSubjectRevocationReachesEveryNode: an operator revokes a subject
+// through the authorisation store API on node A; on node B the subject's
+// access token is refused by UserInfo and introspection and its refresh
+// token by /token. B is polled until a deadline far above the stated
+// bound; nothing is timed.
+func TestSubjectRevocationReachesEveryNode(t *testing.T) {
+	c := newCluster(t)
+	nodes := c.startNodes(2)
+	a, b := nodes[0], nodes[1]
+	id, secret, redirect := c.registerClient(a)
+	ctx := t.Context()
+
+	tok, err := c.flow(ctx, func(int) *node { return a }, id, secret, redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := userInfo(ctx, b, tok.access); err != nil || status != 200 {
+		t.Fatalf("userinfo on B before revocation: %d %v %v", status, body, err)
+	}
+	form := url.Values{"subject": {"alice"}}
+	status, body, err := call(ctx, "POST", a.url+"/authz-store/rest/v3/revocation", c.apiToken,
+		"application/x-www-form-urlencoded", []byte(form.Encode()))
+	if err != nil || (status != 200 && status != 204) {
+		t.Fatalf("revoke alice on A: %d %v %v", status, body, err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		status, _, err := userInfo(ctx, b, tok.access)
+		if err == nil && status == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B still answers %d (%v) for a revoked subject's access token", status, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, body, err := c.introspect(ctx, b, tok.access); err != nil || status != 200 || len(body) != 1 || body["active"] != false {
+		t.Errorf("introspection on B after revocation: %d %v %v, want exactly {\"active\":false}", status, body, err)
+	}
+	if status, body, _ := refresh(ctx, b, id, secret, tok.refresh); status != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("refresh on B after revoking the subject: %d %v, want 400 invalid_grant", status, body)
+	}
+}
