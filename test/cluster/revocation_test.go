@@ -19,6 +19,24 @@ func (c *cluster) introspect(ctx context.Context, nd *node, tok string) (int, ma
 	return call(ctx, "POST", nd.url+"/token/introspect", c.apiToken, "application/x-www-form-urlencoded", []byte(form.Encode()))
 }
 
+// waitRefused polls UserInfo on nd until it refuses access (401), failing
+// the test after a deadline far above the journal's stated propagation
+// bound; nothing is timed.
+func waitRefused(t *testing.T, nd *node, access string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		status, _, err := userInfo(t.Context(), nd, access)
+		if err == nil && status == 401 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s still answers %d (%v) for a revoked access token", nd.Name, status, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestRevocationReachesEveryNode: a self-contained access token revoked on
 // node A is refused by UserInfo and introspection on node B (through the
 // revocation journal and its change notice), and a refresh token revoked
@@ -51,17 +69,7 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 	if status, _, _ := userInfo(ctx, a, tok.access); status != 401 {
 		t.Errorf("userinfo on A after revocation: %d, want 401", status)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		status, _, err := userInfo(ctx, b, tok.access)
-		if err == nil && status == 401 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node B still answers %d (%v) for a revoked access token", status, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitRefused(t, b, tok.access)
 	if status, body, err := c.introspect(ctx, b, tok.access); err != nil || status != 200 || len(body) != 1 || body["active"] != false {
 		t.Errorf("introspection on B after revocation: %d %v %v, want exactly {\"active\":false}", status, body, err)
 	}
@@ -111,17 +119,7 @@ func TestSubjectRevocationReachesEveryNode(t *testing.T) {
 	if err != nil || (status != 200 && status != 204) {
 		t.Fatalf("revoke alice on A: %d %v %v", status, body, err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		status, _, err := userInfo(ctx, b, tok.access)
-		if err == nil && status == 401 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node B still answers %d (%v) for a revoked subject's access token", status, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitRefused(t, b, tok.access)
 	if status, body, err := c.introspect(ctx, b, tok.access); err != nil || status != 200 || len(body) != 1 || body["active"] != false {
 		t.Errorf("introspection on B after revocation: %d %v %v, want exactly {\"active\":false}", status, body, err)
 	}
