@@ -535,3 +535,28 @@ func TestParseCertificates(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerify measures one honest third-party assertion, and one that
+// fails the signature check against both configured certificates (the
+// most an unauthenticated-content attacker can make the verifier do).
+func BenchmarkVerify(b *testing.B) {
+	k := keys(b)
+	v := newVerifier(b, Options{})
+	client := newClient(b)
+	honest := k.idp.Sign(b, good(nil))
+	forged := k.stranger.Sign(b, good(func(a *samltest.Assertion) { a.NoKeyInfo = true }))
+	b.Run("honest", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := v.Verify(b.Context(), honest, client, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("forged", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := v.Verify(b.Context(), forged, client, now); err == nil {
+				b.Fatal("accepted")
+			}
+		}
+	})
+}
