@@ -20,14 +20,13 @@ import (
 const stsIssuer = "https://sts.example.org"
 
 type bearerEnv struct {
-	clk     interface{ Now() time.Time }
-	v       *JWTBearerVerifier
-	client  *store.Client
-	own     clientKey // the client's key
-	sts     clientKey // the trusted issuer's key (inline set)
-	secret  []byte
-	nosec   *store.Client
-	jwksSrv *jwksServer
+	clk    interface{ Now() time.Time }
+	v      *JWTBearerVerifier
+	client *store.Client
+	own    clientKey // the client's key
+	sts    clientKey // the trusted issuer's key (inline set)
+	secret []byte
+	nosec  *store.Client
 }
 
 func newBearerEnv(t *testing.T) (*bearerEnv, func(time.Duration)) {

@@ -123,10 +123,10 @@ type GrantHookRequest struct {
 // GrantHookAuthorization is a hook's answer, in the shape of Connect2id's
 // grant authorisation; lifetimes are seconds.
 type GrantHookAuthorization struct {
-	Subject      string   `json:"sub,omitempty"`
-	Scope        []string `json:"scope,omitempty"`
-	Audience     []string `json:"audience,omitempty"`
-	AccessToken  *struct {
+	Subject     string   `json:"sub,omitempty"`
+	Scope       []string `json:"scope,omitempty"`
+	Audience    []string `json:"audience,omitempty"`
+	AccessToken *struct {
 		Lifetime int64  `json:"lifetime,omitempty"`
 		Encoding string `json:"encoding,omitempty"`
 		// Encrypt is Connect2id's; Keyward does not encrypt access

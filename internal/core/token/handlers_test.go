@@ -303,7 +303,7 @@ func TestJWTBearerReplayParallel(t *testing.T) {
 
 // samlVerifier stands in for internal/saml2bearer: it accepts assertions
 // written "issuer|subject|id".
-type samlVerifier struct{ now func() time.Time }
+type samlVerifier struct{}
 
 func (v samlVerifier) Verify(_ context.Context, raw string, c *store.Client, now time.Time) (*assertion.Verified, error) {
 	parts := strings.Split(raw, "|")
