@@ -29,8 +29,10 @@ func grantHook(t *testing.T, impl any) *webhook.GrantHandler {
 	t.Helper()
 	srv := httptest.NewServer(plugintest.GrantHook(t, impl, plugintest.ClaimsHookOptions{BearerToken: testToken, HMACSecret: testSecret}))
 	t.Cleanup(srv.Close)
+	// A generous timeout: the password cases hash argon2id in parallel,
+	// which is slow under the race detector; timeouts are tested apart.
 	h, err := webhook.NewGrantHandler(webhook.GrantHandlerConfig{
-		URL: srv.URL, BearerToken: testToken, HMACSecret: testSecret, HTTPClient: srv.Client(),
+		URL: srv.URL, BearerToken: testToken, HMACSecret: testSecret, HTTPClient: srv.Client(), Timeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func TestGrantHookAnswers(t *testing.T) {
 		{name: "4xx without error", status: 404, body: `not found`, plain: true},
 		{name: "500", status: 500, body: `{}`, wantCode: "temporarily_unavailable", wantHTTP: 503},
 		{name: "503", status: 503, body: ``, wantCode: "temporarily_unavailable", wantHTTP: 503},
-		{name: "timeout", status: 200, body: `{"sub":"a"}`, delay: 2 * time.Second, wantCode: "temporarily_unavailable", wantHTTP: 503},
+		{name: "timeout", status: 200, body: `{"sub":"a"}`, delay: time.Minute, wantCode: "temporarily_unavailable", wantHTTP: 503},
 		{name: "unknown member", status: 200, body: `{"sub":"a","surprise":1}`, plain: true},
 		{name: "long_lived refused", status: 200, body: `{"sub":"a","long_lived":true}`, plain: true},
 		{name: "encrypt refused", status: 200, body: `{"sub":"a","access_token":{"encrypt":true}}`, plain: true},
@@ -156,7 +158,11 @@ func TestGrantHookAnswers(t *testing.T) {
 				io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			h, err := webhook.NewGrantHandler(webhook.GrantHandlerConfig{URL: srv.URL, Timeout: 100 * time.Millisecond})
+			timeout := 10 * time.Second // ample for a 1 MiB answer under the race detector
+			if tc.delay > 0 {
+				timeout = 200 * time.Millisecond
+			}
+			h, err := webhook.NewGrantHandler(webhook.GrantHandlerConfig{URL: srv.URL, Timeout: timeout})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -190,7 +190,14 @@ func (g assertionGrant) Authorize(ctx context.Context, req *Request, c *store.Cl
 	case v.ExpiresAt.After(req.Now.Add(g.maxAhead + jose.AssertionLeeway)):
 		return nil, oauth.InvalidGrant("the assertion expires too far ahead")
 	}
-	used, err := s.markUsed(ctx, "bearer_assertion:"+g.grantType+":"+v.Issuer+"\x00"+v.ID, v.ExpiresAt.Add(jose.AssertionLeeway), req.Now)
+	key := "bearer_assertion:" + g.grantType + ":" + v.Issuer + "\x00" + v.ID
+	if g.grantType == oauth.GrantTypeJWTBearer && v.SelfIssued {
+		// A self-issued JWT looks exactly like a client authentication
+		// assertion (RFC 7523 §2.1, §2.2): one jti namespace for both, so
+		// one JWT cannot serve as both, nor once as each.
+		key = clientAssertionKey(c.ID, v.ID)
+	}
+	used, err := s.markUsed(ctx, key, v.ExpiresAt.Add(jose.AssertionLeeway), req.Now)
 	if err != nil {
 		return nil, fmt.Errorf("mark assertion used: %w", err)
 	}

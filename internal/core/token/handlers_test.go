@@ -275,6 +275,28 @@ func TestJWTBearerGrant(t *testing.T) {
 	wantOAuthError(t, err, oauth.ErrCodeInvalidScope, 400)
 }
 
+// TestJWTBearerNotAlsoClientAssertion: a self-issued grant assertion
+// cannot double as the client's authentication assertion.
+func TestJWTBearerNotAlsoClientAssertion(t *testing.T) {
+	e := newEnv(t).withJournal().withGrants(nil)
+	if _, err := e.st.Clients.Update(t.Context(), "pkjwt", func(c *store.Client) error {
+		c.Metadata.GrantTypes = append(c.Metadata.GrantTypes, gtJWT)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.assertion(gojose.ES256, e.clientKey, nil, "pkjwt")
+	_, err := e.token(formCreds(form("grant_type", gtJWT, "assertion", a,
+		"client_assertion_type", oauth.ClientAssertionTypeJWTBearer, "client_assertion", a)))
+	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, 400)
+	// A fresh one as the grant works.
+	_, err = e.token(formCreds(form("grant_type", gtJWT, "assertion", e.assertion(gojose.ES256, e.clientKey, nil, "pkjwt"),
+		"client_assertion_type", oauth.ClientAssertionTypeJWTBearer, "client_assertion", e.assertion(gojose.ES256, e.clientKey, nil, "pkjwt"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestJWTBearerReplayParallel: one assertion presented in parallel yields
 // exactly one token.
 func TestJWTBearerReplayParallel(t *testing.T) {
