@@ -143,11 +143,12 @@ func TestGrantHookAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if tc.delay > 0 {
 					select {
 					case <-time.After(tc.delay):
-					case <-r.Context().Done():
+					case <-release:
 						return
 					}
 				}
@@ -158,6 +159,7 @@ func TestGrantHookAnswers(t *testing.T) {
 				io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
+			defer close(release) // before Close, which waits for the handler
 			timeout := 10 * time.Second // ample for a 1 MiB answer under the race detector
 			if tc.delay > 0 {
 				timeout = 200 * time.Millisecond
