@@ -159,7 +159,7 @@ func TestGrantHookAnswers(t *testing.T) {
 				io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			defer close(release) // before Close, which waits for the handler
+			defer close(release)        // before Close, which waits for the handler
 			timeout := 10 * time.Second // ample for a 1 MiB answer under the race detector
 			if tc.delay > 0 {
 				timeout = 200 * time.Millisecond
