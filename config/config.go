@@ -52,6 +52,7 @@ type Config struct {
 	Sessions     Sessions     `koanf:"sessions"`
 	Registration Registration `koanf:"registration"`
 	Claims       Claims       `koanf:"claims"`
+	Grants       Grants       `koanf:"grants"`
 	Keys         Keys         `koanf:"keys"`
 	Cluster      Cluster      `koanf:"cluster"`
 	Log          Log          `koanf:"log"`
@@ -138,6 +139,54 @@ type ClaimsSource struct {
 	Config map[string]any `koanf:"config"`
 }
 
+// Grants chooses the handler plug-ins of the grants that involve no
+// browser. An empty handler turns the grant off; only client_credentials
+// is on by default (handler simple).
+type Grants struct {
+	ClientCredentials GrantHandler `koanf:"client_credentials"`
+	Password          GrantHandler `koanf:"password"`
+	JWTBearer         GrantHandler `koanf:"jwt_bearer"`
+	SAML2Bearer       GrantHandler `koanf:"saml2_bearer"`
+}
+
+// GrantHandler configures one grant's handler.
+type GrantHandler struct {
+	// Handler is the handler type: simple (client_credentials,
+	// jwt_bearer, saml2_bearer), users (password), webhook, or a plug-in
+	// type of a downstream build; empty: the grant is off.
+	Handler string `koanf:"handler"`
+	// Audience, AccessTokenLifetime and AccessTokenEncoding shape the
+	// tokens the simple and users handlers grant; zero: the tokens.*
+	// defaults.
+	Audience            []string      `koanf:"audience"`
+	AccessTokenLifetime time.Duration `koanf:"access_token_lifetime"`
+	AccessTokenEncoding string        `koanf:"access_token_encoding"`
+	// URL, Token, HMACSecret and Timeout configure the webhook handler.
+	URL        string        `koanf:"url"`
+	Token      Secret        `koanf:"token"`
+	HMACSecret Secret        `koanf:"hmac_secret"`
+	Timeout    time.Duration `koanf:"timeout"`
+	// TrustedIssuers are the third-party issuers of the jwt_bearer and
+	// saml2_bearer grants; self-issued assertions need no entry.
+	TrustedIssuers []TrustedIssuer `koanf:"trusted_issuers"`
+	// Config is the raw configuration of a plug-in type added by a
+	// downstream build (server.Options.Plugins).
+	Config map[string]any `koanf:"config"`
+}
+
+// TrustedIssuer is a third-party assertion issuer: a token service with
+// JWKSURI or JWKSFile (jwt_bearer), or a SAML IdP with CertificateFile
+// (saml2_bearer).
+type TrustedIssuer struct {
+	Issuer          string `koanf:"issuer"`
+	JWKSURI         string `koanf:"jwks_uri"`
+	JWKSFile        string `koanf:"jwks_file"`
+	CertificateFile string `koanf:"certificate_file"`
+}
+
+// Enabled reports whether the grant is on.
+func (g GrantHandler) Enabled() bool { return g.Handler != "" }
+
 // Keys configures signing key handling.
 type Keys struct {
 	// RefreshInterval bounds how long a rotation on another node takes to
@@ -213,6 +262,9 @@ func Default() Config {
 			MaxIdle:  10 * 24 * time.Hour,
 		},
 		Claims: Claims{Sources: []ClaimsSource{{Type: "users"}}},
+		// The client credentials grant is on by default, as its simple
+		// handler only narrows the scope to what the client registered.
+		Grants: Grants{ClientCredentials: GrantHandler{Handler: "simple"}},
 		Keys: Keys{
 			RefreshInterval: 30 * time.Second,
 			RetiredKeyTTL:   24 * time.Hour,
@@ -372,6 +424,7 @@ func (c *Config) Validate() []error {
 			}
 		}
 	}
+	errs = append(errs, c.Grants.validate(c.Dev)...)
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:

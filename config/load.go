@@ -135,6 +135,9 @@ func AllKeys() []string {
 			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
 				continue // lists of objects come from the file only
 			}
+			if f.Type.Kind() == reflect.Map {
+				continue // so do free-form objects (plug-in configs)
+			}
 			keys = append(keys, key)
 		}
 	}

@@ -1,6 +1,7 @@
 // Package plugin defines the service provider interfaces through which
-// business logic plugs into Keyward: claims sources now, grant handlers
-// next. Each SPI is a small Go interface with plain request and result
+// business logic plugs into Keyward: claims sources and the grant handlers
+// of the client credentials, password, JWT bearer and SAML 2.0 bearer
+// grants. Each SPI is a small Go interface with plain request and result
 // structs; every SPI also has a web-hook implementation (plugin/webhook) and
 // at least one built-in one.
 //

@@ -28,7 +28,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
-		GrantTypesSupported:               node.GrantTypes,
+		GrantTypesSupported:               node.GrantTypesFor(s.cfg),
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,

@@ -39,8 +39,12 @@ type Options struct {
 	// generated API token, demo instructions.
 	Stdout io.Writer
 	// Plugins are extra plug-in factories by type name, for downstream
-	// builds that add their own claims sources: claims.sources[].type
-	// selects one and claims.sources[].config is its raw configuration.
+	// builds that add their own claims sources and grant handlers:
+	// claims.sources[].type or grants.<grant>.handler selects one, and
+	// the matching config member is its raw configuration. A grant
+	// handler implements the plugin interface of its grant
+	// (plugin.ClientCredentialsHandler, plugin.PasswordHandler,
+	// plugin.JWTBearerHandler, plugin.SAML2BearerHandler).
 	// A plug-in may implement plugin.Initializer, plugin.HealthChecker and
 	// io.Closer; the server calls them (see New, Run and Close).
 	Plugins plugin.Factories
@@ -138,6 +142,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	handlers, err := s.buildGrantHandlers(opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.plugins.init(ctx, s.log, issuer); err != nil {
 		return nil, err
 	}
@@ -215,6 +223,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Now:            s.now,
 		Rand:           rand.Reader,
 		Log:            s.log,
+	}
+	if tokenSvc.Handlers, err = s.grants(handlers, tokenSvc, clientKeys, keys.Sealer, issuer); err != nil {
+		return nil, err
 	}
 	authzSvc.Tokens = tokenSvc
 

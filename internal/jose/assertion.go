@@ -224,6 +224,14 @@ func (k *ClientKeys) verifyWithClientKeys(ctx context.Context, jws *gojose.JSONW
 	return verifyWithSet(jws, h, set)
 }
 
+// fetchError is a failed jwks_uri download; errors.Is finds errFetch in
+// it, so that callers can tell an unreachable key set from a bad token.
+type fetchError struct{ err error }
+
+func (e fetchError) Error() string        { return "fetch client jwks_uri: " + e.err.Error() }
+func (e fetchError) Unwrap() error        { return e.err }
+func (e fetchError) Is(target error) bool { return target == errFetch }
+
 var errNoKey = errors.New("no registered key of the client matches the assertion")
 
 // verifyWithSet tries the keys that fit the header's kid and alg; errNoKey
@@ -271,7 +279,7 @@ func (k *ClientKeys) fetch(ctx context.Context, clientID, uri string, force bool
 	}
 	set, err := k.download(ctx, uri)
 	if err != nil {
-		return nil, fmt.Errorf("fetch client jwks_uri: %w", err)
+		return nil, fetchError{err}
 	}
 	e.uri, e.set, e.fetchedAt = uri, set, now
 	return set, nil

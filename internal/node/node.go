@@ -32,6 +32,27 @@ var (
 	GrantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
 )
 
+// GrantTypesFor returns the grant types of GrantTypes plus the grants
+// configured on (grants.*.handler): what registration accepts and discovery
+// advertises.
+func GrantTypesFor(cfg config.Config) []string {
+	out := append([]string(nil), GrantTypes...)
+	for _, g := range []struct {
+		on bool
+		gt string
+	}{
+		{cfg.Grants.ClientCredentials.Enabled(), oauth.GrantTypeClientCredentials},
+		{cfg.Grants.Password.Enabled(), oauth.GrantTypePassword},
+		{cfg.Grants.JWTBearer.Enabled(), oauth.GrantTypeJWTBearer},
+		{cfg.Grants.SAML2Bearer.Enabled(), oauth.GrantTypeSAML2Bearer},
+	} {
+		if g.on {
+			out = append(out, g.gt)
+		}
+	}
+	return out
+}
+
 // Node is what every process that works on a deployment's data opens: the
 // keys derived from the master key, the stores, the signing keys and the
 // client registry. The server adds HTTP on top; the command line uses it
@@ -89,7 +110,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			DevLoopbackHTTP:        cfg.Dev,
 			AllowedAuthMethods:     AuthMethods,
 			SupportedResponseTypes: [][]string{{oauth.ResponseTypeCode}},
-			SupportedGrantTypes:    GrantTypes,
+			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
 		},

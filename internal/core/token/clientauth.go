@@ -237,7 +237,7 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 	if !until.After(now) {
 		until = now.Add(jose.AssertionLeeway)
 	}
-	used, err := s.markUsed(ctx, "client_assertion:"+client.ID+":"+claims.ID, until, now)
+	used, err := s.markUsed(ctx, clientAssertionKey(client.ID, claims.ID), until, now)
 	if err != nil {
 		return nil, nil, s.serverError(ctx, "mark assertion used", err)
 	}
@@ -245,6 +245,11 @@ func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (
 		return nil, &authFailure{clientID: id, reason: "client assertion replayed"}, nil
 	}
 	return client, nil, nil
+}
+
+// clientAssertionKey is the replay-cache key of a client's self-issued JWT.
+func clientAssertionKey(clientID, jti string) string {
+	return "client_assertion:" + clientID + ":" + jti
 }
 
 func expired(at, now time.Time) bool { return !at.IsZero() && !now.Before(at) }

@@ -69,6 +69,13 @@ type Decision struct {
 	// storing Grant (see revocationMark).
 	RevocationMark      string
 	RevocationMarkUntil time.Time
+	// Stateless mints a self-contained access token and nothing else,
+	// storing nothing: Grant is not stored and its ID is empty, so the
+	// token carries no "gid". Such a token is valid by its signature and
+	// expiry alone, and revocable only through the revocation journal (by
+	// token, client or subject). Only a client credentials decision is
+	// stateless (decide).
+	Stateless bool
 }
 
 // grant returns the handler for grant type t, or nil.

@@ -49,6 +49,16 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 	if err != nil || t == nil {
 		return nil, err
 	}
+	if t.access != nil && t.access.jwt != nil && t.access.grantID == "" {
+		// A stateless token stands on its own: the signature, expiry
+		// and journal checks of checkJWT are all there is.
+		c := t.access.jwt
+		return &Introspection{
+			Kind: KindAccessToken, Scope: oauth.ParseScope(c.Scope), ClientID: c.ClientID, Subject: c.Subject,
+			Audience: c.Audience, JTI: c.ID,
+			IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(c.Expiry, 0).UTC(),
+		}, nil
+	}
 	g, err := s.Grants.Get(ctx, t.grantID(), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil

@@ -24,6 +24,9 @@ func (s *Service) AccessTokenGrant(ctx context.Context, value string) (*store.Gr
 		}
 		return nil, err
 	}
+	if b.grantID == "" {
+		return nil, errTokenNotFound // stateless: no grant behind it
+	}
 	g, err := s.Grants.Get(ctx, b.grantID, now)
 	if err != nil {
 		return nil, err

@@ -42,7 +42,9 @@ type accessClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
-	GrantID  string   `json:"gid"`
+	// GrantID is empty (and "gid" absent) in a stateless token
+	// (Decision.Stateless).
+	GrantID string `json:"gid,omitempty"`
 	// Actor is RFC 8693 §4.1 "act": Keyward does not issue it yet, but a
 	// revocation by actor matches it when a token carries one.
 	Actor *actorClaim `json:"act,omitempty"`
@@ -78,6 +80,18 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 		}
 	}
 	resp := &Response{TokenType: oauth.TokenTypeBearer, Scope: scope.String()}
+	if d.Stateless {
+		if spec.AccessTokenEncoding != oauth.TokenEncodingSelfContained || d.IssueRefreshToken || d.IDToken || g.ID != "" {
+			return nil, s.serverError(ctx, "mint", errors.New("a stateless decision allows only a self-contained access token"))
+		}
+		atExp := now.Add(spec.AccessTokenLifetime)
+		at, err := s.mintAccessToken(ctx, now, atExp, g, spec, scope)
+		if err != nil {
+			return nil, err
+		}
+		resp.AccessToken, resp.ExpiresIn = at, int64(spec.AccessTokenLifetime/time.Second)
+		return resp, nil
+	}
 
 	rtValue, rtExp := d.RefreshToken, d.RefreshTokenExpiresAt
 	if d.IssueRefreshToken {
