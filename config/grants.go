@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -107,31 +109,42 @@ func (h GrantHandler) validate(path, builtIn string, issuers, saml, dev bool) []
 }
 
 // ReadCertificates reads a PEM file of one or more X.509 certificates (a
-// SAML IdP's signing certificates). Anything else in the file, or a file
-// without a certificate, is an error.
+// SAML IdP's signing certificates).
 func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return ParseCertificates(data)
+}
+
+// ParseCertificates reads one or more PEM "CERTIFICATE" blocks. Any other
+// block, such as a private key put in the file by mistake, or text after
+// the last block that is not PEM, is an error; text before the first block
+// (openssl's "subject=" lines) is allowed.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
+	rest := data
 	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
+		b, r := pem.Decode(rest)
 		if b == nil {
 			break
 		}
+		rest = r
 		if b.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("PEM block %q is not a CERTIFICATE", b.Type)
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
 		}
 		certs = append(certs, c)
 	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, errors.New("data after the last PEM block is not PEM")
+	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("no PEM certificate in the file")
+		return nil, errors.New("no PEM CERTIFICATE block")
 	}
 	return certs, nil
 }

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +156,36 @@ func TestGrantsValidation(t *testing.T) {
 				t.Errorf("errors %q, want one containing %q", all, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseCertificates(t *testing.T) {
+	one, err := os.ReadFile(writeCert(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile(writeCert(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := append(append([]byte("subject=CN = idp\n"), one...), other...)
+	certs, err := config.ParseCertificates(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 2 || bytes.Equal(certs[0].Raw, certs[1].Raw) {
+		t.Errorf("got %d certificates, want the two in order", len(certs))
+	}
+	keyPEM := []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+	for name, in := range map[string][]byte{
+		"empty":            nil,
+		"not PEM":          []byte("hello"),
+		"private key":      append(slices.Clone(one), keyPEM...),
+		"trailing garbage": append(slices.Clone(one), "-----BEGIN CERTIFICATE-----\nMIIB"...),
+		"bad DER":          []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+	} {
+		if _, err := config.ParseCertificates(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

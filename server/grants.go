@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/saml2bearer"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
@@ -126,18 +126,28 @@ func (s *Server) grants(h *grantHandlers, svc *token.Service, clientKeys *jose.C
 		out = append(out, token.AssertionGrant(svc, oauth.GrantTypeJWTBearer, v, h.jwtBearer.HandleJWTBearer, jose.DefaultBearerMaxAhead))
 	}
 	if h.saml2Bearer != nil {
-		// >>> LEAD: construct the SAML 2.0 bearer verifier here after
-		// merging internal/saml2bearer, e.g.
-		//   v, err := saml2bearer.New(saml2bearer.Options{Issuers: <from
-		//   s.cfg.Grants.SAML2Bearer.TrustedIssuers, certificates read with
-		//   saml2bearer.ParseCertificates>, Audiences: audiences,
-		//   Recipients: []string{issuer + "/token"}, MaxAhead:
-		//   token.DefaultBearerAssertionMaxAhead})
-		//   out = append(out, token.AssertionGrant(svc, oauth.GrantTypeSAML2Bearer, v,
-		//   h.saml2Bearer.HandleSAML2Bearer, token.DefaultBearerAssertionMaxAhead))
-		// Until then a configured saml2_bearer grant must stop start-up.
-		return nil, errors.New("saml2_bearer: verifier not built in")
-		// <<< LEAD
+		var issuers []saml2bearer.TrustedIssuer
+		for i, ti := range s.cfg.Grants.SAML2Bearer.TrustedIssuers {
+			certs, err := config.ReadCertificates(ti.CertificateFile)
+			if err != nil {
+				return nil, fmt.Errorf("grants.saml2_bearer.trusted_issuers[%d].certificate_file: %w", i, err)
+			}
+			issuers = append(issuers, saml2bearer.TrustedIssuer{Issuer: ti.Issuer, Certificates: certs})
+		}
+		// The skew equals the core's assertion leeway: the core accepts an
+		// assertion until ExpiresAt plus that leeway and remembers its ID
+		// in the replay cache exactly that long.
+		v, err := saml2bearer.New(saml2bearer.Options{
+			Issuers:    issuers,
+			Audiences:  audiences,
+			Recipients: []string{issuer + "/token"},
+			MaxSkew:    jose.AssertionLeeway,
+			MaxAhead:   jose.DefaultBearerMaxAhead,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("grants.saml2_bearer: %w", err)
+		}
+		out = append(out, token.AssertionGrant(svc, oauth.GrantTypeSAML2Bearer, v, h.saml2Bearer.HandleSAML2Bearer, jose.DefaultBearerMaxAhead))
 	}
 	return out, nil
 }

@@ -32,9 +32,10 @@ func grantsConfig(t *testing.T, set func(*config.Grants)) config.Config {
 	return cfg
 }
 
-// TestSAML2BearerNeedsVerifier: until the SAML verifier is built in, a
-// configured saml2_bearer grant stops start-up with a clear error.
-func TestSAML2BearerNeedsVerifier(t *testing.T) {
+// TestSAML2BearerStartUp: a saml2_bearer grant with a trusted issuer's
+// certificate file starts and is advertised; a certificate file that holds
+// no certificate stops start-up naming the key.
+func TestSAML2BearerStartUp(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
@@ -48,11 +49,16 @@ func TestSAML2BearerNeedsVerifier(t *testing.T) {
 		g.SAML2Bearer = config.GrantHandler{Handler: "simple", TrustedIssuers: []config.TrustedIssuer{{Issuer: "https://idp", CertificateFile: cert}}}
 	})
 	s, err := server.New(t.Context(), cfg, server.Options{})
-	if err == nil {
-		s.Close()
-		t.Fatal("saml2_bearer accepted without a verifier")
+	if err != nil {
+		t.Fatalf("saml2_bearer refused: %v", err)
 	}
-	if !strings.Contains(err.Error(), "saml2_bearer: verifier not built in") {
+	s.Close()
+	// The file changes between validation and start-up.
+	os.WriteFile(cert, []byte("not a certificate"), 0o600)
+	if s, err := server.New(t.Context(), cfg, server.Options{}); err == nil {
+		s.Close()
+		t.Fatal("started with a certificate file that holds no certificate")
+	} else if !strings.Contains(err.Error(), "grants.saml2_bearer.trusted_issuers[0].certificate_file") {
 		t.Errorf("err = %v", err)
 	}
 }

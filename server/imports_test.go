@@ -105,7 +105,11 @@ func forbiddenCoreDep(dep string) string {
 
 func isInternal(rel string) bool { return rel == "internal" || strings.HasPrefix(rel, "internal/") }
 
-func isTestHelper(rel string) bool { return strings.HasPrefix(rel, "internal/test") }
+// isTestHelper: internal/test* and the packages named */samltest are for
+// _test.go files only.
+func isTestHelper(rel string) bool {
+	return strings.HasPrefix(rel, "internal/test") || strings.HasSuffix(rel, "/samltest")
+}
 
 // TestForbiddenRulesBite checks the rules themselves on known-bad edges, so
 // that a typo in a rule cannot make TestImportRules pass vacuously.

@@ -70,10 +70,8 @@
 package saml2bearer
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -237,34 +235,4 @@ func (v *Verifier) Verify(ctx context.Context, raw string, client *store.Client,
 		}
 	}
 	return c.out, nil
-}
-
-// ParseCertificates reads one or more PEM "CERTIFICATE" blocks (an IdP's
-// signing certificates). Any other block, such as a private key put in the
-// file by mistake, or text that is not PEM, is an error.
-func ParseCertificates(pemData []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := pemData
-	for {
-		block, r := pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		rest = r
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("saml2bearer: PEM block %q is not a CERTIFICATE", block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("saml2bearer: certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, cert)
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("saml2bearer: data after the last PEM block is not PEM")
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("saml2bearer: no PEM CERTIFICATE block")
-	}
-	return certs, nil
 }

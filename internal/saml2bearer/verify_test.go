@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -509,30 +508,6 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	if v.MaxSkew() != DefaultMaxSkew || v.maxAhead != DefaultMaxAhead || v.maxSize != DefaultMaxSize {
 		t.Errorf("defaults: skew %s ahead %s size %d", v.MaxSkew(), v.maxAhead, v.maxSize)
-	}
-}
-
-func TestParseCertificates(t *testing.T) {
-	k := keys(t)
-	two := append(append([]byte("subject=CN = idp\n"), k.idp.CertPEM()...), k.rollover.CertPEM()...)
-	certs, err := ParseCertificates(two)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(certs) != 2 || !certs[0].Equal(k.idp.Cert) || !certs[1].Equal(k.rollover.Cert) {
-		t.Errorf("got %d certificates, want the two in order", len(certs))
-	}
-	keyPEM := []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-	for name, in := range map[string][]byte{
-		"empty":            nil,
-		"not PEM":          []byte("hello"),
-		"private key":      append(slices.Clone(k.idp.CertPEM()), keyPEM...),
-		"trailing garbage": append(slices.Clone(k.idp.CertPEM()), "-----BEGIN CERTIFICATE-----\nMIIB"...),
-		"bad DER":          []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-	} {
-		if _, err := ParseCertificates(in); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
 	}
 }
 
