@@ -573,9 +573,10 @@ func (s *Server) Close() error {
 }
 
 // LogoutNotifications reports the back-channel logout deliveries since the
-// node started: "delivered", "failed" (given up), "retried" (attempts
-// scheduled again) and "dropped" (queue full or node stopping).
+// node started: "queued" (logout tokens handed over for delivery),
+// "delivered", "failed" (given up), "retried" (attempts scheduled again)
+// and "dropped" (queue full or node stopping).
 func (s *Server) LogoutNotifications() map[string]int64 {
 	st := s.backchannel.Stats()
-	return map[string]int64{"delivered": st.Delivered, "failed": st.Failed, "retried": st.Retried, "dropped": st.Dropped}
+	return map[string]int64{"queued": st.Queued, "delivered": st.Delivered, "failed": st.Failed, "retried": st.Retried, "dropped": st.Dropped}
 }

@@ -73,6 +73,7 @@ func (c Config) withDefaults() Config {
 
 // Stats counts deliveries since the dispatcher started.
 type Stats struct {
+	Queued    int64 // accepted by Send
 	Delivered int64 // answered 200 or 204
 	Failed    int64 // given up after the last attempt, or refused (4xx)
 	Retried   int64 // attempts that failed and were scheduled again
@@ -95,7 +96,7 @@ type Dispatcher struct {
 	stopped bool
 	timers  map[*time.Timer]struct{}
 
-	delivered, failed, retried, dropped atomic.Int64
+	queued, delivered, failed, retried, dropped atomic.Int64
 }
 
 // New builds a dispatcher. transport may be nil (http.DefaultTransport's
@@ -122,6 +123,7 @@ func New(cfg Config, transport http.RoundTripper, log *slog.Logger) *Dispatcher 
 
 // Send queues a notification and returns at once (logout.BackChannel).
 func (d *Dispatcher) Send(_ context.Context, n logout.Notification) {
+	d.queued.Add(1)
 	d.enqueue(job{n: n})
 }
 
@@ -178,7 +180,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // Stats returns the counters.
 func (d *Dispatcher) Stats() Stats {
-	return Stats{Delivered: d.delivered.Load(), Failed: d.failed.Load(), Retried: d.retried.Load(), Dropped: d.dropped.Load()}
+	return Stats{Queued: d.queued.Load(), Delivered: d.delivered.Load(), Failed: d.failed.Load(), Retried: d.retried.Load(), Dropped: d.dropped.Load()}
 }
 
 // errPermanent marks an answer that a retry will not change.
