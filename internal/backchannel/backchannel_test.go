@@ -64,7 +64,9 @@ func TestDeliversForm(t *testing.T) {
 func TestFailures(t *testing.T) {
 	var followed, calls5xx, calls4xx atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/target", http.StatusTemporaryRedirect) })
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/target", http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/target", func(w http.ResponseWriter, r *http.Request) { followed.Add(1) })
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { calls5xx.Add(1); w.WriteHeader(500) })
 	mux.HandleFunc("/400", func(w http.ResponseWriter, r *http.Request) { calls4xx.Add(1); w.WriteHeader(400) })
