@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -719,4 +720,81 @@ func flipLast(s string) string {
 func sha256hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestLogoutPageCSRF: the reference logout page at /logout (served by the
+// login UI through the logout session API) asks before it ends the
+// session, refuses a confirmation without its CSRF token or from another
+// site, and on confirmation clears the cookie, loads the front-channel
+// URIs in frames its CSP allows, and sends the browser to the redirect.
+func TestLogoutPageCSRF(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	r := e.logoutRP(rcv, nil)
+	b := e.newBrowser()
+	_, subSID := r.signIn("kate", "")
+	u, _ := url.Parse(e.issuer)
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "sid", Value: subSID, Path: "/"}})
+
+	q := url.Values{"client_id": {r.clientID}, "post_logout_redirect_uri": {rcv.srv.URL + "/bye"}, "state": {"st-1"}}
+	resp, page := b.get(e.issuer + "/logout?" + q.Encode())
+	if resp.StatusCode != 200 || !strings.Contains(page, `value="logout"`) {
+		t.Fatalf("GET /logout: %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("confirmation page CSP %q", csp)
+	}
+	form := hiddenFields(page)
+	if status, _ := e.sessions(http.MethodGet, "skip_last_used_update=true", subSID, "", ""); status != 200 {
+		t.Fatal("showing the confirmation page ended the session")
+	}
+
+	// Without the CSRF token, and from another site: refused.
+	if resp, _ := b.submit("/logout/confirm", url.Values{"sid": {form.Get("sid")}, "action": {"logout"}}); resp.StatusCode != 403 {
+		t.Errorf("confirmation without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	cross := url.Values{"sid": {form.Get("sid")}, "csrf": {form.Get("csrf")}, "action": {"logout"}}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/logout/confirm", strings.NewReader(cross.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, _ := b.do(req); resp.StatusCode != 403 {
+		t.Errorf("cross-site confirmation: %d, want 403", resp.StatusCode)
+	}
+	if status, _ := e.sessions(http.MethodGet, "skip_last_used_update=true", subSID, "", ""); status != 200 {
+		t.Fatal("a refused confirmation ended the session")
+	}
+
+	form.Set("action", "logout")
+	resp, page = b.submit("/logout/confirm", form)
+	if resp.StatusCode != 200 || !strings.Contains(page, `<iframe class="frontchannel"`) ||
+		!strings.Contains(page, html.EscapeString(rcv.srv.URL+"/bye?state=st-1")) {
+		t.Fatalf("end page: %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src "+rcv.srv.URL) || !strings.Contains(csp, "script-src 'nonce-") {
+		t.Errorf("end page CSP %q lacks the frame origin or the script nonce", csp)
+	}
+	cleared := false
+	for _, c := range resp.Cookies() {
+		if c.Name == "sid" && c.MaxAge < 0 {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Error("the end page did not clear the session cookie")
+	}
+	if status, _ := e.sessions(http.MethodGet, "", subSID, "", ""); status != 404 {
+		t.Errorf("session after confirmed logout: %d", status)
+	}
+	rcv.next(t)
+	// Replaying the confirmation: the logout session was single use.
+	if resp, _ := b.submit("/logout/confirm", form); resp.StatusCode != 404 {
+		t.Errorf("replayed confirmation: %d, want 404", resp.StatusCode)
+	}
+
+	// A forged hint: an error page that links nowhere.
+	resp, page = b.get(e.issuer + "/logout?id_token_hint=a.b.c&post_logout_redirect_uri=" + url.QueryEscape(rcv.srv.URL+"/bye"))
+	if resp.StatusCode != 400 || strings.Contains(page, rcv.srv.URL) || !strings.Contains(page, "invalid_id_token_hint") {
+		t.Errorf("forged hint: %d\n%s", resp.StatusCode, page)
+	}
 }
