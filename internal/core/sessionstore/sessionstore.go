@@ -141,9 +141,9 @@ func (s *Service) List(ctx context.Context, q url.Values) (any, error) {
 	return views, nil
 }
 
-// Members of the session object (docs/api.md §14).
+// Members of the session object (docs/api.md §14) beside the ones Update
+// applies (auth_life, max_life, max_idle, claims, data).
 var (
-	mutableMembers   = []string{"auth_life", "max_life", "max_idle", "claims", "data"}
 	immutableMembers = []string{"sid", "sub", "auth_time", "acr", "amr", "creation_time", "rps", "ctx"}
 	// Known to Connect2id, not implemented by Keyward: refused by name.
 	unsupportedMembers = []string{"jkt", "fpt"}
