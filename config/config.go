@@ -50,6 +50,7 @@ type Config struct {
 	Authz        Authz        `koanf:"authz"`
 	Tokens       Tokens       `koanf:"tokens"`
 	Sessions     Sessions     `koanf:"sessions"`
+	Logout       Logout       `koanf:"logout"`
 	Registration Registration `koanf:"registration"`
 	Claims       Claims       `koanf:"claims"`
 	Grants       Grants       `koanf:"grants"`
@@ -71,6 +72,11 @@ type APITokens struct {
 	Introspection []string `koanf:"introspection"`
 	// AuthzStore guards the authorisation store API /authz-store/rest/v3.
 	AuthzStore []string `koanf:"authz_store"`
+	// SessionStore guards the subject session store API
+	// /session-store/rest/v2.
+	SessionStore []string `koanf:"session_store"`
+	// LogoutSessions guards the logout session API /logout-sessions/rest/v1.
+	LogoutSessions []string `koanf:"logout_sessions"`
 }
 
 // Authz configures authorisation requests and the authorisation session API.
@@ -113,6 +119,33 @@ type Sessions struct {
 	MaxLife  time.Duration `koanf:"max_life"`
 	AuthLife time.Duration `koanf:"auth_life"`
 	MaxIdle  time.Duration `koanf:"max_idle"`
+	// QuotaPerSubject caps the live sessions of one subject; a login beyond
+	// it closes the oldest (with logout notifications).
+	QuotaPerSubject int `koanf:"quota_per_subject"`
+}
+
+// Logout configures logout: the end-session page, the logout session API
+// and the notifications to relying parties.
+type Logout struct {
+	// Endpoint is the logout page advertised as end_session_endpoint;
+	// empty: the built-in page at <issuer>/logout when the built-in login
+	// UI is served, else none.
+	Endpoint string `koanf:"endpoint"`
+	// SessionLifetime bounds the wait for the user's confirmation.
+	SessionLifetime time.Duration `koanf:"session_lifetime"`
+	// RevokeTokens is what a logout revokes of what the session produced:
+	// online (grants without offline_access), all, or none.
+	RevokeTokens string `koanf:"revoke_tokens"`
+	// Backchannel bounds the delivery of back-channel logout requests.
+	Backchannel Backchannel `koanf:"backchannel"`
+}
+
+// Backchannel bounds back-channel logout delivery.
+type Backchannel struct {
+	Timeout     time.Duration `koanf:"timeout"`
+	Parallelism int           `koanf:"parallelism"`
+	Retries     int           `koanf:"retries"`
+	QueueSize   int           `koanf:"queue_size"`
 }
 
 // Registration configures the client registration endpoint.
@@ -231,6 +264,15 @@ const (
 	// a longer window would let a stolen rotated token be replayed
 	// unnoticed.
 	MaxRefreshTokenReuseGrace = time.Minute
+	// MaxSessionQuota bounds sessions.quota_per_subject (Connect2id's
+	// sessionStore.quotaPerSubject allows at most 25).
+	MaxSessionQuota = 25
+	// MaxBackchannelTimeout, MaxBackchannelParallelism and
+	// MaxBackchannelRetries bound logout.backchannel: a relying party must
+	// not hold the provider's resources for long.
+	MaxBackchannelTimeout     = 30 * time.Second
+	MaxBackchannelParallelism = 64
+	MaxBackchannelRetries     = 10
 )
 
 // Default returns the defaults listed in docs/configuration.md; lifetimes
@@ -257,9 +299,17 @@ func Default() Config {
 			RefreshTokenReuseGrace: 5 * time.Second,
 		},
 		Sessions: Sessions{
-			MaxLife:  180 * 24 * time.Hour,
-			AuthLife: 30 * 24 * time.Hour,
-			MaxIdle:  10 * 24 * time.Hour,
+			MaxLife:         180 * 24 * time.Hour,
+			AuthLife:        30 * 24 * time.Hour,
+			MaxIdle:         10 * 24 * time.Hour,
+			QuotaPerSubject: 5,
+		},
+		// Connect2id's op.logout.sessionLifetime and back-channel HTTP
+		// timeout (1000 ms).
+		Logout: Logout{
+			SessionLifetime: 10 * time.Minute,
+			RevokeTokens:    "online",
+			Backchannel:     Backchannel{Timeout: time.Second, Parallelism: 4, Retries: 2, QueueSize: 1000},
 		},
 		Claims: Claims{Sources: []ClaimsSource{{Type: "users"}}},
 		// The client credentials grant is on by default, as its simple
@@ -299,6 +349,23 @@ func (c *Config) AuthorizationEndpoint() string {
 
 // BuiltInLoginUI reports whether the reference login UI is served.
 func (c *Config) BuiltInLoginUI() bool { return c.Authz.Endpoint == "" }
+
+// BuiltInLogoutUI reports whether the reference logout page is served at
+// <issuer>/logout: with the built-in login UI, unless logout.endpoint
+// names another page.
+func (c *Config) BuiltInLogoutUI() bool { return c.BuiltInLoginUI() && c.Logout.Endpoint == "" }
+
+// EndSessionEndpoint returns the advertised end_session_endpoint, or ""
+// when there is no logout page.
+func (c *Config) EndSessionEndpoint() string {
+	switch {
+	case c.Logout.Endpoint != "":
+		return c.Logout.Endpoint
+	case c.BuiltInLogoutUI():
+		return strings.TrimSuffix(c.Issuer, "/") + "/logout"
+	}
+	return ""
+}
 
 // Validate returns every problem with the configuration at once.
 func (c *Config) Validate() []error {
@@ -345,6 +412,8 @@ func (c *Config) Validate() []error {
 		{"api_tokens.direct_authz", c.APITokens.DirectAuthz},
 		{"api_tokens.introspection", c.APITokens.Introspection},
 		{"api_tokens.authz_store", c.APITokens.AuthzStore},
+		{"api_tokens.session_store", c.APITokens.SessionStore},
+		{"api_tokens.logout_sessions", c.APITokens.LogoutSessions},
 	} {
 		for _, h := range key.hashes {
 			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
@@ -357,6 +426,31 @@ func (c *Config) Validate() []error {
 			add("authz.endpoint %q must be an absolute URL", c.Authz.Endpoint)
 		}
 	}
+	if c.Logout.Endpoint != "" {
+		if u, err := url.Parse(c.Logout.Endpoint); err != nil || !u.IsAbs() || u.Fragment != "" {
+			add("logout.endpoint %q must be an absolute URL", c.Logout.Endpoint)
+		}
+	}
+	if q := c.Sessions.QuotaPerSubject; q < 1 || q > MaxSessionQuota {
+		add("sessions.quota_per_subject must be between 1 and %d", MaxSessionQuota)
+	}
+	switch c.Logout.RevokeTokens {
+	case "online", "all", "none":
+	default:
+		add("logout.revoke_tokens %q must be online, all or none", c.Logout.RevokeTokens)
+	}
+	if d := c.Logout.Backchannel.Timeout; d <= 0 || d > MaxBackchannelTimeout {
+		add("logout.backchannel.timeout must be positive and at most %.0fs", MaxBackchannelTimeout.Seconds())
+	}
+	if n := c.Logout.Backchannel.Parallelism; n < 1 || n > MaxBackchannelParallelism {
+		add("logout.backchannel.parallelism must be between 1 and %d", MaxBackchannelParallelism)
+	}
+	if n := c.Logout.Backchannel.Retries; n < 0 || n > MaxBackchannelRetries {
+		add("logout.backchannel.retries must be between 0 and %d", MaxBackchannelRetries)
+	}
+	if c.Logout.Backchannel.QueueSize < 1 {
+		add("logout.backchannel.queue_size must be positive")
+	}
 	for _, key := range []struct {
 		name  string
 		value time.Duration
@@ -364,6 +458,7 @@ func (c *Config) Validate() []error {
 		{"authz.session_lifetime", c.Authz.SessionLifetime},
 		{"authz.code_lifetime", c.Authz.CodeLifetime},
 		{"authz.par_lifetime", c.Authz.PARLifetime},
+		{"logout.session_lifetime", c.Logout.SessionLifetime},
 		{"tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime},
 		{"tokens.id_token_lifetime", c.Tokens.IDTokenLifetime},
 		{"keys.refresh_interval", c.Keys.RefreshInterval},

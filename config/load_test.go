@@ -244,3 +244,54 @@ func TestAuthzStoreTokens(t *testing.T) {
 		t.Errorf("api_tokens.authz_store is not a known key: %v", AllKeys())
 	}
 }
+
+// TestLogoutKeys: the logout and session keys load from the environment,
+// and every bound is reported by name.
+func TestLogoutKeys(t *testing.T) {
+	digest := strings.Repeat("ef", 32)
+	cfg, err := Load(Sources{Environ: []string{
+		"KEYWARD_API_TOKENS_SESSION_STORE=" + digest,
+		"KEYWARD_API_TOKENS_LOGOUT_SESSIONS=" + digest,
+		"KEYWARD_SESSIONS_QUOTA_PER_SUBJECT=3",
+		"KEYWARD_LOGOUT_REVOKE_TOKENS=all",
+		"KEYWARD_LOGOUT_BACKCHANNEL_TIMEOUT=2s",
+		"KEYWARD_LOGOUT_BACKCHANNEL_RETRIES=0",
+		"KEYWARD_LOGOUT_ENDPOINT=https://login.example.com/bye",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.APITokens.SessionStore, []string{digest}) || !slices.Equal(cfg.APITokens.LogoutSessions, []string{digest}) ||
+		cfg.Sessions.QuotaPerSubject != 3 || cfg.Logout.RevokeTokens != "all" || cfg.Logout.Backchannel.Timeout != 2*time.Second ||
+		cfg.Logout.Backchannel.Retries != 0 || cfg.EndSessionEndpoint() != "https://login.example.com/bye" || cfg.BuiltInLogoutUI() {
+		t.Fatalf("loaded %+v %+v", cfg.Logout, cfg.Sessions)
+	}
+	d := Default()
+	if d.EndSessionEndpoint() != "http://localhost:8080/logout" || !d.BuiltInLogoutUI() {
+		t.Errorf("default end-session endpoint %q", d.EndSessionEndpoint())
+	}
+	d.Authz.Endpoint = "https://ui.example.com/login"
+	if d.EndSessionEndpoint() != "" {
+		t.Errorf("an external login UI without logout.endpoint advertises %q", d.EndSessionEndpoint())
+	}
+	bad := Default()
+	bad.APITokens.SessionStore = []string{"x"}
+	bad.APITokens.LogoutSessions = []string{"y"}
+	bad.Sessions.QuotaPerSubject = 26
+	bad.Logout.RevokeTokens = "some"
+	bad.Logout.SessionLifetime = 0
+	bad.Logout.Endpoint = "/relative"
+	bad.Logout.Backchannel = Backchannel{Timeout: time.Minute, Parallelism: 0, Retries: 11, QueueSize: 0}
+	var msgs []string
+	for _, err := range bad.Validate() {
+		msgs = append(msgs, err.Error())
+	}
+	joined := strings.Join(msgs, "\n")
+	for _, want := range []string{"api_tokens.session_store", "api_tokens.logout_sessions", "sessions.quota_per_subject",
+		"logout.revoke_tokens", "logout.session_lifetime", "logout.endpoint", "logout.backchannel.timeout",
+		"logout.backchannel.parallelism", "logout.backchannel.retries", "logout.backchannel.queue_size"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("%s not reported:\n%s", want, joined)
+		}
+	}
+}

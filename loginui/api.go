@@ -56,17 +56,26 @@ func (c *apiClient) sessionURL(sid string) string {
 }
 
 func (c *apiClient) do(ctx context.Context, method, target string, body any) (*message, error) {
+	var m message
+	if err := c.call(ctx, method, target, body, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// call sends body as JSON and decodes a 200 answer into out.
+func (c *apiClient) call(ctx context.Context, method, target string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s body: %w", method, err)
+			return fmt.Errorf("encode %s body: %w", method, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return nil, fmt.Errorf("%w: build request: %w", errUpstream, err)
+		return fmt.Errorf("%w: build request: %w", errUpstream, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -75,29 +84,28 @@ func (c *apiClient) do(ctx context.Context, method, target string, body any) (*m
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errUpstream, method, err)
+		return fmt.Errorf("%w: %s: %w", errUpstream, method, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s response: %w", errUpstream, method, err)
+		return fmt.Errorf("%w: read %s response: %w", errUpstream, method, err)
 	}
 	if len(data) > maxAPIResponse {
-		return nil, fmt.Errorf("%w: %s response larger than %d bytes", errUpstream, method, maxAPIResponse)
+		return fmt.Errorf("%w: %s response larger than %d bytes", errUpstream, method, maxAPIResponse)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%s: %w", method, errSessionGone)
+		return fmt.Errorf("%s: %w", method, errSessionGone)
 	case resp.StatusCode == http.StatusBadRequest:
-		return nil, fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
+		return fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%w: %s: HTTP %d: %s", errUpstream, method, resp.StatusCode, snippet(data))
+		return fmt.Errorf("%w: %s: HTTP %d: %s", errUpstream, method, resp.StatusCode, snippet(data))
 	}
-	var m message
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: decode %s response: %w", errUpstream, method, err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%w: decode %s response: %w", errUpstream, method, err)
 	}
-	return &m, nil
+	return nil
 }
 
 // snippet shortens an API error body for the log (never for the page).

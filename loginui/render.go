@@ -21,7 +21,7 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-var pageNames = []string{"auth", "consent", "formpost", "message"}
+var pageNames = []string{"auth", "consent", "formpost", "message", "logout_confirm", "logout_end"}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
@@ -40,7 +40,10 @@ type policy struct {
 	formTargets []string // extra form-action sources; nil = 'self' only
 	noFormCheck bool     // omit form-action: the redirect target is unknown
 	imgSources  []string // extra img-src sources (client logo)
-	nonce       string   // script nonce (form_post only)
+	nonce       string   // script nonce (form_post and the logout redirect)
+	// frameSources are the origins of the front-channel logout iframes;
+	// nil: no frames.
+	frameSources []string
 }
 
 func (p policy) String() string {
@@ -60,6 +63,12 @@ func (p policy) String() string {
 	}
 	if p.nonce != "" {
 		b.WriteString("; script-src 'nonce-" + p.nonce + "'")
+	}
+	if len(p.frameSources) > 0 {
+		b.WriteString("; frame-src")
+		for _, s := range p.frameSources {
+			b.WriteString(" " + s)
+		}
 	}
 	return b.String()
 }
@@ -105,6 +114,11 @@ type pageData struct {
 	Nonce  string
 	Action string
 	Fields []formField
+
+	// logout pages: the confirmation form's target, the front-channel
+	// logout iframes
+	LogoutAction string
+	Frames       []string
 
 	// message and error pages
 	Message   string

@@ -41,6 +41,13 @@ type Config struct {
 	// BasePath is the mount point and the advertised authorization_endpoint
 	// path; default "/login".
 	BasePath string
+	// LogoutAPIBase is the logout session API base, e.g.
+	// "http://localhost:8080/logout-sessions/rest/v1"; empty: no logout
+	// page. It is called with APIToken.
+	LogoutAPIBase string
+	// LogoutPath is the mount point of the logout page, the advertised
+	// end_session_endpoint path; default "/logout".
+	LogoutPath string
 	// SecureCookies sets the Secure attribute on every cookie (https issuer).
 	SecureCookies bool
 	// CookieName names the subject session cookie; default "sid". The
@@ -82,6 +89,8 @@ type UI struct {
 	api        *apiClient
 	auth       Authenticator
 	base       string
+	logoutAPI  string
+	logoutPath string
 	secure     bool
 	cookie     string
 	bindCookie string
@@ -151,6 +160,17 @@ func New(cfg Config) (*UI, error) {
 		pages:  pages,
 	}
 	u.bindCookie = u.cookie + "_csrf"
+	if cfg.LogoutAPIBase != "" {
+		if _, err := url.Parse(cfg.LogoutAPIBase); err != nil {
+			return nil, fmt.Errorf("loginui: LogoutAPIBase: %w", err)
+		}
+		u.logoutAPI = strings.TrimRight(cfg.LogoutAPIBase, "/")
+		u.logoutPath = cmp.Or(cfg.LogoutPath, "/logout")
+		if !strings.HasPrefix(u.logoutPath, "/") || strings.HasSuffix(u.logoutPath, "/") ||
+			strings.ContainsAny(u.logoutPath, " {}") || u.logoutPath == base {
+			return nil, fmt.Errorf("loginui: LogoutPath %q must start with /, not end with / and differ from BasePath", u.logoutPath)
+		}
+	}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +191,9 @@ func New(cfg Config) (*UI, error) {
 // ServeHTTP serves GET and POST BasePath (the authorisation endpoint; POST
 // for requests sent as a form, OIDC Core §3.1.2.1), POST
 // BasePath/authenticate, GET BasePath/prompt, POST BasePath/consent, POST
-// BasePath/cancel and BasePath/static/. Other paths answer 404.
+// BasePath/cancel and BasePath/static/; with a logout API, GET and POST
+// LogoutPath (the end-session endpoint) and POST LogoutPath/confirm.
+// Other paths answer 404.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.handler.ServeHTTP(w, r)
 }
@@ -186,6 +208,11 @@ func (u *UI) routes() http.Handler {
 	mux.HandleFunc("POST "+b+"/consent", u.handleConsent)
 	mux.HandleFunc("POST "+b+"/cancel", u.handleCancel)
 	mux.Handle("GET "+b+"/static/", u.staticHandler())
+	if u.logoutAPI != "" {
+		mux.HandleFunc("GET "+u.logoutPath, u.handleLogout)
+		mux.HandleFunc("POST "+u.logoutPath, u.handleLogout)
+		mux.HandleFunc("POST "+u.logoutPath+"/confirm", u.handleLogoutConfirm)
+	}
 
 	cop := http.NewCrossOriginProtection()
 	// The authorisation request itself arrives cross-site from the client
@@ -193,6 +220,12 @@ func (u *UI) routes() http.Handler {
 	// POST form); it changes nothing the user has not yet been asked about,
 	// exactly like the GET.
 	cop.AddInsecureBypassPattern("POST " + b)
+	if u.logoutAPI != "" {
+		// RP-Initiated Logout 1.0 §2 lets the relying party POST the
+		// request; like the GET it only leads to the confirmation page.
+		// The confirmation itself stays same-origin only.
+		cop.AddInsecureBypassPattern("POST " + u.logoutPath)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.log.WarnContext(r.Context(), "cross-origin form post rejected", "path", r.URL.Path)
 		u.renderMessage(w, r, http.StatusForbidden, "Request blocked",
@@ -215,6 +248,11 @@ func (u *UI) staticHandler() http.Handler {
 // the browser has none yet. Only the entry points create it; later steps
 // must find the one they were issued.
 func (u *UI) binding(w http.ResponseWriter, r *http.Request, create bool) string {
+	return u.bindingAt(w, r, create, u.base)
+}
+
+// bindingAt is binding for the pages under path (the cookie's Path).
+func (u *UI) bindingAt(w http.ResponseWriter, r *http.Request, create bool, path string) string {
 	if c, err := r.Cookie(u.bindCookie); err == nil && c.Value != "" && len(c.Value) <= 64 {
 		return c.Value
 	}
@@ -228,7 +266,7 @@ func (u *UI) binding(w http.ResponseWriter, r *http.Request, create bool) string
 	http.SetCookie(w, &http.Cookie{
 		Name:     u.bindCookie,
 		Value:    v,
-		Path:     u.base,
+		Path:     path,
 		HttpOnly: true,
 		Secure:   u.secure,
 		SameSite: http.SameSiteLaxMode,

@@ -29,6 +29,9 @@ func (s *Server) seedDemo(ctx context.Context, issuer string) error {
 		ResponseTypes:           []string{oauth.ResponseTypeCode},
 		TokenEndpointAuthMethod: oauth.AuthMethodClientSecretBasic,
 		Scope:                   "openid profile email address phone offline_access",
+		// Where the logout page may send the browser back (RP-Initiated
+		// Logout 1.0 §3): the demo client's start page.
+		PostLogoutRedirectURIs: []string{issuer + "/demo"},
 	}
 	_, err := s.clients.Create(ctx, md, clientreg.CreateOptions{PreferredID: DemoClientID, PreferredSecret: DemoClientSecret})
 	if err != nil && !errors.Is(err, store.ErrExists) {
@@ -56,6 +59,7 @@ Keyward demo mode (development only).
   Open %[1]s/demo in a browser and sign in as alice / alice-password (or bob / bob-password).
   Demo client: client_id=%[2]s client_secret=%[3]s
   Redirect URIs: %[1]s/demo/callback, http://127.0.0.1:9999/callback
+  Sign out: %[1]s/logout?client_id=%[2]s&post_logout_redirect_uri=%[1]s/demo
   Discovery: %[1]s/.well-known/openid-configuration
 `, issuer, DemoClientID, DemoClientSecret)
 	return nil

@@ -51,6 +51,13 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		PromptValuesSupported: []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent,
 			oauth.PromptSelectAccount, oauth.PromptCreate},
 		AuthorizationResponseIssParameterSupported: true,
+		EndSessionEndpoint:                         s.cfg.EndSessionEndpoint(),
+		// Logout tokens always carry sid, and front-channel URIs always get
+		// iss and sid (docs/api.md §16).
+		BackchannelLogoutSupported:         true,
+		BackchannelLogoutSessionSupported:  true,
+		FrontchannelLogoutSupported:        true,
+		FrontchannelLogoutSessionSupported: true,
 	}
 }
 

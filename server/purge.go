@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/store"
 )
 
@@ -95,8 +96,19 @@ func (s *Server) purgeTick(ctx context.Context) {
 	}
 }
 
+// sessionPurger takes expired subject sessions through the session
+// service, which reports each to the logout service (back-channel logout
+// on expiry, OpenID Connect Back-Channel Logout 1.0 §2.7). The store gives
+// each session to one node only, so nodes purging at once notify once.
+type sessionPurger struct{ s *session.Service }
+
+func (p sessionPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
+	return p.s.TakeExpired(ctx, now, limit)
+}
+
 // Purged reports how many expired records each store's purge has removed
-// since the node started, by store ("durable", "ephemeral").
+// since the node started, by store ("durable", "ephemeral",
+// "subject_sessions").
 func (s *Server) Purged() map[string]int64 {
 	out := make(map[string]int64, len(s.purgeJobs))
 	for _, j := range s.purgeJobs {

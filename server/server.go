@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/config"
+	"github.com/keyward/keyward/internal/backchannel"
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/logout"
 	"github.com/keyward/keyward/internal/core/session"
+	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
@@ -73,6 +76,13 @@ type Server struct {
 	split       bool
 
 	purgeJobs []*purgeJob
+	sessions  *session.Service
+	// backchannel delivers back-channel logouts; its workers run from New
+	// to Close (not only under Run), so that a node serving through
+	// Handler notifies too.
+	backchannel     *backchannel.Dispatcher
+	stopBackchannel context.CancelFunc
+	backchannelDone chan struct{}
 
 	closeOnce sync.Once
 }
@@ -166,10 +176,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	sessions := &session.Service{
 		Store:  s.stores.Ephemeral.SubjectSessions,
 		MACKey: keys.SessionMAC,
-		Config: session.Config{MaxLife: cfg.Sessions.MaxLife, AuthLife: cfg.Sessions.AuthLife, MaxIdle: cfg.Sessions.MaxIdle},
-		Now:    s.now,
-		Rand:   rand.Reader,
-		Log:    s.log,
+		Config: session.Config{MaxLife: cfg.Sessions.MaxLife, AuthLife: cfg.Sessions.AuthLife, MaxIdle: cfg.Sessions.MaxIdle,
+			QuotaPerSubject: cfg.Sessions.QuotaPerSubject},
+		Now:  s.now,
+		Rand: rand.Reader,
+		Log:  s.log,
 	}
 	authzSvc := &authz.Service{
 		Config: authz.Config{
@@ -229,6 +240,58 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	authzSvc.Tokens = tokenSvc
 
+	s.sessions = sessions
+	// Expired subject sessions are taken by this job, not by the ephemeral
+	// purge, so that their clients get back-channel logouts.
+	s.purgeJobs = append(s.purgeJobs, &purgeJob{name: "subject_sessions", p: sessionPurger{sessions}})
+	s.backchannel = backchannel.New(backchannel.Config{
+		Timeout:     cfg.Logout.Backchannel.Timeout,
+		Parallelism: cfg.Logout.Backchannel.Parallelism,
+		Retries:     cfg.Logout.Backchannel.Retries,
+		QueueSize:   cfg.Logout.Backchannel.QueueSize,
+	}, nil, s.log)
+	bcCtx, stopBC := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBackchannel, s.backchannelDone = stopBC, make(chan struct{})
+	go func() {
+		defer close(s.backchannelDone)
+		s.backchannel.Run(bcCtx)
+	}()
+	defer func() {
+		if err != nil {
+			s.stopBackchannel()
+			<-s.backchannelDone
+		}
+	}()
+	logoutSvc := &logout.Service{
+		Config: logout.Config{
+			Issuer:          issuer,
+			SessionLifetime: cfg.Logout.SessionLifetime,
+			RevokeTokens:    cfg.Logout.RevokeTokens,
+			IDTokenAlg:      cfg.Tokens.IDTokenAlg,
+		},
+		Sessions:    sessions,
+		Clients:     s.clients,
+		Keys:        s.keys,
+		Revoker:     tokenSvc,
+		BackChannel: s.backchannel,
+		Sealer:      keys.Sealer,
+		Replay:      s.stores.Ephemeral.Replay,
+		Now:         s.now,
+		Rand:        rand.Reader,
+		Log:         s.log,
+	}
+	sessions.Ended = logoutSvc.SessionEnded
+	sessionStoreSvc := &sessionstore.Service{
+		Sessions: sessions,
+		Margin:   cfg.Cluster.PurgeMargin,
+		Batch:    cfg.Cluster.PurgeBatch,
+	}
+	if p := s.stores.Ephemeral.Purger; p != nil {
+		sessionStoreSvc.IndexPurger = func(ctx context.Context) (int, error) {
+			return p.Purge(ctx, s.now().Add(-cfg.Cluster.PurgeMargin), cfg.Cluster.PurgeBatch)
+		}
+	}
+
 	authzTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.AuthzSessions)
 	if err != nil {
 		return nil, err
@@ -267,6 +330,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Now:       s.now,
 		Log:       s.log,
 	}
+	sessionStoreTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.SessionStore)
+	if err != nil {
+		return nil, err
+	}
+	logoutTokens, err := httpapi.NewTokenSet([]string{apiToken}, cfg.APITokens.LogoutSessions)
+	if err != nil {
+		return nil, err
+	}
 	// Only the monitoring tokens may travel in a URL, never the API token.
 	monitorQueryTokens, err := httpapi.NewTokenSet(nil, cfg.APITokens.Monitor)
 	if err != nil {
@@ -282,6 +353,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			HTTPClient:    &http.Client{Transport: transport, Timeout: inProcessTimeout},
 			Authenticator: s.users,
 			BasePath:      "/login",
+			LogoutAPIBase: logoutAPIBase(cfg, issuer),
 			SecureCookies: strings.HasPrefix(issuer, "https://"),
 			Log:           s.log,
 			Title:         "Keyward",
@@ -305,8 +377,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		IntrospectionTokens: introspectionTokens,
 		AuthzStore:          authzStoreSvc,
 		AuthzStoreTokens:    authzStoreTokens,
+		SessionStore:        sessionStoreSvc,
+		SessionStoreTokens:  sessionStoreTokens,
+		Logout:              logoutSvc,
+		LogoutTokens:        logoutTokens,
 		OpenRegistration:    cfg.Registration.Open,
 		LoginUI:             ui,
+		LogoutUI:            logoutUI(cfg, ui),
 		Ready:               s.ready,
 		Log:                 s.log,
 	})
@@ -323,6 +400,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}
 	return s, nil
+}
+
+// logoutAPIBase is the logout session API the built-in UI calls for its
+// logout page, or "" when the page is not served.
+func logoutAPIBase(cfg config.Config, issuer string) string {
+	if !cfg.BuiltInLogoutUI() {
+		return ""
+	}
+	return issuer + "/logout-sessions/rest/v1"
+}
+
+// logoutUI is the handler mounted at /logout: the built-in UI when it
+// serves the logout page.
+func logoutUI(cfg config.Config, ui http.Handler) http.Handler {
+	if ui == nil || !cfg.BuiltInLogoutUI() {
+		return nil
+	}
+	return ui
 }
 
 func loadUsers(cfg config.Config) (*users.Directory, error) {
@@ -478,6 +573,21 @@ func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
 // stores. Run calls it on the way out; it is safe to call more than once.
 func (s *Server) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = errors.Join(s.plugins.close(), s.node.Close()) })
+	s.closeOnce.Do(func() {
+		// Deliveries still queued are dropped (and counted): a node going
+		// away cannot wait for relying parties.
+		s.stopBackchannel()
+		<-s.backchannelDone
+		err = errors.Join(s.plugins.close(), s.node.Close())
+	})
 	return err
+}
+
+// LogoutNotifications reports the back-channel logout deliveries since the
+// node started: "queued" (logout tokens handed over for delivery),
+// "delivered", "failed" (given up), "retried" (attempts scheduled again)
+// and "dropped" (queue full or node stopping).
+func (s *Server) LogoutNotifications() map[string]int64 {
+	st := s.backchannel.Stats()
+	return map[string]int64{"queued": st.Queued, "delivered": st.Delivered, "failed": st.Failed, "retried": st.Retried, "dropped": st.Dropped}
 }

@@ -105,9 +105,20 @@ type SubjectSessionStore interface {
 	Create(ctx context.Context, s *SubjectSession) error
 	Get(ctx context.Context, id string, now time.Time) (*SubjectSession, error)
 	Update(ctx context.Context, id string, now time.Time, fn func(*SubjectSession) error) (*SubjectSession, error)
-	Delete(ctx context.Context, id string) error
+	// Delete removes the session and returns it as it was stored, live or
+	// expired but not yet taken; ErrNotFound if there is none. Of any
+	// number of concurrent callers (on any node) exactly one gets the
+	// session: that caller owns the logout notifications it triggers.
+	Delete(ctx context.Context, id string) (*SubjectSession, error)
 	// ListBySubject returns the subject's live sessions, oldest first.
 	ListBySubject(ctx context.Context, subject string, now time.Time) ([]*SubjectSession, error)
+	// TakeExpired removes up to limit sessions whose ExpiresAt is at or
+	// before now and returns them, so that the caller can send the logout
+	// notifications their expiry calls for (OpenID Connect Back-Channel
+	// Logout 1.0 §2.7). Like Delete, each session is returned to exactly
+	// one caller. The ephemeral Purger leaves subject sessions to this
+	// method: a purge that dropped them would lose the notifications.
+	TakeExpired(ctx context.Context, now time.Time, limit int) ([]*SubjectSession, error)
 }
 
 // Code is an authorisation code, keyed by the SHA-256 hex of its value. It

@@ -40,6 +40,13 @@ type ProviderMetadata struct {
 	ClaimsLocalesSupported                     []string `json:"claims_locales_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	// Logout (RP-Initiated Logout 1.0 §2.1, Back-Channel Logout 1.0 §2.1,
+	// Front-Channel Logout 1.0 §3).
+	EndSessionEndpoint                 string `json:"end_session_endpoint,omitempty"`
+	BackchannelLogoutSupported         bool   `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported  bool   `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported        bool   `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool   `json:"frontchannel_logout_session_supported"`
 }
 
 func (m *ProviderMetadata) marshal() ([]byte, error) { return json.Marshal(m) }

@@ -18,7 +18,9 @@ import (
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/logout"
 	"github.com/keyward/keyward/internal/core/session"
+	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
@@ -88,21 +90,22 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Rand:         rand.Reader,
 		Log:          log,
 	}
+	sessions := &session.Service{
+		Store: eph.SubjectSessions, MACKey: keys.SessionMAC, Now: time.Now, Rand: rand.Reader, Log: log,
+	}
 	authzSvc := &authz.Service{
-		Config:  authz.Config{Issuer: testIssuer},
-		Clients: clients,
-		SubjectSessions: &session.Service{
-			Store: eph.SubjectSessions, MACKey: keys.SessionMAC, Now: time.Now, Rand: rand.Reader, Log: log,
-		},
-		Sessions:       eph.AuthzSessions,
-		Codes:          eph.Codes,
-		PAR:            eph.PAR,
-		Authorizations: dur.Authorizations,
-		IDTokens:       km,
-		Sealer:         keys.Sealer,
-		Now:            time.Now,
-		Rand:           rand.Reader,
-		Log:            log,
+		Config:          authz.Config{Issuer: testIssuer},
+		Clients:         clients,
+		SubjectSessions: sessions,
+		Sessions:        eph.AuthzSessions,
+		Codes:           eph.Codes,
+		PAR:             eph.PAR,
+		Authorizations:  dur.Authorizations,
+		IDTokens:        km,
+		Sealer:          keys.Sealer,
+		Now:             time.Now,
+		Rand:            rand.Reader,
+		Log:             log,
 	}
 	tokenSvc := &token.Service{
 		Config:         token.Config{Issuer: testIssuer, TokenEndpoint: testIssuer + "/token"},
@@ -155,10 +158,18 @@ func newEnv(t testing.TB, o envOptions) *env {
 			Now:       time.Now,
 			Log:       log,
 		},
-		AuthzStoreTokens: tokens,
-		LoginUI:          loginUIMarker,
-		Ready:            o.ready,
-		Log:              log,
+		AuthzStoreTokens:   tokens,
+		SessionStore:       &sessionstore.Service{Sessions: sessions},
+		SessionStoreTokens: tokens,
+		Logout: &logout.Service{
+			Config: logout.Config{Issuer: testIssuer}, Sessions: sessions, Clients: clients, Keys: km,
+			Revoker: tokenSvc, Sealer: keys.Sealer, Replay: eph.Replay, Now: time.Now, Rand: rand.Reader, Log: log,
+		},
+		LogoutTokens: tokens,
+		LoginUI:      loginUIMarker,
+		LogoutUI:     loginUIMarker,
+		Ready:        o.ready,
+		Log:          log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +221,11 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		UILocalesSupported:                         []string{"en"},
 		AuthorizationResponseIssParameterSupported: true,
+		EndSessionEndpoint:                         testIssuer + "/logout",
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		FrontchannelLogoutSupported:                true,
+		FrontchannelLogoutSessionSupported:         true,
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/logout"
+	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 )
 
@@ -46,9 +48,20 @@ type Deps struct {
 	// AuthzStoreTokens; nil leaves the API out.
 	AuthzStore       *authzstore.Service
 	AuthzStoreTokens TokenSet
+	// SessionStore is the subject session store API, guarded by
+	// SessionStoreTokens; nil leaves the API out.
+	SessionStore       *sessionstore.Service
+	SessionStoreTokens TokenSet
+	// Logout is the logout session API, guarded by LogoutTokens; nil
+	// leaves the API out.
+	Logout           *logout.Service
+	LogoutTokens     TokenSet
 	OpenRegistration bool
 	// LoginUI is the reference login UI mounted at /login, or nil.
 	LoginUI http.Handler
+	// LogoutUI is the reference logout page mounted at /logout (the
+	// end_session_endpoint), or nil.
+	LogoutUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
 	Ready func(ctx context.Context) error
 	Log   *slog.Logger
@@ -119,6 +132,10 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 		mux.Handle("/login", a.LoginUI)
 		mux.Handle("/login/", a.LoginUI)
 	}
+	if a.LogoutUI != nil {
+		mux.Handle("/logout", a.LogoutUI)
+		mux.Handle("/logout/", a.LogoutUI)
+	}
 	mux.HandleFunc("GET /{$}", a.serveRoot)
 	// Browsers ask for it on every page; an empty answer keeps their
 	// consoles and our logs free of 404s.
@@ -139,6 +156,8 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /direct-authz/rest/v2", a.requireToken(a.DirectAuthzTokens, http.HandlerFunc(a.serveDirectAuthz)))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
 	a.authzStoreRoutes(mux)
+	a.sessionStoreRoutes(mux)
+	a.logoutRoutes(mux)
 }
 
 func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {

@@ -132,6 +132,12 @@ func routeTable(clientID, regToken string) map[string]route {
 		"/login/": {
 			req: request{path: "/login/consent"}, wantStatus: http.StatusTeapot,
 			check: wantHeader("X-Login-UI", "/login/consent")},
+		"/logout": {
+			req: request{path: "/logout?client_id=x"}, wantStatus: http.StatusTeapot,
+			check: wantHeader("X-Login-UI", "/logout")},
+		"/logout/": {
+			req: request{method: "POST", path: "/logout/confirm"}, wantStatus: http.StatusTeapot,
+			check: wantHeader("X-Login-UI", "/logout/confirm")},
 		"GET /{$}": {
 			req: request{path: "/"}, wantStatus: 200, check: func(t *testing.T, r *response) {
 				if !strings.Contains(string(r.raw), "issuer: "+testIssuer) {
@@ -188,6 +194,37 @@ func routeTable(clientID, regToken string) map[string]route {
 		"POST /authz-store/rest/v3/inspection": {
 			req:        request{method: "POST", path: "/authz-store/rest/v3/inspection", header: formBearer(apiToken), body: "access_token=bogus"},
 			wantStatus: 404, wantError: "not_found"},
+		"GET /session-store/rest/v2/sessions": {
+			req: request{path: "/session-store/rest/v2/sessions?subject=nobody", header: bearer(apiToken)}, wantStatus: 200,
+			check: func(t *testing.T, r *response) {
+				if string(r.raw) != "{}" {
+					t.Errorf("body %q, want {}", r.raw)
+				}
+			}},
+		"PUT /session-store/rest/v2/sessions": {
+			req:        request{method: "PUT", path: "/session-store/rest/v2/sessions", header: jsonHeaders(apiToken), body: `{}`},
+			wantStatus: 400, wantError: "invalid_request"},
+		"DELETE /session-store/rest/v2/sessions": {
+			req: request{method: "DELETE", path: "/session-store/rest/v2/sessions?subject=nobody", header: bearer(apiToken)}, wantStatus: 200},
+		"PUT /session-store/rest/v2/sessions/subject-auth-life": {
+			req:        request{method: "PUT", path: "/session-store/rest/v2/sessions/subject-auth-life", header: jsonHeaders(apiToken), body: `5`},
+			wantStatus: 400, wantError: "invalid_request"},
+		"POST /session-store/rest/v2/purge": {
+			req:        request{method: "POST", path: "/session-store/rest/v2/purge", header: formBearer(apiToken), body: "sessions=true"},
+			wantStatus: 200, check: func(t *testing.T, r *response) {
+				if string(r.raw) != `{"sessions":0}` {
+					t.Errorf("body %q", r.raw)
+				}
+			}},
+		"POST /logout-sessions/rest/v1": {
+			req:        request{method: "POST", path: "/logout-sessions/rest/v1", header: jsonHeaders(apiToken), body: `{"query":"client_id=nobody"}`},
+			wantStatus: 200, check: wantJSONMember("error", "invalid_request")},
+		"POST /logout-sessions/rest/v1/{$}": {
+			req:        request{method: "POST", path: "/logout-sessions/rest/v1/", header: jsonHeaders(apiToken), body: `{"query":""}`},
+			wantStatus: 200, check: wantJSONMember("type", "end")},
+		"PUT /logout-sessions/rest/v1/{sid}": {
+			req:        request{method: "PUT", path: "/logout-sessions/rest/v1/unknown", header: jsonHeaders(apiToken), body: `{"op_logout":true}`},
+			wantStatus: 404, wantError: "not_found"},
 		"GET /monitor/v1/ping": {
 			req: request{path: "/monitor/v1/ping", header: bearer(apiToken)}, wantStatus: 200,
 			check: wantJSONMember("status", "ok")},
@@ -197,7 +234,8 @@ func routeTable(clientID, regToken string) map[string]route {
 // isIntegration reports whether a row belongs to the integration listener.
 func isIntegration(name string) bool {
 	return strings.Contains(name, "/authz-sessions/") || strings.Contains(name, "/monitor/") ||
-		strings.Contains(name, "/direct-authz/") || strings.Contains(name, "/authz-store/")
+		strings.Contains(name, "/direct-authz/") || strings.Contains(name, "/authz-store/") ||
+		strings.Contains(name, "/session-store/") || strings.Contains(name, "/logout-sessions/")
 }
 
 func checkRoute(t *testing.T, rt route, r *response) {
@@ -248,7 +286,7 @@ func TestRouteTable(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) { checkRoute(t, table[name], e.do(e.public, table[name].req)) })
 	}
-	if want := 35; len(table) != want {
+	if want := 45; len(table) != want {
 		t.Errorf("the table has %d routes, want %d: a route was added or removed without a row here", len(table), want)
 	}
 }

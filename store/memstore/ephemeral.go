@@ -95,14 +95,36 @@ func (ss subjectSessions) Update(_ context.Context, id string, now time.Time, fn
 	return out, err
 }
 
-func (ss subjectSessions) Delete(_ context.Context, id string) error {
+func (ss subjectSessions) Delete(_ context.Context, id string) (*store.SubjectSession, error) {
 	ss.s.mu.Lock()
 	defer ss.s.mu.Unlock()
-	if _, ok := ss.s.subjectSessions[id]; !ok {
-		return fmt.Errorf("delete subject session: %w", store.ErrNotFound)
+	s, ok := ss.s.subjectSessions[id]
+	if !ok {
+		return nil, fmt.Errorf("delete subject session: %w", store.ErrNotFound)
 	}
 	delete(ss.s.subjectSessions, id)
-	return nil
+	return s, nil
+}
+
+// TakeExpired removes and returns up to limit expired sessions, earliest
+// expiry first.
+func (ss subjectSessions) TakeExpired(_ context.Context, now time.Time, limit int) ([]*store.SubjectSession, error) {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	var out []*store.SubjectSession
+	for _, s := range ss.s.subjectSessions {
+		if expired(s.ExpiresAt, now) {
+			out = append(out, s)
+		}
+	}
+	sortedBy(out, func(s *store.SubjectSession) time.Time { return s.ExpiresAt }, func(s *store.SubjectSession) string { return s.ID }, false)
+	if len(out) > limit {
+		out = out[:max(limit, 0)]
+	}
+	for _, s := range out {
+		delete(ss.s.subjectSessions, s.ID)
+	}
+	return out, nil
 }
 
 func (ss subjectSessions) ListBySubject(_ context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
@@ -211,13 +233,13 @@ func (r replay) MarkUsed(_ context.Context, key string, until, now time.Time) (b
 
 type ephemeralPurger struct{ s *Store }
 
-// Purge removes expired authorisation sessions, subject sessions, codes,
-// pushed requests and replay keys, at most limit of each.
+// Purge removes expired authorisation sessions, codes, pushed requests and
+// replay keys, at most limit of each. Expired subject sessions are left to
+// SubjectSessionStore.TakeExpired, whose caller notifies their clients.
 func (p ephemeralPurger) Purge(_ context.Context, now time.Time, limit int) (int, error) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	n := purgeMap(p.s.authzSessions, limit, func(s *store.AuthzSession) bool { return expired(s.ExpiresAt, now) })
-	n += purgeMap(p.s.subjectSessions, limit, func(s *store.SubjectSession) bool { return expired(s.ExpiresAt, now) })
 	n += purgeMap(p.s.codes, limit, func(c *single[store.Code]) bool { return expired(c.rec.ExpiresAt, now) })
 	n += purgeMap(p.s.par, limit, func(r *single[store.PushedRequest]) bool { return expired(r.rec.ExpiresAt, now) })
 	n += purgeMap(p.s.replay, limit, func(until time.Time) bool { return !now.Before(until) })

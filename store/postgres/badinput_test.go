@@ -36,7 +36,7 @@ func TestUnstorableKeys(t *testing.T) {
 		_, lookups["authz session update"] = e.AuthzSessions.Update(ctx, key, now, func(*store.AuthzSession) error { return nil })
 		lookups["authz session delete"] = e.AuthzSessions.Delete(ctx, key)
 		_, lookups["subject session get"] = e.SubjectSessions.Get(ctx, key, now)
-		lookups["subject session delete"] = e.SubjectSessions.Delete(ctx, key)
+		_, lookups["subject session delete"] = e.SubjectSessions.Delete(ctx, key)
 		_, lookups["code consume"] = e.Codes.Consume(ctx, key, now)
 		_, lookups["par consume"] = e.PAR.Consume(ctx, key, now)
 		for op, err := range lookups {

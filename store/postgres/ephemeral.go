@@ -235,8 +235,48 @@ func (s subjectSessionStore) Update(ctx context.Context, id string, now time.Tim
 	}, subjectSessionCols)
 }
 
-func (s subjectSessionStore) Delete(ctx context.Context, id string) error {
-	return deleteRow(ctx, s.db, "subject_sessions", id)
+func decodeSubjectSession(row pgx.Row) (*store.SubjectSession, error) {
+	var b []byte
+	if err := row.Scan(&b); err != nil {
+		return nil, err
+	}
+	var ss store.SubjectSession
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return nil, fmt.Errorf("decode subject session: %w", err)
+	}
+	store.NormalizeTimes(&ss)
+	return &ss, nil
+}
+
+// Delete is one DELETE … RETURNING: of concurrent callers, the one whose
+// statement removes the row gets it; the others find no row.
+func (s subjectSessionStore) Delete(ctx context.Context, id string) (*store.SubjectSession, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("delete subject session: %w", errNotStorable)
+	}
+	ss, err := decodeSubjectSession(s.db.pool.QueryRow(ctx, `DELETE FROM subject_sessions WHERE id = $1 RETURNING body`, id))
+	if err != nil {
+		return nil, fmt.Errorf("delete subject session: %w", mapErr(err))
+	}
+	return ss, nil
+}
+
+// TakeExpired deletes up to limit expired sessions, earliest expiry first,
+// and returns them. SKIP LOCKED lets nodes purging at the same time take
+// disjoint batches instead of waiting on each other; a row is returned by
+// the one DELETE that removed it.
+func (s subjectSessionStore) TakeExpired(ctx context.Context, now time.Time, limit int) ([]*store.SubjectSession, error) {
+	rows, err := s.db.pool.Query(ctx, `DELETE FROM subject_sessions WHERE id IN
+		(SELECT id FROM subject_sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING body`, now.UTC(), max(limit, 0))
+	if err != nil {
+		return nil, fmt.Errorf("take expired subject sessions: %w", err)
+	}
+	out, err := collect(rows, decodeSubjectSession)
+	if err != nil {
+		return nil, fmt.Errorf("take expired subject sessions: %w", err)
+	}
+	return out, nil
 }
 
 func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
@@ -248,18 +288,7 @@ func (s subjectSessionStore) ListBySubject(ctx context.Context, subject string, 
 	if err != nil {
 		return nil, fmt.Errorf("list subject sessions: %w", err)
 	}
-	out, err := collect(rows, func(row pgx.Row) (*store.SubjectSession, error) {
-		var b []byte
-		if err := row.Scan(&b); err != nil {
-			return nil, err
-		}
-		var ss store.SubjectSession
-		if err := json.Unmarshal(b, &ss); err != nil {
-			return nil, fmt.Errorf("decode subject session: %w", err)
-		}
-		store.NormalizeTimes(&ss)
-		return &ss, nil
-	})
+	out, err := collect(rows, decodeSubjectSession)
 	if err != nil {
 		return nil, fmt.Errorf("list subject sessions: %w", err)
 	}
@@ -338,12 +367,13 @@ func (c replayCache) MarkUsed(ctx context.Context, key string, until, now time.T
 
 type ephemeralPurger struct{ db *Store }
 
-// Purge removes expired ephemeral rows, at most limit per table.
+// Purge removes expired ephemeral rows, at most limit per table. Expired
+// subject sessions are left to SubjectSessionStore.TakeExpired, whose
+// caller notifies their clients.
 func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
 	total := 0
 	for _, t := range []struct{ table, key string }{
 		{"authz_sessions", "id"},
-		{"subject_sessions", "id"},
 		{"codes", "id"},
 		{"pushed_requests", "id"},
 		{"replay_cache", "key"},

@@ -319,15 +319,17 @@ func decodeSubject(b []byte) (*store.SubjectSession, error) {
 }
 
 // createSubject stores the session (KEYS[1]) and indexes it under its
-// subject (KEYS[2]) in one step; ARGV: body, expiry (Unix ms, 0: never),
-// score, ID. The index must outlive its members, so its expiry only ever
-// moves later, and a member without expiry makes it persistent.
+// subject (KEYS[2]) and by expiry (KEYS[3]) in one step; ARGV: body, key
+// expiry (Unix ms, 0: never), score, ID, session expiry (Unix ms, 0:
+// never). The subject index must outlive its members, so its expiry only
+// ever moves later, and a member without expiry makes it persistent.
 // PEXPIRETIME needs Redis 7.0.
 var createSubject = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local at = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1])
 if at > 0 then redis.call('PEXPIREAT', KEYS[1], at) end
+if tonumber(ARGV[5]) > 0 then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
 local fresh = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if at <= 0 then
@@ -355,14 +357,41 @@ end
 return 1
 `)
 
+// SubjectSessionKeep is how long past its expiry (and the expiry grace)
+// Redis keeps a subject session's key, so that the purge loop of some node
+// finds it through the expiry index and sends the logout notifications
+// its expiry calls for (TakeExpired). A session no node takes within this
+// window is dropped by Redis without notifications; the purge runs every
+// cluster.purge_interval (1 min by default), far more often.
+const SubjectSessionKeep = time.Hour
+
+// sessionKeyExpiry is the Redis expiry of a subject session's key.
+func (s *Store) sessionKeyExpiry(exp time.Time) int64 {
+	if exp.IsZero() {
+		return 0
+	}
+	return s.expireAt(exp.Add(SubjectSessionKeep))
+}
+
+// expiryIndex is the sorted set of every subject session by expiry (Unix
+// ms score), which TakeExpired walks; members leave it with their session.
+func (s *Store) expiryIndex() string { return s.prefix + "ssexp" }
+
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
 func (st subjectSessions) Create(ctx context.Context, ss *store.SubjectSession) error {
 	b, err := json.Marshal(ss)
 	if err != nil {
 		return fmt.Errorf("encode subject session: %w", err)
 	}
 	n, err := createSubject.Run(ctx, st.s.rdb,
-		[]string{st.s.key("ss", ss.ID), st.s.key("ssub", ss.Subject)},
-		b, st.s.expireAt(ss.ExpiresAt), ss.CreatedAt.UnixMilli(), ss.ID).Int()
+		[]string{st.s.key("ss", ss.ID), st.s.key("ssub", ss.Subject), st.s.expiryIndex()},
+		b, st.s.sessionKeyExpiry(ss.ExpiresAt), ss.CreatedAt.UnixMilli(), ss.ID, msOrZero(ss.ExpiresAt)).Int()
 	if err != nil {
 		return fmt.Errorf("create subject session: %w", err)
 	}
@@ -404,12 +433,17 @@ func (st subjectSessions) Update(ctx context.Context, id string, now time.Time, 
 			ss.ID = id
 			return nil
 		},
-		func(p goredis.Pipeliner, old, cur *store.SubjectSession, body []byte, at int64) {
-			setExpiring(ctx, p, key, body, at)
+		func(p goredis.Pipeliner, old, cur *store.SubjectSession, body []byte, _ int64) {
+			setExpiring(ctx, p, key, body, st.s.sessionKeyExpiry(cur.ExpiresAt))
 			if old.Subject != cur.Subject {
 				p.ZRem(ctx, st.s.key("ssub", old.Subject), id)
 			}
 			p.ZAdd(ctx, st.s.key("ssub", cur.Subject), goredis.Z{Score: float64(cur.CreatedAt.UnixMilli()), Member: id})
+			if cur.ExpiresAt.IsZero() {
+				p.ZRem(ctx, st.s.expiryIndex(), id)
+			} else {
+				p.ZAdd(ctx, st.s.expiryIndex(), goredis.Z{Score: float64(cur.ExpiresAt.UnixMilli()), Member: id})
+			}
 		})
 	if err != nil {
 		if isSentinel(err) {
@@ -417,38 +451,85 @@ func (st subjectSessions) Update(ctx context.Context, id string, now time.Time, 
 		}
 		return nil, err
 	}
-	if err := extendIndex.Run(ctx, st.s.rdb, []string{st.s.key("ssub", out.Subject)}, st.s.expireAt(out.ExpiresAt)).Err(); err != nil {
+	if err := extendIndex.Run(ctx, st.s.rdb, []string{st.s.key("ssub", out.Subject)}, st.s.sessionKeyExpiry(out.ExpiresAt)).Err(); err != nil {
 		return nil, fmt.Errorf("update subject session index: %w", err)
 	}
 	return out, nil
 }
 
-func (st subjectSessions) Delete(ctx context.Context, id string) error {
-	key := st.s.key("ss", id)
-	b, err := st.s.rdb.Get(ctx, key).Bytes()
+// deleteSubject removes the session KEYS[1] with its members of the
+// subject index (ARGV[1] prefix + "ssub:" + subject, read from the body)
+// and of the expiry index KEYS[2]; ARGV[2] is the ID. It returns the body,
+// or false when there was none. One script, so exactly one of concurrent
+// callers gets the body.
+var deleteSubject = goredis.NewScript(`
+local b = redis.call('GET', KEYS[1])
+if not b then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return false
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+local ok, rec = pcall(cjson.decode, b)
+if ok and type(rec) == 'table' and type(rec['subject']) == 'string' then
+  redis.call('ZREM', ARGV[1] .. 'ssub:' .. rec['subject'], ARGV[2])
+end
+return b
+`)
+
+func (st subjectSessions) Delete(ctx context.Context, id string) (*store.SubjectSession, error) {
+	b, err := deleteSubject.Run(ctx, st.s.rdb, []string{st.s.key("ss", id), st.s.expiryIndex()}, st.s.prefix, id).Text()
 	if errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("delete subject session: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("delete subject session: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("delete subject session: %w", err)
+		return nil, fmt.Errorf("delete subject session: %w", err)
 	}
-	ss, err := decodeSubject(b)
-	if err != nil {
-		return err
+	return decodeSubject([]byte(b))
+}
+
+// takeExpired removes up to ARGV[3] sessions of the expiry index KEYS[1]
+// whose score is at most ARGV[2] and returns their bodies; ARGV[1] is the
+// key prefix. A member whose key Redis already dropped (no node took it
+// within SubjectSessionKeep) only leaves the index.
+var takeExpired = goredis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  local k = ARGV[1] .. 'ss:' .. id
+  local b = redis.call('GET', k)
+  if b then
+    redis.call('DEL', k)
+    local ok, rec = pcall(cjson.decode, b)
+    if ok and type(rec) == 'table' and type(rec['subject']) == 'string' then
+      redis.call('ZREM', ARGV[1] .. 'ssub:' .. rec['subject'], id)
+    end
+    table.insert(out, b)
+  end
+end
+return out
+`)
+
+// TakeExpired walks the expiry index in one script, so that of nodes
+// purging at the same time each session goes to exactly one.
+func (st subjectSessions) TakeExpired(ctx context.Context, now time.Time, limit int) ([]*store.SubjectSession, error) {
+	if limit <= 0 {
+		return nil, nil
 	}
-	var del *goredis.IntCmd
-	_, err = st.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		del = p.Del(ctx, key)
-		p.ZRem(ctx, st.s.key("ssub", ss.Subject), id)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete subject session: %w", err)
+	bodies, err := takeExpired.Run(ctx, st.s.rdb, []string{st.s.expiryIndex()}, st.s.prefix, now.UnixMilli(), limit).StringSlice()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("take expired subject sessions: %w", err)
 	}
-	if del.Val() == 0 {
-		return fmt.Errorf("delete subject session: %w", store.ErrNotFound)
+	out := make([]*store.SubjectSession, 0, len(bodies))
+	for _, b := range bodies {
+		ss, err := decodeSubject([]byte(b))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ss)
 	}
-	return nil
+	return out, nil
 }
 
 // ListBySubject reads the subject's index, drops members whose session

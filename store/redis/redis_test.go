@@ -3,6 +3,7 @@ package redis_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -81,8 +82,9 @@ func TestConsumeRaceAcrossHandles(t *testing.T) {
 	}
 }
 
-// Keys expire at the record's ExpiresAt plus the skew grace, and updates
-// move the expiry (the subject-session idle timer).
+// Keys expire at the record's ExpiresAt plus the skew grace (subject
+// sessions: plus SubjectSessionKeep, for the expiry notifications), and
+// updates move the expiry (the subject-session idle timer).
 func TestTTLs(t *testing.T) {
 	m := miniredis.RunT(t)
 	m.SetTime(base) // miniredis's clock: TTLs below are relative to it
@@ -102,8 +104,8 @@ func TestTTLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{
-		"p:ss:s1":                              10*time.Minute + grace,
-		"p:ssub:alice":                         10*time.Minute + grace,
+		"p:ss:s1":                              10*time.Minute + kwredis.SubjectSessionKeep + grace,
+		"p:ssub:alice":                         10*time.Minute + kwredis.SubjectSessionKeep + grace,
 		"p:code:c1":                            time.Minute + grace,
 		"p:jti:" + storetest.ReplayKey("jti1"): 5*time.Minute + grace,
 	}
@@ -124,10 +126,10 @@ func TestTTLs(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := m.TTL("p:ss:s1"), 18*time.Minute+grace; got != want {
+	if got, want := m.TTL("p:ss:s1"), 18*time.Minute+kwredis.SubjectSessionKeep+grace; got != want {
 		t.Errorf("session TTL after update = %v, want %v", got, want)
 	}
-	if got, want := m.TTL("p:ssub:alice"), 18*time.Minute+grace; got != want {
+	if got, want := m.TTL("p:ssub:alice"), 18*time.Minute+kwredis.SubjectSessionKeep+grace; got != want {
 		t.Errorf("index TTL after update = %v, want %v (extended)", got, want)
 	}
 
@@ -285,5 +287,89 @@ func TestEvictionPolicyUncheckable(t *testing.T) {
 	openStore(t, "redis://"+m.Addr()+"/0", kwredis.WithLogger(logTo(&logs)))
 	if !strings.Contains(logs.String(), "cannot read maxmemory-policy") {
 		t.Errorf("no notice that the policy could not be checked; logs:\n%s", logs.String())
+	}
+}
+
+// TestSubjectSessionLeftovers runs many creations, updates (some moving a
+// session to another subject), deletes and expiries, and counts the keys
+// and index members left behind: only the live sessions, their subject
+// indexes and one expiry index may remain.
+func TestSubjectSessionLeftovers(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			e := s.Ephemeral().SubjectSessions
+			ctx := t.Context()
+			const n = 300
+			live := map[string]string{} // id → subject
+			for i := range n {
+				id := fmt.Sprintf("s%03d", i)
+				sub := fmt.Sprintf("user%d", i%7)
+				ss := &store.SubjectSession{ID: id, Subject: sub, CreatedAt: base, LastUsedAt: base,
+					ExpiresAt: base.Add(time.Duration(1+i%3) * time.Hour)}
+				if err := e.Create(ctx, ss); err != nil {
+					t.Fatal(err)
+				}
+				live[id] = sub
+				switch i % 5 {
+				case 1: // deleted
+					if _, err := e.Delete(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+					delete(live, id)
+				case 2: // moved to another subject, expiry extended
+					moved := fmt.Sprintf("moved%d", i%4)
+					if _, err := e.Update(ctx, id, base, func(ss *store.SubjectSession) error {
+						ss.Subject, ss.ExpiresAt = moved, base.Add(10*time.Hour)
+						return nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+					live[id] = moved
+				}
+			}
+			// Sessions expiring within two hours are taken, as the purge loop does.
+			for {
+				taken, err := e.TakeExpired(ctx, base.Add(2*time.Hour), 37)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(taken) == 0 {
+					break
+				}
+				for _, ss := range taken {
+					if _, ok := live[ss.ID]; !ok {
+						t.Fatalf("took %s, which is not live", ss.ID)
+					}
+					delete(live, ss.ID)
+				}
+			}
+			subjects := map[string]bool{}
+			for _, sub := range live {
+				subjects[sub] = true
+			}
+			keys, members := s.Keys(t), 0
+			var sessionKeys, indexKeys, expiryIndexes int
+			for k, m := range keys {
+				switch {
+				case strings.Contains(k, ":ss:"):
+					sessionKeys++
+				case strings.Contains(k, ":ssub:"):
+					indexKeys++
+					members += m
+				case strings.HasSuffix(k, "ssexp"):
+					expiryIndexes++
+					if m != len(live) {
+						t.Errorf("expiry index has %d members, want %d (live sessions)", m, len(live))
+					}
+				default:
+					t.Errorf("unexpected key %s", k)
+				}
+			}
+			if sessionKeys != len(live) || indexKeys != len(subjects) || members != len(live) || expiryIndexes != 1 {
+				t.Errorf("left behind %d session keys, %d subject indexes with %d members, %d expiry indexes; want %d, %d, %d, 1",
+					sessionKeys, indexKeys, members, expiryIndexes, len(live), len(subjects), len(live))
+			}
+		})
 	}
 }

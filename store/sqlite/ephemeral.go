@@ -111,8 +111,29 @@ func (s subjectSessions) Update(ctx context.Context, id string, now time.Time, f
 		})
 }
 
-func (s subjectSessions) Delete(ctx context.Context, id string) error {
-	return s.db.execOne(ctx, "delete subject session", `DELETE FROM subject_sessions WHERE id = ?`, id)
+// Delete is one DELETE … RETURNING: the single writer connection makes
+// exactly one of concurrent callers see the row.
+func (s subjectSessions) Delete(ctx context.Context, id string) (*store.SubjectSession, error) {
+	ss, err := scanBody[store.SubjectSession](s.db.w.QueryRowContext(ctx, `DELETE FROM subject_sessions WHERE id = ? RETURNING body`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete subject session: %w", err)
+	}
+	return ss, nil
+}
+
+// TakeExpired deletes up to limit expired sessions, earliest expiry first,
+// in one statement (index subject_sessions_expires) and returns them.
+func (s subjectSessions) TakeExpired(ctx context.Context, now time.Time, limit int) ([]*store.SubjectSession, error) {
+	rows, err := s.db.w.QueryContext(ctx, `DELETE FROM subject_sessions WHERE id IN
+		(SELECT id FROM subject_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING body`,
+		now.UnixMilli(), max(limit, 0))
+	if err != nil {
+		return nil, fmt.Errorf("take expired subject sessions: %w", err)
+	}
+	return collect(rows, "take expired subject sessions", scanBody[store.SubjectSession])
 }
 
 func (s subjectSessions) ListBySubject(ctx context.Context, subject string, now time.Time) ([]*store.SubjectSession, error) {
@@ -217,13 +238,13 @@ func (s replay) MarkUsed(ctx context.Context, key string, until, now time.Time) 
 
 type ephemeralPurger struct{ db *Store }
 
-// Purge removes expired authorisation sessions, subject sessions, codes,
-// pushed requests and replay keys, at most limit of each.
+// Purge removes expired authorisation sessions, codes, pushed requests and
+// replay keys, at most limit of each. Expired subject sessions are left to
+// SubjectSessionStore.TakeExpired, whose caller notifies their clients.
 func (p ephemeralPurger) Purge(ctx context.Context, now time.Time, limit int) (int, error) {
 	total := 0
 	for _, t := range []struct{ table, column string }{
 		{"authz_sessions", "expires_at"},
-		{"subject_sessions", "expires_at"},
 		{"codes", "expires_at"},
 		{"pushed_requests", "expires_at"},
 		{"replay_cache", "expires_at"},

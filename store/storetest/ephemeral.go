@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ func ephemeralTests() []test[store.Ephemeral] {
 		{"subject_sessions/update", testSubjectUpdate},
 		{"subject_sessions/update_concurrent", testSubjectUpdateConcurrent},
 		{"subject_sessions/delete", testSubjectDelete},
+		{"subject_sessions/delete_concurrent", testSubjectDeleteConcurrent},
+		{"subject_sessions/take_expired", testSubjectTakeExpired},
+		{"subject_sessions/take_expired_concurrent", testSubjectTakeExpiredConcurrent},
 		{"subject_sessions/list_by_subject", testSubjectList},
 		{"subject_sessions/time_round_trip", testSubjectTimes},
 		{"subject_sessions/large_json", testSubjectLarge},
@@ -349,15 +353,153 @@ func testSubjectUpdateConcurrent(t *testing.T, e store.Ephemeral) {
 
 func testSubjectDelete(t *testing.T, e store.Ephemeral) {
 	ctx := t.Context()
-	must(t, "create", e.SubjectSessions.Create(ctx, fixtureSubjectSession("ss1", "alice", Base)))
-	must(t, "delete", e.SubjectSessions.Delete(ctx, "ss1"))
-	_, err := e.SubjectSessions.Get(ctx, "ss1", Base)
+	want := fixtureSubjectSession("ss1", "alice", Base)
+	must(t, "create", e.SubjectSessions.Create(ctx, want))
+	got, err := e.SubjectSessions.Delete(ctx, "ss1")
+	must(t, "delete", err)
+	diff(t, "deleted session", want, got)
+	_, err = e.SubjectSessions.Get(ctx, "ss1", Base)
 	wantErr(t, "get deleted", err, store.ErrNotFound)
-	wantErr(t, "delete again", e.SubjectSessions.Delete(ctx, "ss1"), store.ErrNotFound)
-	got, err := e.SubjectSessions.ListBySubject(ctx, "alice", Base)
+	_, err = e.SubjectSessions.Delete(ctx, "ss1")
+	wantErr(t, "delete again", err, store.ErrNotFound)
+	_, err = e.SubjectSessions.Delete(ctx, "never-created")
+	wantErr(t, "delete unknown", err, store.ErrNotFound)
+	list, err := e.SubjectSessions.ListBySubject(ctx, "alice", Base)
 	must(t, "list", err)
-	if len(got) != 0 {
-		t.Errorf("deleted session still listed: %d sessions", len(got))
+	if len(list) != 0 {
+		t.Errorf("deleted session still listed: %d sessions", len(list))
+	}
+	taken, err := e.SubjectSessions.TakeExpired(ctx, Base.Add(48*time.Hour), 10)
+	must(t, "take expired", err)
+	if len(taken) != 0 {
+		t.Errorf("a deleted session was taken again as expired: %d", len(taken))
+	}
+}
+
+// testSubjectDeleteConcurrent: the caller that gets the session sends the
+// logout notifications, so exactly one of many may get it.
+func testSubjectDeleteConcurrent(t *testing.T, e store.Ephemeral) {
+	ctx := t.Context()
+	must(t, "create", e.SubjectSessions.Create(ctx, fixtureSubjectSession("ss1", "alice", Base)))
+	errs := concurrently(func(int) error {
+		_, err := e.SubjectSessions.Delete(ctx, "ss1")
+		return err
+	})
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("concurrent delete: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d callers got the deleted session, want exactly 1", won)
+	}
+}
+
+func testSubjectTakeExpired(t *testing.T, e store.Ephemeral) {
+	ctx := t.Context()
+	var want []string
+	for i := range 5 {
+		ss := fixtureSubjectSession(id("ss-exp", i), "alice", Base.Add(-2*time.Hour))
+		ss.ExpiresAt = Base.Add(-time.Duration(5-i) * time.Minute) // ss-exp-00 expires first
+		must(t, "create", e.SubjectSessions.Create(ctx, ss))
+		want = append(want, ss.ID)
+	}
+	atNow := fixtureSubjectSession("ss-at-now", "bob", Base.Add(-time.Hour))
+	atNow.ExpiresAt = Base
+	must(t, "create", e.SubjectSessions.Create(ctx, atNow))
+	want = append(want, atNow.ID)
+	live := fixtureSubjectSession("ss-live", "alice", Base)
+	live.ExpiresAt = Base.Add(time.Millisecond)
+	must(t, "create", e.SubjectSessions.Create(ctx, live))
+
+	first, err := e.SubjectSessions.TakeExpired(ctx, Base, 4)
+	must(t, "first take", err)
+	second, err := e.SubjectSessions.TakeExpired(ctx, Base, 4)
+	must(t, "second take", err)
+	third, err := e.SubjectSessions.TakeExpired(ctx, Base, 4)
+	must(t, "third take", err)
+	if len(first) != 4 || len(second) != 2 || len(third) != 0 {
+		t.Fatalf("takes returned %d, %d, %d sessions; want 4, 2, 0", len(first), len(second), len(third))
+	}
+	var got []string
+	for _, ss := range append(first, second...) {
+		got = append(got, ss.ID)
+	}
+	diff(t, "taken sessions, earliest expiry first", want, got)
+	diff(t, "taken session body", atNow, second[1])
+	if _, err := e.SubjectSessions.Get(ctx, "ss-live", Base); err != nil {
+		t.Errorf("live session: %v", err)
+	}
+	list, err := e.SubjectSessions.ListBySubject(ctx, "alice", Base.Add(-3*time.Hour))
+	must(t, "list", err)
+	if len(list) != 1 || list[0].ID != "ss-live" {
+		t.Errorf("alice's sessions after take: %d, want only ss-live", len(list))
+	}
+	_, err = e.SubjectSessions.Delete(ctx, "ss-exp-00")
+	wantErr(t, "delete taken", err, store.ErrNotFound)
+
+	// An update that moves the expiry moves the session in the index.
+	_, err = e.SubjectSessions.Update(ctx, "ss-live", Base, func(ss *store.SubjectSession) error {
+		ss.ExpiresAt = Base.Add(time.Hour)
+		return nil
+	})
+	must(t, "extend", err)
+	taken, err := e.SubjectSessions.TakeExpired(ctx, Base.Add(30*time.Minute), 10)
+	must(t, "take after extension", err)
+	if len(taken) != 0 {
+		t.Errorf("an extended session was taken as expired")
+	}
+	taken, err = e.SubjectSessions.TakeExpired(ctx, Base.Add(time.Hour), 10)
+	must(t, "take at the new expiry", err)
+	if len(taken) != 1 || taken[0].ID != "ss-live" {
+		t.Errorf("take at the new expiry returned %d sessions, want ss-live", len(taken))
+	}
+}
+
+// testSubjectTakeExpiredConcurrent: nodes purging at once must each get
+// different sessions, so that every expiry is notified exactly once.
+func testSubjectTakeExpiredConcurrent(t *testing.T, e store.Ephemeral) {
+	ctx := t.Context()
+	const n = 40
+	for i := range n {
+		ss := fixtureSubjectSession(id("ss", i), "alice", Base.Add(-2*time.Hour))
+		ss.ExpiresAt = Base.Add(-time.Duration(i) * time.Second)
+		must(t, "create", e.SubjectSessions.Create(ctx, ss))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	errs := concurrently(func(int) error {
+		for {
+			taken, err := e.SubjectSessions.TakeExpired(ctx, Base, 3)
+			if err != nil {
+				return err
+			}
+			if len(taken) == 0 {
+				return nil
+			}
+			mu.Lock()
+			for _, ss := range taken {
+				seen[ss.ID]++
+			}
+			mu.Unlock()
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent take: %v", err)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct sessions taken, want %d", len(seen), n)
+	}
+	for sid, c := range seen {
+		if c != 1 {
+			t.Errorf("session %s taken %d times", sid, c)
+		}
 	}
 }
 
@@ -630,7 +772,9 @@ func testReplayConcurrent(t *testing.T, e store.Ephemeral) {
 
 func testEphemeralPurge(t *testing.T, e store.Ephemeral) {
 	ctx := t.Context()
-	const perKind, limit, kinds = 5, 3, 5
+	// Subject sessions are not the Purger's (TakeExpired takes them), so
+	// four kinds count.
+	const perKind, limit, kinds = 5, 3, 4
 	for i := range perKind {
 		exp := Base.Add(-time.Duration(i) * time.Minute) // the first expires exactly at now
 		as := fixtureAuthzSession(id("as-exp", i))
@@ -705,5 +849,12 @@ func testEphemeralPurge(t *testing.T, e store.Ephemeral) {
 		if _, err := e.Codes.Consume(ctx, id("code-exp", i), Base); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("expired code %d: err = %v", i, err)
 		}
+	}
+	// The purge left the expired subject sessions for TakeExpired, whose
+	// caller sends their logout notifications.
+	taken, err := e.SubjectSessions.TakeExpired(ctx, Base, 2*perKind)
+	must(t, "take expired", err)
+	if len(taken) != perKind {
+		t.Errorf("TakeExpired after purge took %d sessions, want %d", len(taken), perKind)
 	}
 }

@@ -251,3 +251,70 @@ func audienceHas(aud any, id string) bool {
 	}
 	return false
 }
+
+// TestLogoutPage signs in through the demo, then follows an RP-initiated
+// logout (OpenID Connect RP-Initiated Logout 1.0) on the reference logout
+// page: the confirmation page, Sign out, and the redirect back to the
+// client's registered post-logout URI with its state. The next sign-in
+// asks for the password again: the session is gone.
+func TestLogoutPage(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 55*time.Second)
+	defer cancel()
+
+	issuer := startDemo(t)
+	b := newBrowser(t, ctx)
+	shots := screenshotDir(t)
+
+	b.do("open /demo", stepTimeout, chromedp.Navigate(issuer+"/demo"))
+	b.waitFor("demo", stepTimeout)
+	b.do("click Sign in with Keyward", stepTimeout,
+		b.leave(), chromedp.Click(`//a[normalize-space()="Sign in with Keyward"]`))
+	b.waitFor("login", stepTimeout)
+	b.do("sign in as alice", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "alice-password"),
+		b.leave(),
+		chromedp.Click(chromedp.CSS(`form[action$="/authenticate"] button[type=submit]`)))
+	b.waitFor("consent", stepTimeout)
+	b.do("allow", stepTimeout, b.leave(), chromedp.Click(chromedp.CSS(`button[name=action][value=allow]`)))
+	b.waitFor("result", stepTimeout)
+
+	// The discovery document names the logout page.
+	var doc struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	b.do("open discovery", stepTimeout, b.leave(), chromedp.Navigate(issuer+"/.well-known/openid-configuration"))
+	raw := get(b, "read discovery", stepTimeout, chromedp.Text(chromedp.CSS("body")))
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil || doc.EndSession != issuer+"/logout" {
+		t.Fatalf("end_session_endpoint = %q (%v)", doc.EndSession, err)
+	}
+
+	q := url.Values{"client_id": {"demo"}, "post_logout_redirect_uri": {issuer + "/demo"}, "state": {"bye-123"}}
+	b.do("open the logout page", stepTimeout, chromedp.Navigate(doc.EndSession+"?"+q.Encode()))
+	b.waitFor("logout-confirm", stepTimeout)
+	text := get(b, "read the confirmation page", stepTimeout, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"Keyward demo client", "alice"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("confirmation page does not mention %q:\n%s", want, text)
+		}
+	}
+	b.checkStyled("logout page")
+	b.screenshot(shots, "4-logout-confirm.png")
+	b.do("sign out", stepTimeout, b.leave(), chromedp.Click(chromedp.CSS(`button[name=action][value=logout]`)))
+
+	// The end page sends the browser on to the registered URI with state.
+	b.waitFor("demo", stepTimeout)
+	if loc := b.location(); loc.Path != "/demo" || loc.Query().Get("state") != "bye-123" {
+		t.Errorf("after sign-out the browser is at %s, want /demo?state=bye-123", loc)
+	}
+
+	// No SSO any more: the login form is shown again.
+	b.do("click Sign in with Keyward", stepTimeout,
+		b.leave(), chromedp.Click(`//a[normalize-space()="Sign in with Keyward"]`))
+	b.waitFor("login", stepTimeout)
+
+	if p := b.reportedProblems(); len(p) > 0 {
+		t.Errorf("the browser reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}

@@ -242,6 +242,7 @@ const pageKind = `(() => {
   if (document.readyState !== "complete" || !document.body || document.body.dataset.kwSeen) return "";
   if (document.querySelector("#username")) return "login";
   if (document.querySelector("button[name=action][value=allow]")) return "consent";
+  if (document.querySelector("button[name=action][value=logout]")) return "logout-confirm";
   const h = document.querySelector("h1");
   const t = h ? h.textContent.trim() : "";
   if (t.startsWith("Signed in as")) return "result";

@@ -271,7 +271,7 @@ func (s *Service) upsertSession(ctx context.Context, key string, login session.L
 		}
 		switch {
 		case errors.Is(err, session.ErrOtherSubject):
-			if err := s.SubjectSessions.EndKey(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.SubjectSessions.EndKey(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 		case !errors.Is(err, store.ErrNotFound):

@@ -409,6 +409,25 @@ func (s *Service) checkURIs(md *store.ClientMetadata) *oauth.Error {
 			return oauth.InvalidClientMetadata(fmt.Sprintf("request_uris[%d] %s", i, why))
 		}
 	}
+	// Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2: the
+	// logout URIs may carry a query but never a fragment; the session
+	// flags make sense only with their URI.
+	for _, f := range []struct {
+		name, value string
+	}{
+		{"frontchannel_logout_uri", md.FrontchannelLogoutURI},
+		{"backchannel_logout_uri", md.BackchannelLogoutURI},
+	} {
+		if strings.Contains(f.value, "#") {
+			return oauth.InvalidClientMetadata(f.name + " must not contain a fragment")
+		}
+	}
+	if md.FrontchannelLogoutSessionRequired && md.FrontchannelLogoutURI == "" {
+		return oauth.InvalidClientMetadata("frontchannel_logout_session_required needs frontchannel_logout_uri")
+	}
+	if md.BackchannelLogoutSessionRequired && md.BackchannelLogoutURI == "" {
+		return oauth.InvalidClientMetadata("backchannel_logout_session_required needs backchannel_logout_uri")
+	}
 	return nil
 }
 

@@ -107,6 +107,13 @@ func TestRegisterValidation(t *testing.T) {
 		{name: "policy_uri relative", body: `{` + cb + `,"policy_uri":"/policy"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "policy_uri must be an absolute URI"},
 		{name: "tos_uri ftp", body: `{` + cb + `,"tos_uri":"ftp://rp.example.com/tos"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "tos_uri must use https"},
 		{name: "jwks_uri http", body: `{` + cb + `,"jwks_uri":"http://rp.example.com/jwks"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "jwks_uri must use https"},
+		{name: "backchannel_logout_uri http", body: `{` + cb + `,"backchannel_logout_uri":"http://rp.example.com/bcl"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "backchannel_logout_uri must use https"},
+		{name: "backchannel_logout_uri fragment", body: `{` + cb + `,"backchannel_logout_uri":"https://rp.example.com/bcl#x"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "backchannel_logout_uri must not contain a fragment"},
+		{name: "frontchannel_logout_uri fragment", body: `{` + cb + `,"frontchannel_logout_uri":"https://rp.example.com/fcl#x"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "frontchannel_logout_uri must not contain a fragment"},
+		{name: "frontchannel_logout_uri relative", body: `{` + cb + `,"frontchannel_logout_uri":"/fcl"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "frontchannel_logout_uri must be an absolute URI"},
+		{name: "backchannel session flag without uri", body: `{` + cb + `,"backchannel_logout_session_required":true}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "backchannel_logout_session_required needs backchannel_logout_uri"},
+		{name: "frontchannel session flag without uri", body: `{` + cb + `,"frontchannel_logout_session_required":true}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "frontchannel_logout_session_required needs frontchannel_logout_uri"},
+		{name: "logout metadata accepted", body: `{` + cb + `,"backchannel_logout_uri":"https://rp.example.com/bcl?x=1","backchannel_logout_session_required":true,"frontchannel_logout_uri":"https://rp.example.com/fcl","frontchannel_logout_session_required":true,"post_logout_redirect_uris":["https://rp.example.com/bye"]}`},
 		{name: "logo_uri http loopback in dev", cfg: dev, body: `{` + cb + `,"logo_uri":"http://localhost:9000/l.png"}`},
 		{name: "all https URLs", body: `{` + cb + `,"logo_uri":"https://rp.example.com/l.png","client_uri":"https://rp.example.com","policy_uri":"https://rp.example.com/p","tos_uri":"https://rp.example.com/t"}`},
 

@@ -58,6 +58,27 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// MaxQuota is the largest QuotaPerSubject (Connect2id's
+// sessionStore.quotaPerSubject allows at most 25).
+const MaxQuota = 25
+
+// EndReason says why a session ended, for the logs and the logout
+// notifications.
+type EndReason string
+
+// Why a session ended.
+const (
+	// EndLogout: the session was ended on purpose (the session store API,
+	// the logout page, a login of another subject in the same browser).
+	EndLogout EndReason = "logout"
+	// EndQuota: the subject opened more sessions than the quota allows and
+	// this, the oldest, was closed.
+	EndQuota EndReason = "quota"
+	// EndExpired: the session passed its max life or max idle time and the
+	// purge took it.
+	EndExpired EndReason = "expired"
+)
+
 // Service creates, reads and ends subject sessions. It is safe for
 // concurrent use; all state lives in Store.
 type Service struct {
@@ -67,6 +88,20 @@ type Service struct {
 	Now    func() time.Time
 	Rand   io.Reader // nil: crypto/rand
 	Log    *slog.Logger
+	// Ended, if set, is called once for every session this service
+	// removes from the store, by whichever caller removed it (the store
+	// gives a removed session to exactly one caller, on any node), after
+	// the removal: the logout service sends the notifications and revokes
+	// tokens from here. It must not block for long.
+	Ended func(ctx context.Context, sess *store.SubjectSession, why EndReason)
+}
+
+// ended reports a removed session to Ended.
+func (s *Service) ended(ctx context.Context, sess *store.SubjectSession, why EndReason) {
+	s.log().InfoContext(ctx, "subject session ended", "session", PublicID(sess.ID), "reason", string(why))
+	if s.Ended != nil && sess != nil {
+		s.Ended(ctx, sess, why)
+	}
 }
 
 // Login describes a successful subject authentication (docs/api.md §3,
@@ -210,10 +245,7 @@ func (s *Service) Create(ctx context.Context, l Login) (*store.SubjectSession, s
 // (Connect2id's sessionStore.onQuotaExhaustion=CLOSE_OLD_SESSION): a new
 // login must not fail because old browsers were never logged out.
 func (s *Service) enforceQuota(ctx context.Context, sub string, now time.Time) error {
-	quota := s.Config.QuotaPerSubject
-	if quota == 0 {
-		quota = DefaultQuota
-	}
+	quota := s.quota()
 	if quota < 0 {
 		return nil
 	}
@@ -222,13 +254,27 @@ func (s *Service) enforceQuota(ctx context.Context, sub string, now time.Time) e
 		return fmt.Errorf("list subject sessions: %w", err)
 	}
 	for i := 0; i <= len(live)-quota; i++ {
-		err := s.Store.Delete(ctx, live[i].ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		old, err := s.Store.Delete(ctx, live[i].ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // ended meanwhile, and notified by whoever ended it
+		}
+		if err != nil {
 			return fmt.Errorf("close old subject session: %w", err)
 		}
-		s.log().InfoContext(ctx, "closed subject session over quota", "session", PublicID(live[i].ID))
+		s.ended(ctx, old, EndQuota)
 	}
 	return nil
+}
+
+func (s *Service) quota() int {
+	switch q := s.Config.QuotaPerSubject; {
+	case q == 0:
+		return DefaultQuota
+	case q > MaxQuota:
+		return MaxQuota
+	default:
+		return q
+	}
 }
 
 // Get returns the live session for a session ID and records its use, which
@@ -336,23 +382,139 @@ func (s *Service) AddRP(ctx context.Context, key, clientID string) error {
 	return nil
 }
 
-// End closes the session with the given ID (logout). A forged or unknown
-// ID gives ErrNotFound.
-func (s *Service) End(ctx context.Context, sid string) error {
+// End closes the session with the given ID (logout) and returns it as it
+// was. A forged or unknown ID gives ErrNotFound.
+func (s *Service) End(ctx context.Context, sid string) (*store.SubjectSession, error) {
 	key, ok := KeyForSID(s.MACKey, sid)
 	if !ok {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	return s.EndKey(ctx, key)
 }
 
-// EndKey is End for a key whose MAC was already checked.
-func (s *Service) EndKey(ctx context.Context, key string) error {
-	if err := s.Store.Delete(ctx, key); err != nil {
+// EndKey is End for a key whose MAC was already checked. Of concurrent
+// calls for one session exactly one succeeds (and reports it to Ended);
+// the others get ErrNotFound.
+func (s *Service) EndKey(ctx context.Context, key string) (*store.SubjectSession, error) {
+	sess, err := s.Store.Delete(ctx, key)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("end subject session: %w", err)
+	}
+	s.ended(ctx, sess, EndLogout)
+	return sess, nil
+}
+
+// TakeExpired removes up to limit sessions that expired at or before now
+// and reports each to Ended; the purge loop calls it with now set back by
+// its margin. It returns how many it took.
+func (s *Service) TakeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	taken, err := s.Store.TakeExpired(ctx, now, limit)
+	for _, sess := range taken {
+		s.ended(ctx, sess, EndExpired)
+	}
+	if err != nil {
+		return len(taken), fmt.Errorf("take expired subject sessions: %w", err)
+	}
+	return len(taken), nil
+}
+
+// List returns the subject's live sessions, oldest first.
+func (s *Service) List(ctx context.Context, sub string) ([]*store.SubjectSession, error) {
+	out, err := s.Store.ListBySubject(ctx, sub, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("list subject sessions: %w", err)
+	}
+	return out, nil
+}
+
+// Peek returns the live session for a key without recording a use, so
+// that the idle timer does not move (the session store API's
+// skip_last_used_update).
+func (s *Service) Peek(ctx context.Context, key string) (*store.SubjectSession, error) {
+	now := s.now()
+	sess, err := s.Store.Get(ctx, key, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("get subject session: %w", err)
+	}
+	if Expired(sess, now) {
+		return nil, ErrNotFound
+	}
+	return sess, nil
+}
+
+// Change is an update of a session's mutable members through the session
+// store API; nil fields stay as they are. Lifetimes are in minutes as the
+// wire gives them: negative is unlimited, 0 the configured value.
+type Change struct {
+	AuthLife *int64
+	MaxLife  *int64
+	MaxIdle  *int64
+	Claims   *map[string]any
+	Data     *map[string]any
+}
+
+// Update applies a change to a live session without counting it as a use
+// (the idle timer stays), and keeps the expiry consistent. A change that
+// makes the session expired at once is applied: the session is then gone
+// for every reader, and the purge notifies its clients.
+func (s *Service) Update(ctx context.Context, key string, c Change) (*store.SubjectSession, error) {
+	now := s.now()
+	sess, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		if Expired(sess, now) {
 			return ErrNotFound
 		}
-		return fmt.Errorf("end subject session: %w", err)
+		if c.AuthLife != nil {
+			sess.AuthLife = lifetime(c.AuthLife, s.Config.AuthLife, DefaultAuthLife)
+		}
+		if c.MaxLife != nil {
+			sess.MaxLife = lifetime(c.MaxLife, s.Config.MaxLife, DefaultMaxLife)
+		}
+		if c.MaxIdle != nil {
+			sess.MaxIdle = lifetime(c.MaxIdle, s.Config.MaxIdle, DefaultMaxIdle)
+		}
+		if c.Claims != nil {
+			sess.Claims = *c.Claims
+		}
+		if c.Data != nil {
+			sess.Data = *c.Data
+		}
+		sess.ExpiresAt = expiry(sess)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("update subject session: %w", err)
 	}
-	return nil
+	return sess, nil
+}
+
+// RemoveRP takes a client off the session's relying parties (an RP-only
+// logout, OpenID Connect RP-Initiated Logout 1.0 §2, where the user stays
+// signed in at the provider). It reports whether the client was listed.
+func (s *Service) RemoveRP(ctx context.Context, key, clientID string) (bool, error) {
+	now := s.now()
+	removed := false
+	_, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
+		i := slices.Index(sess.RPs, clientID)
+		removed = i >= 0
+		if removed {
+			sess.RPs = slices.Delete(sess.RPs, i, i+1)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, ErrNotFound
+		}
+		return false, fmt.Errorf("remove RP from subject session: %w", err)
+	}
+	return removed, nil
 }

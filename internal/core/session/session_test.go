@@ -1,8 +1,12 @@
 package session
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,16 +193,16 @@ func TestAddRPAndEnd(t *testing.T) {
 	if d := cmp.Diff([]string{"app1", "app2"}, got.RPs); d != "" {
 		t.Errorf("RPs (-want +got):\n%s", d)
 	}
-	if err := s.End(t.Context(), sess.ID+".forged"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.End(t.Context(), sess.ID+".forged"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("End with forged MAC: %v, want ErrNotFound", err)
 	}
-	if err := s.End(t.Context(), sid); err != nil {
-		t.Fatal(err)
+	if ended, err := s.End(t.Context(), sid); err != nil || ended.ID != sess.ID {
+		t.Fatalf("End = %v, %v", ended, err)
 	}
 	if _, err := s.Get(t.Context(), sid); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after End: %v", err)
 	}
-	if err := s.End(t.Context(), sid); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.End(t.Context(), sid); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second End: %v", err)
 	}
 	if err := s.AddRP(t.Context(), sess.ID, "x"); !errors.Is(err, store.ErrNotFound) {
@@ -245,5 +249,132 @@ func TestPublicIDAndView(t *testing.T) {
 		MaxLife: -1, AuthLife: 43200, MaxIdle: 14400, Ctx: "web"}
 	if d := cmp.Diff(want, s.View(sess, sid)); d != "" {
 		t.Errorf("View (-want +got):\n%s", d)
+	}
+}
+
+// endLog records the Ended calls.
+type endLog struct {
+	mu    sync.Mutex
+	calls []string // "<key> <reason>"
+}
+
+func (l *endLog) ended(_ context.Context, sess *store.SubjectSession, why EndReason) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, sess.ID+" "+string(why))
+}
+
+func (l *endLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+func TestEndedOnQuotaLogoutAndExpiry(t *testing.T) {
+	s, c, _ := newService(t, Config{QuotaPerSubject: 1, MaxIdle: time.Hour})
+	var log endLog
+	s.Ended = log.ended
+	first, _, err := s.Create(t.Context(), Login{Sub: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, sid, err := s.Create(t.Context(), Login{Sub: "alice"}) // closes first
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.End(t.Context(), sid); err != nil {
+		t.Fatal(err)
+	}
+	third, _, err := s.Create(t.Context(), Login{Sub: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(2 * time.Hour)
+	if n, err := s.TakeExpired(t.Context(), c.Now(), 10); err != nil || n != 1 {
+		t.Fatalf("TakeExpired = %d, %v; want 1", n, err)
+	}
+	if n, err := s.TakeExpired(t.Context(), c.Now(), 10); err != nil || n != 0 {
+		t.Fatalf("second TakeExpired = %d, %v; want 0", n, err)
+	}
+	want := []string{first.ID + " quota", second.ID + " logout", third.ID + " expired"}
+	if d := cmp.Diff(want, log.get()); d != "" {
+		t.Errorf("Ended calls (-want +got):\n%s", d)
+	}
+}
+
+func TestQuotaLimits(t *testing.T) {
+	for _, tc := range []struct{ cfg, want int }{{0, DefaultQuota}, {3, 3}, {100, MaxQuota}, {-1, -1}} {
+		s := &Service{Config: Config{QuotaPerSubject: tc.cfg}}
+		if got := s.quota(); got != tc.want {
+			t.Errorf("quota(%d) = %d, want %d", tc.cfg, got, tc.want)
+		}
+	}
+}
+
+// Parallel ends of one session: one wins and is reported once.
+func TestEndConcurrent(t *testing.T) {
+	s, _, _ := newService(t, Config{})
+	var log endLog
+	s.Ended = log.ended
+	_, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			if _, err := s.End(t.Context(), sid); err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || len(log.get()) != 1 {
+		t.Errorf("%d ends succeeded and %d were reported, want 1 and 1", wins.Load(), len(log.get()))
+	}
+}
+
+func TestPeekUpdateRemoveRP(t *testing.T) {
+	s, c, _ := newService(t, Config{MaxIdle: time.Hour})
+	sess, _, err := s.Create(t.Context(), Login{Sub: "alice", Data: map[string]any{"a": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(30 * time.Minute)
+	peeked, err := s.Peek(t.Context(), sess.ID)
+	if err != nil || !peeked.LastUsedAt.Equal(t0) {
+		t.Fatalf("Peek = %+v, %v; the idle timer moved", peeked, err)
+	}
+	data := map[string]any{"b": "2"}
+	got, err := s.Update(t.Context(), sess.ID, Change{AuthLife: i64(5), MaxIdle: i64(-1), Data: &data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AuthLife != 5*time.Minute || got.MaxIdle != -1 || got.Data["b"] != "2" || got.Data["a"] != nil ||
+		!got.LastUsedAt.Equal(t0) || !got.ExpiresAt.Equal(t0.Add(DefaultMaxLife)) {
+		t.Errorf("Update = %+v", got)
+	}
+	got, err = s.Update(t.Context(), sess.ID, Change{MaxIdle: i64(0)}) // back to the configured hour
+	if err != nil || got.MaxIdle != time.Hour || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("Update to the configured idle time = %+v, %v", got, err)
+	}
+	if err := s.AddRP(t.Context(), sess.ID, "app1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []bool{true, false} {
+		removed, err := s.RemoveRP(t.Context(), sess.ID, "app1")
+		if err != nil || removed != want {
+			t.Errorf("RemoveRP = %v, %v; want %v", removed, err, want)
+		}
+	}
+	c.Advance(time.Hour)
+	if _, err := s.Peek(t.Context(), sess.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Peek of an idle session: %v", err)
+	}
+	if _, err := s.Update(t.Context(), sess.ID, Change{Data: &data}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Update of an idle session: %v", err)
 	}
 }
