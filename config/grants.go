@@ -140,11 +140,11 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate in the file")
+	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, errors.New("data after the last PEM block is not PEM")
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block")
 	}
 	return certs, nil
 }
