@@ -43,7 +43,7 @@ func TestAuthzStoreBadInput(t *testing.T) {
 		{"not JSON", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: `{"sub":`}, 400, "JSON object"},
 		{"JSON array", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: `[1]`}, 400, "JSON object"},
 		{"two objects", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: authz("") + authz("")}, 400, "one JSON object"},
-		{"form body", request{method: "POST", path: base + "/authorizations", header: formBearer(apiToken), body: "sub=alice"}, 400, "application/json"},
+		{"form body", request{method: "POST", path: base + "/authorizations", header: formBearer(apiToken), body: "sub=alice"}, 415, "application/json"},
 		{"unknown member", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: authz(`,"colour":"red"`)}, 400, "colour: unknown member"},
 		{"actor", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: authz(`,"act":{"sub":"bob"}`)}, 400, "act:"},
 		{"scp not array", request{method: "POST", path: base + "/authorizations", header: jsonHeaders(apiToken), body: `{"sub":"alice","cid":"` + id + `","scp":"openid"}`}, 400, "scp: must be an array of strings"},
