@@ -32,7 +32,8 @@ func stepRedirectURI(_ context.Context, _ *Service, f *flow) error {
 	}
 	if uri == "" {
 		scope, _ := single(f.params, "scope")
-		if len(registered) != 1 || oauth.ParseScope(scope).Contains(oauth.ScopeOpenID) {
+		if len(registered) != 1 || oauth.ParseScope(scope).Contains(oauth.ScopeOpenID) ||
+			strings.HasPrefix(registered[0], RedirectURITemplatePrefix) {
 			return oauth.InvalidRequest("missing redirect_uri parameter").NoRedirect()
 		}
 		uri = registered[0]
@@ -47,6 +48,10 @@ func stepRedirectURI(_ context.Context, _ *Service, f *flow) error {
 // redirectMatches compares exactly, except that for native clients a
 // loopback IP redirect URI may use any port (RFC 8252 §7.3).
 func redirectMatches(c *store.Client, uri string) bool {
+	if strings.HasPrefix(uri, RedirectURITemplatePrefix) {
+		// A template is never a redirect URI itself.
+		return false
+	}
 	if slices.Contains(c.Metadata.RedirectURIs, uri) {
 		return true
 	}
