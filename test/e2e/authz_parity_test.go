@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -432,7 +433,9 @@ func fingerprint(s string) string {
 func TestFingerprint(t *testing.T) {
 	e := newEnv(t)
 	r := e.newRP(nil)
-	q := func() string { return queryOf(t, r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))) }
+	q := func() string {
+		return queryOf(t, r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	}
 	fa, fb := fingerprint("agent A"), fingerprint("agent B")
 	_, msg := e.authzSession(http.MethodPost, "", map[string]any{"query": q(), "fpt": fa})
 	sid := msg["sid"].(string)
@@ -587,4 +590,188 @@ func TestIntegrationStatusCodes(t *testing.T) {
 			t.Errorf("%s header: %d %s, want 400 naming it", h, status, body)
 		}
 	}
+}
+
+// hostilePurpose is a well-formed purpose (3–300 characters) made to break
+// out of HTML.
+const hostilePurpose = `<script>alert(1)</script>"><img src=x onerror=alert(2)>`
+
+// TestPromptMembers: the auth and consent prompts carry the configured
+// request parameters, purpose, claims.purposes, claims.verification,
+// claims.raw_request, verified: names and data.
+func TestPromptMembers(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Authz.RequestParamsInAuthPrompt = []string{"ui_locales", "x_custom"}
+		c.Authz.RequestParamsInConsentPrompt = []string{"purpose"}
+		c.Authz.IncludeRawClaimsRequest = true
+	})
+	r := e.newRP(nil)
+	claimsParam := `{"userinfo":{"given_name":{"purpose":"` + strings.ReplaceAll(hostilePurpose, `"`, `\"`) + `"},` +
+		`"verified_claims":{"verification":{"trust_framework":null},"claims":{"family_name":{"essential":true,"purpose":"to check your identity"}}}}}`
+	authURL := r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("claims", claimsParam), oauth2.SetAuthURLParam("purpose", hostilePurpose),
+		oauth2.SetAuthURLParam("ui_locales", "de en"), oauth2.SetAuthURLParam("x_custom", "1"))
+	_, msg := e.authzSession(http.MethodPost, "", map[string]any{"query": queryOf(t, authURL)})
+	req, _ := msg["request"].(map[string]any)
+	if msg["type"] != "auth" || req["ui_locales"] != "de en" || req["x_custom"] != "1" || req["purpose"] != nil {
+		t.Fatalf("auth prompt request = %v", msg["request"])
+	}
+	sid := msg["sid"].(string)
+	e.authzSession(http.MethodPut, "/"+sid+"/data", map[string]any{"d": 1})
+	_, msg = e.authzSession(http.MethodPut, "/"+sid, map[string]any{"sub": "alice"})
+	if msg["type"] != "consent" || msg["purpose"] != hostilePurpose {
+		t.Fatalf("consent prompt purpose = %v", msg["purpose"])
+	}
+	if req, _ := msg["request"].(map[string]any); req["purpose"] != hostilePurpose || req["ui_locales"] != nil {
+		t.Errorf("consent prompt request = %v", msg["request"])
+	}
+	cl := msg["claims"].(map[string]any)
+	purposes, _ := cl["purposes"].(map[string]any)
+	if purposes["given_name"] != hostilePurpose || purposes["verified:family_name"] != "to check your identity" {
+		t.Errorf("claims.purposes = %v", cl["purposes"])
+	}
+	ess := cl["new"].(map[string]any)["essential"].([]any)
+	if !slices.Contains(ess, any("verified:family_name")) {
+		t.Errorf("claims.new.essential = %v, want verified:family_name", ess)
+	}
+	if v, _ := cl["verification"].(map[string]any); v["userinfo"] == nil {
+		t.Errorf("claims.verification = %v", cl["verification"])
+	}
+	if raw, _ := cl["raw_request"].(map[string]any); raw["userinfo"] == nil {
+		t.Errorf("claims.raw_request = %v", cl["raw_request"])
+	}
+	if d, _ := msg["data"].(map[string]any); d["d"] != 1.0 {
+		t.Errorf("consent prompt data = %v", msg["data"])
+	}
+	// Consenting to a verified claim is refused: Keyward does not deliver
+	// verified claims.
+	status, body := e.authzSession(http.MethodPut, "/"+sid, map[string]any{"scope": []string{"*"}, "claims": []string{"verified:family_name"}})
+	if status != http.StatusBadRequest || !strings.Contains(body["error_description"].(string), "verified") {
+		t.Errorf("verified claim consent: %d %v, want 400", status, body)
+	}
+	// A purpose of the wrong length is an invalid request.
+	authURL = r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("purpose", "ab"))
+	_, msg = e.authzSession(http.MethodPost, "", map[string]any{"query": queryOf(t, authURL)})
+	if redirectParams(t, msg).Get("error") != "invalid_request" {
+		t.Errorf("short purpose: %v", msg)
+	}
+}
+
+// TestLoginUIEscapesPurposes: the reference login UI shows purpose and
+// claims.purposes on its consent page, escaped.
+func TestLoginUIEscapesPurposes(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRP(nil)
+	b := e.newBrowser()
+	claimsParam := `{"userinfo":{"given_name":{"purpose":"` + strings.ReplaceAll(hostilePurpose, `"`, `\"`) + `"}}}`
+	resp, page := b.get(r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("claims", claimsParam), oauth2.SetAuthURLParam("purpose", "P:"+hostilePurpose)))
+	form := hiddenFields(page)
+	form.Set("username", "alice")
+	form.Set("password", "alice-password")
+	resp, _ = b.submit("/login/authenticate", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	resp, page = b.follow(resp)
+	if resp.StatusCode != 200 || !strings.Contains(page, `value="allow"`) {
+		t.Fatalf("consent page: %d", resp.StatusCode)
+	}
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") {
+		t.Errorf("the consent page renders a purpose unescaped:\n%s", page)
+	}
+	if n := strings.Count(page, "&lt;script&gt;alert(1)&lt;/script&gt;"); n < 2 {
+		t.Errorf("the escaped purposes appear %d times, want the transaction purpose and the claim's", n)
+	}
+}
+
+// TestPairwiseClient: a client registered with subject_type pairwise and a
+// sector_identifier_uri gets a pairwise sub in its ID token, at UserInfo
+// and in introspection; two clients of one sector get the same sub, another
+// sector another; discovery lists pairwise.
+func TestPairwiseClient(t *testing.T) {
+	mk, keys := withMasterKey(t)
+	e := newEnv(t, mk)
+	var sectorDoc []string
+	sector := httptestServer(t, func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(sectorDoc) })
+
+	_, disc := e.doJSON(mustReq(t, http.MethodGet, e.issuer+"/.well-known/openid-configuration"))
+	if st, _ := disc["subject_types_supported"].([]any); !slices.Contains(st, any("pairwise")) {
+		t.Errorf("subject_types_supported = %v", disc["subject_types_supported"])
+	}
+
+	newPairwise := func(sectorURI string) *rp {
+		probe := e.newRP(nil) // for a free redirect URI
+		sectorDoc = append(sectorDoc, probe.redirectURI)
+		r := e.newRP(map[string]any{"subject_type": "pairwise", "sector_identifier_uri": sectorURI, "redirect_uris": []string{probe.redirectURI}})
+		r.redirectURI = probe.redirectURI
+		r.conf.RedirectURL = probe.redirectURI
+		return r
+	}
+	r1 := newPairwise(sector.URL + "/s1")
+	r2 := newPairwise(sector.URL + "/s1")
+	sub := func(r *rp) string {
+		res := r.flow(keys, nil, nil, nil, nil)
+		s, _ := res.id["sub"].(string)
+		if _, err := r.verifier.Verify(r.ctx(), res.tok["id_token"].(string)); err != nil {
+			t.Errorf("go-oidc: %v", err)
+		}
+		if status, ui := e.userInfo(res.rawAT); status != http.StatusOK || ui["sub"] != s {
+			t.Errorf("userinfo sub %v, ID token sub %s (%d)", ui["sub"], s, status)
+		}
+		if at := res.at["sub"]; at != s {
+			t.Errorf("access token sub %v, ID token sub %s", at, s)
+		}
+		if status, in := e.introspectBearer(e.apiToken, res.rawAT); status != http.StatusOK || in["sub"] != s {
+			t.Errorf("introspection sub %v, ID token sub %s", in["sub"], s)
+		}
+		if status, in := e.introspectBearer(e.apiToken, res.tok["refresh_token"].(string)); status != http.StatusOK || in["sub"] != s {
+			t.Errorf("refresh token introspection sub %v, ID token sub %s", in["sub"], s)
+		}
+		return s
+	}
+	s1, s2 := sub(r1), sub(r2)
+	want := secret.Pairwise(keys.PairwiseSalt, "sector:127.0.0.1", "alice")
+	if s1 != want || s2 != want {
+		t.Errorf("pairwise subs %q %q, want %q for the sector", s1, s2, want)
+	}
+	// Without a sector_identifier_uri the sector is the redirect URIs'
+	// host: here the same 127.0.0.1, hence the same sub.
+	if s3 := sub(e.newRP(map[string]any{"subject_type": "pairwise"})); s3 != want {
+		t.Errorf("pairwise sub without sector_identifier_uri = %q, want %q", s3, want)
+	}
+	// Another sector, another sub.
+	s4 := sub(newPairwise(strings.Replace(sector.URL, "127.0.0.1", "localhost", 1) + "/s2"))
+	if s4 == want || s4 == "alice" || s4 != secret.Pairwise(keys.PairwiseSalt, "sector:localhost", "alice") {
+		t.Errorf("pairwise sub of another sector = %q", s4)
+	}
+
+	// A redirect URI not listed at the sector URI is refused.
+	status, body := e.registerClient(map[string]any{"subject_type": "pairwise", "sector_identifier_uri": sector.URL + "/s1",
+		"redirect_uris": []string{"https://unlisted.example/cb"}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_client_metadata" {
+		t.Errorf("unlisted redirect URI: %d %v", status, body)
+	}
+	// Redirect URIs on several hosts need a sector_identifier_uri.
+	status, body = e.registerClient(map[string]any{"subject_type": "pairwise",
+		"redirect_uris": []string{"https://a.example/cb", "https://b.example/cb"}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_client_metadata" {
+		t.Errorf("several hosts: %d %v", status, body)
+	}
+}
+
+func httptestServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func mustReq(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
