@@ -180,6 +180,10 @@ func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 func strictUnmarshal(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return errors.New("wrong type for member " + safeName(ute.Field))
+		}
 		return errors.New("wrong member type")
 	}
 	if dec.More() {
