@@ -344,7 +344,7 @@ func TestClaimsTransportAndSessionClaims(t *testing.T) {
 func TestSessionLifecycleAfterFinal(t *testing.T) {
 	e := newEnv(t)
 	r := e.newRP(nil)
-	status, msg := e.authzSession(http.MethodPost, "", map[string]any{"query": queryOf(t, r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))})
+	_, msg := e.authzSession(http.MethodPost, "", map[string]any{"query": queryOf(t, r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))})
 	sid := msg["sid"].(string)
 	e.authzSession(http.MethodPut, "/"+sid, map[string]any{"sub": "alice"})
 	consent := map[string]any{"scope": []string{"*"}, "claims": []string{"*"}}
@@ -439,7 +439,9 @@ func TestFingerprint(t *testing.T) {
 	fa, fb := fingerprint("agent A"), fingerprint("agent B")
 	_, msg := e.authzSession(http.MethodPost, "", map[string]any{"query": q(), "fpt": fa})
 	sid := msg["sid"].(string)
-	_, msg = e.authzSession(http.MethodPut, "/"+sid, map[string]any{"sub": "alice"})
+	if _, msg = e.authzSession(http.MethodPut, "/"+sid, map[string]any{"sub": "alice"}); msg["type"] != "consent" {
+		t.Fatalf("authenticate: %v", msg)
+	}
 	_, msg = e.authzSession(http.MethodPut, "/"+sid, map[string]any{"scope": []string{"*"}, "claims": []string{"*"}, "long_lived": true})
 	subSID, _ := msg["sub_sid"].(string)
 	if subSID == "" {
@@ -666,6 +668,9 @@ func TestLoginUIEscapesPurposes(t *testing.T) {
 	claimsParam := `{"userinfo":{"given_name":{"purpose":"` + strings.ReplaceAll(hostilePurpose, `"`, `\"`) + `"}}}`
 	resp, page := b.get(r.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
 		oauth2.SetAuthURLParam("claims", claimsParam), oauth2.SetAuthURLParam("purpose", "P:"+hostilePurpose)))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page: %d", resp.StatusCode)
+	}
 	form := hiddenFields(page)
 	form.Set("username", "alice")
 	form.Set("password", "alice-password")
