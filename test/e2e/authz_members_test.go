@@ -224,9 +224,12 @@ func TestEveryKnownMemberHonouredOrRefused(t *testing.T) {
 				}
 			}},
 		{member: "access_token.sub_type", stage: "consent", value: "PAIRWISE", bad: "SOMETIMES",
-			honoured: func(t *testing.T, _ *env, _ *rp, res *flowResult) {
+			honoured: func(t *testing.T, e *env, r *rp, res *flowResult) {
 				if res.at["sub"] == "alice" || res.at["sub_type"] != "PAIRWISE" {
 					t.Errorf("pairwise access token: sub %v sub_type %v", res.at["sub"], res.at["sub_type"])
+				}
+				if a := authzRecord(t, e, r); a["ats"] != "PAIRWISE" {
+					t.Errorf("stored ats = %v", a["ats"])
 				}
 			}},
 		{member: "refresh_token.issue", stage: "consent", value: false, bad: "no",

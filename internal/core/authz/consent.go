@@ -173,6 +173,9 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 // and the token settings are replaced.
 func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c store.Consented, spec store.TokenSpec) error {
 	now := s.now()
+	// Impersonation is a decision for this request only: a later request
+	// that the remembered consent covers gets the real subject.
+	spec.ImpersonatedSubject = ""
 	a := &store.Authorization{Subject: sub, ClientID: clientID, Consented: c, Tokens: spec, CreatedAt: now, UpdatedAt: now}
 	old, err := s.Authorizations.Get(ctx, sub, clientID)
 	switch {
