@@ -91,6 +91,15 @@ type Authz struct {
 	LimitToRegisteredScope bool          `koanf:"limit_to_registered_scope"`
 	AlwaysPromptForConsent bool          `koanf:"always_prompt_for_consent"`
 	ACRValues              []string      `koanf:"acr_values"`
+	// RequestParamsInAuthPrompt and RequestParamsInConsentPrompt name the
+	// request parameters copied into the "request" member of the auth and
+	// consent prompts (Connect2id's op.authz.requestParamsInAuthPrompt /
+	// requestParamsInConsentPrompt).
+	RequestParamsInAuthPrompt    []string `koanf:"request_params_in_auth_prompt"`
+	RequestParamsInConsentPrompt []string `koanf:"request_params_in_consent_prompt"`
+	// IncludeRawClaimsRequest adds the claims parameter as received to the
+	// consent prompt as claims.raw_request.
+	IncludeRawClaimsRequest bool `koanf:"include_raw_claims_request"`
 }
 
 // Tokens configures token defaults.
@@ -112,6 +121,13 @@ type Tokens struct {
 	// ClientAssertionMaxAge bounds how far ahead a client assertion's exp
 	// and how far back its iat may be; its jti is remembered that long.
 	ClientAssertionMaxAge time.Duration `koanf:"client_assertion_max_age"`
+	// AccessTokenProfile names the claims of JWT access tokens: "rfc9068"
+	// (client_id, scope string) or "c2id-1.1" (Connect2id's cid, scp, clm,
+	// cls, uip, dat, cld, sub_type).
+	AccessTokenProfile string `koanf:"access_token_profile"`
+	// IDTokenSessionClaims names the subject session claims (given at
+	// authentication) that ID tokens carry; "*" for all. Default none.
+	IDTokenSessionClaims []string `koanf:"id_token_session_claims"`
 }
 
 // Sessions configures subject (SSO) sessions.
@@ -297,6 +313,7 @@ func Default() Config {
 			ClientAssertionMaxAge: 5 * time.Minute,
 			// Connect2id's authzStore.refreshToken.rotatedReuseGracePeriod.
 			RefreshTokenReuseGrace: 5 * time.Second,
+			AccessTokenProfile:     "rfc9068",
 		},
 		Sessions: Sessions{
 			MaxLife:         180 * 24 * time.Hour,
@@ -489,6 +506,25 @@ func (c *Config) Validate() []error {
 	case "SELF_CONTAINED", "IDENTIFIER":
 	default:
 		add("tokens.access_token_encoding %q must be SELF_CONTAINED or IDENTIFIER", c.Tokens.AccessTokenEncoding)
+	}
+	switch c.Tokens.AccessTokenProfile {
+	case "rfc9068", "c2id-1.1":
+	default:
+		add("tokens.access_token_profile %q must be rfc9068 or c2id-1.1", c.Tokens.AccessTokenProfile)
+	}
+	for _, key := range []struct {
+		name  string
+		names []string
+	}{
+		{"authz.request_params_in_auth_prompt", c.Authz.RequestParamsInAuthPrompt},
+		{"authz.request_params_in_consent_prompt", c.Authz.RequestParamsInConsentPrompt},
+		{"tokens.id_token_session_claims", c.Tokens.IDTokenSessionClaims},
+	} {
+		for _, n := range key.names {
+			if strings.TrimSpace(n) == "" || strings.ContainsAny(n, " \t") {
+				add("%s: %q is not a parameter or claim name", key.name, n)
+			}
+		}
 	}
 	for _, key := range []struct{ name, alg string }{
 		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},

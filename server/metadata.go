@@ -30,7 +30,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
 		GrantTypesSupported:               node.GrantTypesFor(s.cfg),
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
-		SubjectTypesSupported:             []string{"public"},
+		SubjectTypesSupported:             []string{"public", "pairwise"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,
 		TokenEndpointAuthMethodsSupported: node.AuthMethods,
 		// HS384 and HS512 are accepted too, but need longer secrets than the

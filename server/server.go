@@ -194,6 +194,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			AlwaysPromptForConsent: cfg.Authz.AlwaysPromptForConsent,
 			ACRValuesSupported:     cfg.Authz.ACRValues,
 			Tokens:                 tokenSpec,
+
+			RequestParamsInAuthPrompt:    cfg.Authz.RequestParamsInAuthPrompt,
+			RequestParamsInConsentPrompt: cfg.Authz.RequestParamsInConsentPrompt,
+			IncludeRawClaimsRequest:      cfg.Authz.IncludeRawClaimsRequest,
+			IDTokenSessionClaims:         cfg.Tokens.IDTokenSessionClaims,
 		},
 		Clients:         s.clients,
 		Sessions:        s.stores.Ephemeral.AuthzSessions,
@@ -207,6 +212,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:            rand.Reader,
 		Log:             s.log,
 	}
+	atEncrypter, err := jose.NewDirEncrypter(keys.AccessTokenEncryption)
+	if err != nil {
+		return nil, fmt.Errorf("access token encryption: %w", err)
+	}
 	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	tokenSvc := &token.Service{
@@ -218,7 +227,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			Defaults:          tokenSpec,
 			AssertionMaxAge:   cfg.Tokens.ClientAssertionMaxAge,
 			RotatedReuseGrace: cfg.Tokens.RefreshTokenReuseGrace,
+
+			AccessTokenProfile: cfg.Tokens.AccessTokenProfile,
 		},
+		Encrypter:      atEncrypter,
+		PairwiseSalt:   keys.PairwiseSalt,
 		Clients:        s.clients,
 		Sealer:         keys.Sealer,
 		Codes:          s.stores.Ephemeral.Codes,

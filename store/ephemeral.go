@@ -40,6 +40,9 @@ type AuthzRequest struct {
 	UILocales           []string             `json:"ui_locales,omitempty"`
 	ClaimsLocales       []string             `json:"claims_locales,omitempty"`
 	Display             string               `json:"display,omitempty"`
+	// Purpose is the purpose request parameter (OpenID Connect for Identity
+	// Assurance 1.0 §8), 3 to 300 characters.
+	Purpose string `json:"purpose,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }
@@ -62,10 +65,20 @@ type AuthzSession struct {
 	AMR               []string  `json:"amr,omitempty"`
 	// Final is the final response once reached, replayed on identical
 	// re-submission.
-	Final     []byte         `json:"final,omitempty"`
-	Data      map[string]any `json:"data,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	ExpiresAt time.Time      `json:"expires_at"`
+	Final []byte `json:"final,omitempty"`
+	// CompletedAt is when the session reached Final: an identical
+	// re-submission shortly after replays it (a double submit), anything
+	// later finds no session.
+	CompletedAt time.Time      `json:"completed_at,omitzero"`
+	Data        map[string]any `json:"data,omitempty"`
+	// FPT is the user-agent fingerprint the login UI gave at start; it is
+	// recorded in the subject session the authentication creates.
+	FPT string `json:"fpt,omitempty"`
+	// RedirectTemplateParam is the value that filled a registered
+	// redirect URI template (redirect_uri_template_param).
+	RedirectTemplateParam string    `json:"redirect_uri_template_param,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
+	ExpiresAt             time.Time `json:"expires_at"`
 }
 
 // AuthzSessionStore keeps authorisation sessions.
@@ -86,15 +99,19 @@ type SubjectSession struct {
 	ACR      string    `json:"acr,omitempty"`
 	AMR      []string  `json:"amr,omitempty"`
 	// Lifetimes; a negative value means unlimited.
-	MaxLife    time.Duration  `json:"max_life"`
-	AuthLife   time.Duration  `json:"auth_life"`
-	MaxIdle    time.Duration  `json:"max_idle"`
-	RPs        []string       `json:"rps,omitempty"` // client IDs that received tokens in this session
-	Claims     map[string]any `json:"claims,omitempty"`
-	Data       map[string]any `json:"data,omitempty"`
-	Ctx        string         `json:"ctx,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	LastUsedAt time.Time      `json:"last_used_at"`
+	MaxLife  time.Duration  `json:"max_life"`
+	AuthLife time.Duration  `json:"auth_life"`
+	MaxIdle  time.Duration  `json:"max_idle"`
+	RPs      []string       `json:"rps,omitempty"` // client IDs that received tokens in this session
+	Claims   map[string]any `json:"claims,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
+	Ctx      string         `json:"ctx,omitempty"`
+	// FPT is the user-agent fingerprint given when the subject
+	// authenticated; a request from another fingerprint may not use the
+	// session for single sign-on.
+	FPT        string    `json:"fpt,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
 	// ExpiresAt is the earlier of the max-life and max-idle deadlines; the
 	// core keeps it current on every update.
 	ExpiresAt time.Time `json:"expires_at"`

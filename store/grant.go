@@ -16,6 +16,17 @@ type TokenSpec struct {
 	RotateRefreshToken   bool          `json:"rotate_refresh_token,omitempty"`
 	IDTokenLifetime      time.Duration `json:"id_token_lifetime,omitempty"`
 	AllowIDTokenRefresh  bool          `json:"allow_id_token_refresh,omitempty"`
+	// EncryptAccessToken wraps a SELF_CONTAINED access token in a JWE
+	// (dir, A128GCM) under a key derived from the master key (Connect2id's
+	// access_token.encrypt).
+	EncryptAccessToken bool `json:"encrypt_access_token,omitempty"`
+	// AccessTokenSubjectType is "PAIRWISE" for an access token whose subject
+	// is derived per audience; empty or "PUBLIC" otherwise (Connect2id's
+	// access_token.sub_type).
+	AccessTokenSubjectType string `json:"access_token_sub_type,omitempty"`
+	// ImpersonatedSubject replaces the ID token's sub (Connect2id's
+	// id_token.impersonated_sub); the real subject goes in "act".
+	ImpersonatedSubject string `json:"impersonated_sub,omitempty"`
 }
 
 // Consented is what a subject authorised a client to receive.
@@ -30,6 +41,14 @@ type Consented struct {
 	ClaimsData           map[string]any `json:"claims_data,omitempty"`
 	Audience             []string       `json:"audience,omitempty"`
 	Data                 map[string]any `json:"data,omitempty"`
+	// AccessTokenClaims are consented claim names fed into the access token
+	// (the consent's "access_token:" prefixes, kept without it): "name"
+	// becomes a top-level claim, "uip:name" joins "uip" and "dat:name"
+	// joins "dat".
+	AccessTokenClaims []string `json:"access_token_claims,omitempty"`
+	// SessionClaims are the subject session claims the ID token carries
+	// (tokens.id_token_session_claims), copied when the code was issued.
+	SessionClaims map[string]any `json:"session_claims,omitempty"`
 }
 
 // Grant is one issued authorisation: the record behind a redeemed code (and,

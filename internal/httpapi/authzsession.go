@@ -8,7 +8,24 @@ import (
 	"github.com/keyward/keyward/oauth"
 )
 
-var errNotJSON = oauth.InvalidRequest("the Content-Type must be application/json")
+// errNotJSON answers an integration API request whose body is not JSON:
+// 415 Unsupported Media Type (RFC 9110 §15.5.16), as Connect2id.
+var errNotJSON = oauth.InvalidRequest("the Content-Type must be application/json").WithStatus(http.StatusUnsupportedMediaType)
+
+// refuseIssuerHeaders answers 400 to requests that select an issuer alias
+// or tenant (Connect2id's Issuer and Tenant-ID headers): Keyward serves one
+// issuer, and answering for it would silently ignore the header.
+func (a *API) refuseIssuerHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range []string{"Issuer", "Tenant-ID"} {
+			if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+				a.writeError(w, r, oauth.InvalidRequest("the "+h+" header is not supported: Keyward serves a single issuer"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // serveStartAuthz: POST /authz-sessions/rest/v3 {query, sub_sid}
 // (docs/api.md §3).
@@ -56,6 +73,27 @@ func (a *API) serveGetAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	obj, err := a.Authz.Get(r.Context(), r.PathValue("sid"))
 	a.respond(w, r, http.StatusOK, obj, err)
+}
+
+// serveGetAuthzData: GET /authz-sessions/rest/v3/{sid}/data (docs/api.md
+// §3, "The data resource").
+func (a *API) serveGetAuthzData(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	data, err := a.Authz.Data(r.Context(), r.PathValue("sid"))
+	a.respond(w, r, http.StatusOK, data, err)
+}
+
+// servePutAuthzData: PUT /authz-sessions/rest/v3/{sid}/data with a JSON
+// object, answered with the stored object.
+func (a *API) servePutAuthzData(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	body, err := readJSON(w, r, maxBodyBytes, errNotJSON)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	data, err := a.Authz.PutData(r.Context(), r.PathValue("sid"), body)
+	a.respond(w, r, http.StatusOK, data, err)
 }
 
 // serveCancelAuthz: DELETE /authz-sessions/rest/v3/{sid}[?error=…]

@@ -169,7 +169,7 @@ func TestErrorsThroughRoutes(t *testing.T) {
 	}{
 		{"unknown authorisation session", request{path: "/authz-sessions/rest/v3/no-such-sid", header: bearer(apiToken)}, 404, "not_found"},
 		{"authorisation session API without JSON", request{method: "POST", path: "/authz-sessions/rest/v3",
-			header: map[string]string{"Authorization": "Bearer " + apiToken, "Content-Type": "text/plain"}, body: "{}"}, 400, "invalid_request"},
+			header: map[string]string{"Authorization": "Bearer " + apiToken, "Content-Type": "text/plain"}, body: "{}"}, 415, "invalid_request"},
 		{"authorisation session API with a non-object", request{method: "POST", path: "/authz-sessions/rest/v3",
 			header: jsonHeaders(apiToken), body: `["query"]`}, 400, "invalid_request"},
 		{"registration without JSON", request{method: "POST", path: "/clients",

@@ -107,6 +107,9 @@ func (a *API) Handlers(split bool) (public, integration http.Handler) {
 }
 
 func (a *API) wrap(h http.Handler) http.Handler {
+	if mux, ok := h.(*http.ServeMux); ok {
+		h = jsonMuxErrors(mux)
+	}
 	return withRequestID(withAccessLog(a.log, h))
 }
 
@@ -147,12 +150,16 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 
 // integrationRoutes lists the integration web APIs (docs/api.md §1).
 func (a *API) integrationRoutes(mux *http.ServeMux) {
-	guard := func(h http.HandlerFunc) http.Handler { return a.requireToken(a.AuthzSessionTokens, h) }
+	guard := func(h http.HandlerFunc) http.Handler {
+		return a.requireToken(a.AuthzSessionTokens, a.refuseIssuerHeaders(h))
+	}
 	mux.Handle("POST /authz-sessions/rest/v3", guard(a.serveStartAuthz))
 	mux.Handle("POST /authz-sessions/rest/v3/{$}", guard(a.serveStartAuthz))
 	mux.Handle("GET /authz-sessions/rest/v3/{sid}", guard(a.serveGetAuthz))
 	mux.Handle("PUT /authz-sessions/rest/v3/{sid}", guard(a.serveSubmitAuthz))
 	mux.Handle("DELETE /authz-sessions/rest/v3/{sid}", guard(a.serveCancelAuthz))
+	mux.Handle("GET /authz-sessions/rest/v3/{sid}/data", guard(a.serveGetAuthzData))
+	mux.Handle("PUT /authz-sessions/rest/v3/{sid}/data", guard(a.servePutAuthzData))
 	mux.Handle("POST /direct-authz/rest/v2", a.requireToken(a.DirectAuthzTokens, http.HandlerFunc(a.serveDirectAuthz)))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
 	a.authzStoreRoutes(mux)

@@ -1,12 +1,18 @@
-// Package jwksfetch fetches the JWK set documents of clients that register
-// a jwks_uri (RFC 7591 §2), for jose.ClientKeys. It is the one piece of
-// client-key handling that does network I/O, kept out of internal/jose so
-// that the protocol core, which verifies client assertions through jose,
-// never reaches net/http.
+// Package jwksfetch is the outbound fetcher for URLs that clients put in
+// their registration: the JWK set documents of a jwks_uri (RFC 7591 §2),
+// for jose.ClientKeys, and the sector identifier documents of a
+// sector_identifier_uri (OIDC Core §8.1), for clientreg. It is the one
+// piece of client handling that does network I/O, kept out of
+// internal/jose and internal/core so that the protocol core never reaches
+// net/http.
 //
-// The fetch is made before any signature is checked, on behalf of anyone
-// who knows a client_id, so it is deliberately narrow: http(s) only, no
-// redirects, one size-limited 200 answer.
+// The fetch is made on behalf of whoever registers or names a client, so
+// it is deliberately narrow: http(s) only, no redirects, one size-limited
+// 200 answer. A guarded Fetcher (NewGuarded) also refuses plain http and
+// any address that is not public unicast — loopback, private (RFC 1918,
+// RFC 4193), link-local, unspecified, multicast — checked on the address
+// actually dialled, so that DNS cannot point a public name at an internal
+// service (server-side request forgery).
 package jwksfetch
 
 import (
@@ -14,7 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
 )
 
 // Fetcher gets jwks_uri documents with an HTTP client.
@@ -22,7 +32,69 @@ type Fetcher struct {
 	// Client sends the requests; its Timeout and the context bound each
 	// fetch. Its CheckRedirect is not used: redirects are always refused.
 	Client *http.Client
+	// HTTPSOnly refuses http:// URLs.
+	HTTPSOnly bool
 }
+
+// Options configure a guarded Fetcher.
+type Options struct {
+	// Timeout bounds each fetch, connection included. Required.
+	Timeout time.Duration
+	// Dev admits http:// URLs and loopback and private addresses, for
+	// development against local servers (--dev). Never in production.
+	Dev bool
+}
+
+// NewGuarded returns a Fetcher that refuses, unless o.Dev, plain http and
+// connections to any address that is not public unicast. It uses no proxy
+// from the environment: a proxy would dial for it, unchecked.
+func NewGuarded(o Options) *Fetcher {
+	dialer := &net.Dialer{Timeout: o.Timeout}
+	if !o.Dev {
+		dialer.Control = refusePrivate
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   o.Timeout,
+		ResponseHeaderTimeout: o.Timeout,
+		MaxIdleConns:          4,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	return &Fetcher{Client: &http.Client{Transport: tr, Timeout: o.Timeout}, HTTPSOnly: !o.Dev}
+}
+
+// ErrForbiddenAddress is the cause of a refused connection to a
+// non-public address.
+var ErrForbiddenAddress = errors.New("address is not a public unicast address")
+
+// refusePrivate is a net.Dialer Control function: it sees the resolved
+// address about to be dialled.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrForbiddenAddress, address)
+	}
+	if !PublicAddr(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
+	}
+	return nil
+}
+
+// PublicAddr reports whether a is a public unicast address: not loopback,
+// private, link-local, unspecified, multicast or shared (RFC 6598).
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid(), a.IsLoopback(), a.IsPrivate(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(),
+		a.IsInterfaceLocalMulticast(), a.IsMulticast(), a.IsUnspecified():
+		return false
+	}
+	return !cgnat.Contains(a)
+}
+
+// cgnat is the shared address space of RFC 6598, internal to carriers.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // New returns a Fetcher using hc, which must not be nil: the server never
 // uses http.DefaultClient, which has no timeout.
@@ -39,8 +111,8 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
-		return nil, fmt.Errorf("unsupported jwks_uri scheme %q", req.URL.Scheme)
+	if req.URL.Scheme != "https" && (req.URL.Scheme != "http" || f.HTTPSOnly) {
+		return nil, fmt.Errorf("unsupported URL scheme %q", req.URL.Scheme)
 	}
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	// Following a redirect would let the jwks_uri send the fetch to an
@@ -54,7 +126,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, fmt.Errorf("get: status %d redirect to %q refused: a jwks_uri must serve the JWK set itself", resp.StatusCode, resp.Header.Get("Location"))
+		return nil, fmt.Errorf("get: status %d redirect refused: the URL must serve the document itself", resp.StatusCode)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("get: status %d", resp.StatusCode)

@@ -71,8 +71,8 @@ func TestFetch(t *testing.T) {
 	for _, tt := range []struct{ uri, want string }{
 		{srv.URL + "/big", "larger than 100 bytes"},
 		{srv.URL + "/missing", "status 404"},
-		{"file:///etc/passwd", "unsupported jwks_uri scheme"},
-		{"ftp://example.com/jwks", "unsupported jwks_uri scheme"},
+		{"file:///etc/passwd", "unsupported URL scheme"},
+		{"ftp://example.com/jwks", "unsupported URL scheme"},
 	} {
 		if _, err := f.Fetch(t.Context(), tt.uri, 100); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Fetch %s = %v, want an error with %q", tt.uri, err, tt.want)

@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 )
@@ -23,6 +24,10 @@ const (
 	// then re-read the journal (token.Journal).
 	TopicRevocations = "keyward_revocations"
 )
+
+// sectorFetchTimeout bounds the fetch of a sector_identifier_uri at
+// registration.
+const sectorFetchTimeout = 5 * time.Second
 
 // Client registration and token endpoint capabilities, as implemented.
 // Discovery advertises exactly these.
@@ -116,10 +121,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 		},
 		Store:          n.Stores.Durable.Clients,
 		PushedRequests: n.Stores.Ephemeral.PAR,
-		Sealer:         keys.Sealer,
-		Now:            now,
-		Rand:           rand.Reader,
-		Log:            log,
+		// sector_identifier_uri documents (OIDC Core §8.1) are fetched
+		// with the SSRF guard: https and public addresses only, unless
+		// --dev.
+		Sectors: jwksfetch.NewGuarded(jwksfetch.Options{Timeout: sectorFetchTimeout, Dev: cfg.Dev}),
+		Sealer:  keys.Sealer,
+		Now:     now,
+		Rand:    rand.Reader,
+		Log:     log,
 	}
 	if notifier := n.Stores.Durable.Notifier; notifier != nil {
 		n.Clients.Changed = func(ctx context.Context, id string) {

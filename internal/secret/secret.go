@@ -58,6 +58,14 @@ type Keys struct {
 	Sealer *Sealer
 	// SessionMAC authenticates subject session IDs.
 	SessionMAC []byte
+	// AccessTokenEncryption is the 128-bit content encryption key of
+	// encrypted access tokens (JWE "dir" with A128GCM): every node derives
+	// the same key, so any node reads a token another issued.
+	AccessTokenEncryption []byte
+	// PairwiseSalt keys the derivation of pairwise subject identifiers
+	// (OIDC Core §8.1), so that they are stable across nodes and restarts
+	// and cannot be computed without the master key.
+	PairwiseSalt []byte
 }
 
 // DeriveKeys derives the server's keys from the master key with HKDF-SHA256.
@@ -73,11 +81,30 @@ func DeriveKeys(master []byte) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive session key: %w", err)
 	}
+	atKey, err := hkdf.Key(sha256.New, master, nil, "keyward access token jwe v1", 16)
+	if err != nil {
+		return nil, fmt.Errorf("derive access token key: %w", err)
+	}
+	salt, err := hkdf.Key(sha256.New, master, nil, "keyward pairwise salt v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive pairwise salt: %w", err)
+	}
 	sealer, err := NewSealer(encKey)
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{Sealer: sealer, SessionMAC: macKey}, nil
+	return &Keys{Sealer: sealer, SessionMAC: macKey, AccessTokenEncryption: atKey, PairwiseSalt: salt}, nil
+}
+
+// Pairwise returns the pairwise subject identifier of sub for a sector
+// (OIDC Core §8.1): the base64url HMAC-SHA256 under salt of the sector and
+// the subject, separated by a NUL so that no pair of values collides.
+func Pairwise(salt []byte, sector, sub string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(sector))
+	m.Write([]byte{0})
+	m.Write([]byte(sub))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // MAC returns the base64url HMAC-SHA256 of msg under key, truncated to

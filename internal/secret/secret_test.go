@@ -55,3 +55,22 @@ func TestTokenEntropyAndUniqueness(t *testing.T) {
 		t.Fatalf("Token() = %q, %q", a, b)
 	}
 }
+
+func TestPairwise(t *testing.T) {
+	salt := []byte("salt-salt-salt-salt-salt-salt-32")
+	a := Pairwise(salt, "rp.example", "alice")
+	if a != Pairwise(salt, "rp.example", "alice") || a == "alice" || len(a) != 43 {
+		t.Errorf("Pairwise not stable or malformed: %q", a)
+	}
+	for _, other := range []string{
+		Pairwise(salt, "other.example", "alice"),
+		Pairwise(salt, "rp.example", "bob"),
+		Pairwise([]byte("another salt"), "rp.example", "alice"),
+		// The separator keeps sector and subject apart.
+		Pairwise(salt, "rp.examplea", "lice"),
+	} {
+		if other == a {
+			t.Errorf("collision: %q", other)
+		}
+	}
+}

@@ -265,7 +265,7 @@ func TestAuthzStoreAddUpdateDelete(t *testing.T) {
 		}
 		want := map[string]any{}
 		for k, v := range export {
-			if k != "rti" && k != "ats" { // accepted from an export, not kept
+			if k != "rti" && k != "ats" { // accepted from an export, not kept (PUBLIC is the default)
 				want[k] = v
 			}
 		}

@@ -299,7 +299,7 @@ func TestDirectAuthzBadInput(t *testing.T) {
 				status            int
 				code, mention     string
 			}{
-				{"form body", "application/x-www-form-urlencoded", "client_id=x", 400, "invalid_request", "Content-Type"},
+				{"form body", "application/x-www-form-urlencoded", "client_id=x", 415, "invalid_request", "Content-Type"},
 				{"malformed JSON", "application/json", `{"client_id":`, 400, "invalid_request", "JSON"},
 				{"not an object", "application/json", `["client_id"]`, 400, "invalid_request", "JSON object"},
 				{"trailing data", "application/json", good + `{}`, 400, "invalid_request", "trailing"},
@@ -311,9 +311,11 @@ func TestDirectAuthzBadInput(t *testing.T) {
 				{"unknown nested member", "application/json", `{"client_id":"c","sub":"a","refresh_token":{"reuse":true}}`, 400, "invalid_request", "refresh_token.reuse"},
 				{"unknown session member", "application/json", `{"client_id":"c","sub_session":{"sub":"a","sid":"x"}}`, 400, "invalid_request", "sub_session.sid"},
 				{"unknown preset transport", "application/json", `{"client_id":"c","sub":"a","preset_claims":{"access_token":{}}}`, 400, "invalid_request", "preset_claims.access_token"},
-				{"encrypt", "application/json", `{"client_id":"c","sub":"a","access_token":{"encrypt":true}}`, 400, "invalid_request", "access_token.encrypt"},
-				{"pairwise", "application/json", `{"client_id":"c","sub":"a","access_token":{"sub_type":"PAIRWISE"}}`, 400, "invalid_request", "access_token.sub_type"},
-				{"impersonation", "application/json", `{"client_id":"c","sub":"a","id_token":{"impersonated_sub":"b"}}`, 400, "invalid_request", "id_token.impersonated_sub"},
+				{"encrypt not a bool", "application/json", `{"client_id":"c","sub":"a","access_token":{"encrypt":"yes"}}`, 400, "invalid_request", "access_token.encrypt"},
+				{"encrypt with IDENTIFIER", "application/json", `{"client_id":"c","sub":"a","access_token":{"encrypt":true,"encoding":"IDENTIFIER"}}`, 400, "invalid_request", "access_token.encrypt"},
+				{"pairwise without audience", "application/json", `{"client_id":"c","sub":"a","access_token":{"sub_type":"PAIRWISE"}}`, 400, "invalid_request", "access_token.sub_type"},
+				{"bad sub_type", "application/json", `{"client_id":"c","sub":"a","access_token":{"sub_type":"SOMETIMES"}}`, 400, "invalid_request", "access_token.sub_type"},
+				{"impersonation not a string", "application/json", `{"client_id":"c","sub":"a","id_token":{"impersonated_sub":5}}`, 400, "invalid_request", "id_token.impersonated_sub"},
 				{"bad encoding", "application/json", `{"client_id":"c","sub":"a","access_token":{"encoding":"JWE"}}`, 400, "invalid_request", "access_token.encoding"},
 				{"negative lifetime", "application/json", `{"client_id":"c","sub":"a","refresh_token":{"lifetime":-1}}`, 400, "invalid_request", "refresh_token.lifetime"},
 				{"missing client_id", "application/json", `{"sub":"a","scope":["openid"]}`, 400, "invalid_request", "client_id"},

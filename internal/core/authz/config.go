@@ -49,6 +49,22 @@ type Config struct {
 	// Tokens are the defaults for what a consent does not set. The refresh
 	// token decision is made per request, see refreshByDefault.
 	Tokens store.TokenSpec
+	// RequestParamsInAuthPrompt and RequestParamsInConsentPrompt name the
+	// request parameters copied into the prompts' "request" member
+	// (Connect2id's op.authz.requestParamsInAuthPrompt and
+	// op.authz.requestParamsInConsentPrompt,
+	// https://connect2id.com/products/server/docs/config/core).
+	RequestParamsInAuthPrompt    []string
+	RequestParamsInConsentPrompt []string
+	// IncludeRawClaimsRequest adds the claims parameter as received to the
+	// consent prompt (claims.raw_request; Connect2id's
+	// op.authz.includeRawClaimsRequestInPrompt).
+	IncludeRawClaimsRequest bool
+	// IDTokenSessionClaims names the subject session claims (given at
+	// authentication) that ID tokens carry; "*" is all of them. Empty:
+	// none (Connect2id's op.idToken.includeSubjectSessionClaims defaults
+	// to "*").
+	IDTokenSessionClaims []string
 }
 
 func (c Config) withDefaults() Config {

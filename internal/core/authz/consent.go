@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/core/claims"
@@ -42,23 +43,59 @@ func (s *Service) grantConsent(ctx context.Context, sub string, client *store.Cl
 		granted = requested
 	}
 	ess, vol := requestedClaims(req)
+	names, atNames := splitAccessTokenClaims(claims.ExpandConsented(c.Claims, ess, vol))
+	if c.ClaimsTransport == TransportIDToken {
+		// Every claim goes in the ID token (Connect2id's claims_transport).
+		for i, n := range names {
+			if !strings.HasPrefix(n, claims.IDTokenPrefix) {
+				names[i] = claims.IDTokenPrefix + n
+			}
+		}
+	}
 	consented := store.Consented{
 		Scope:                nonNil(granted),
-		Claims:               foldClaims(claims.ExpandConsented(c.Claims, ess, vol), req),
+		Claims:               foldClaims(names, req),
 		ClaimsLocales:        req.ClaimsLocales,
 		PresetIDTokenClaims:  c.PresetClaims[oauth.ClaimsTransportIDToken],
 		PresetUserInfoClaims: c.PresetClaims[oauth.ClaimsTransportUserInfo],
 		ClaimsData:           c.ClaimsData,
 		Audience:             c.Audience,
 		Data:                 c.Data,
+		AccessTokenClaims:    atNames,
+	}
+	if len(c.ClaimsLocales) > 0 {
+		consented.ClaimsLocales = c.ClaimsLocales
 	}
 	spec := s.tokenSpec(client, req, granted, c)
+	if spec.EncryptAccessToken && spec.AccessTokenEncoding == oauth.TokenEncodingIdentifier {
+		return store.Consented{}, store.TokenSpec{}, oauth.InvalidRequest("access_token.encrypt applies only to SELF_CONTAINED access tokens")
+	}
+	if len(atNames) > 0 && spec.AccessTokenEncoding == oauth.TokenEncodingIdentifier {
+		return store.Consented{}, store.TokenSpec{}, oauth.InvalidRequest("access_token: claims need a SELF_CONTAINED access token")
+	}
+	if spec.AccessTokenSubjectType == SubTypePairwise && len(consented.Audience) == 0 {
+		return store.Consented{}, store.TokenSpec{}, oauth.InvalidRequest("access_token.sub_type PAIRWISE requires an audience")
+	}
 	if c.LongLived {
 		if err := s.keepAuthorization(ctx, sub, client.ID, consented, spec); err != nil {
 			return store.Consented{}, store.TokenSpec{}, err
 		}
 	}
 	return consented, spec, nil
+}
+
+// splitAccessTokenClaims takes the "access_token:" names out of a consented
+// claims list; they are kept without the prefix ("email", "uip:email",
+// "dat:email").
+func splitAccessTokenClaims(names []string) (rest, accessToken []string) {
+	for _, n := range names {
+		if at, ok := strings.CutPrefix(n, prefixAccessToken); ok {
+			accessToken = append(accessToken, at)
+			continue
+		}
+		rest = append(rest, n)
+	}
+	return rest, accessToken
 }
 
 // foldClaims marks the consented claims that go into the ID token with the
@@ -93,6 +130,12 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 		if at.Encoding != "" {
 			spec.AccessTokenEncoding = at.Encoding
 		}
+		if at.Encrypt != nil {
+			spec.EncryptAccessToken = *at.Encrypt
+		}
+		if at.SubType == SubTypePairwise {
+			spec.AccessTokenSubjectType = SubTypePairwise
+		}
 	}
 	if rt := cs.RefreshToken; rt != nil {
 		if rt.Issue != nil {
@@ -119,6 +162,7 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 		if it.AllowRefresh != nil {
 			spec.AllowIDTokenRefresh = *it.AllowRefresh
 		}
+		spec.ImpersonatedSubject = it.ImpersonatedSub
 	}
 	return spec
 }
@@ -129,6 +173,9 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 // and the token settings are replaced.
 func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c store.Consented, spec store.TokenSpec) error {
 	now := s.now()
+	// Impersonation is a decision for this request only: a later request
+	// that the remembered consent covers gets the real subject.
+	spec.ImpersonatedSubject = ""
 	a := &store.Authorization{Subject: sub, ClientID: clientID, Consented: c, Tokens: spec, CreatedAt: now, UpdatedAt: now}
 	old, err := s.Authorizations.Get(ctx, sub, clientID)
 	switch {
@@ -185,6 +232,9 @@ func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Cli
 	if v := a.Request.Params["redirect_uri"]; len(v) == 1 {
 		redirectParam = v[0]
 	}
+	if consented.SessionClaims, err = s.sessionClaims(ctx, a.SubjectSessionID); err != nil {
+		return nil, err
+	}
 	rec := &store.Code{
 		ID:                  secret.Hash(code),
 		GrantID:             grantID,
@@ -211,4 +261,30 @@ func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Cli
 	}
 	a.State = store.AuthzStateDone
 	return s.finalSuccess(a, code), nil
+}
+
+// sessionClaims selects the subject session claims the ID token carries
+// (Config.IDTokenSessionClaims; "*" is all).
+func (s *Service) sessionClaims(ctx context.Context, key string) (map[string]any, error) {
+	names := s.Config.IDTokenSessionClaims
+	if len(names) == 0 || key == "" {
+		return nil, nil
+	}
+	sess, err := s.SubjectSessions.GetByKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get subject session: %w", err)
+	}
+	out := map[string]any{}
+	for k, v := range sess.Claims {
+		if slices.Contains(names, "*") || slices.Contains(names, k) {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

@@ -72,8 +72,8 @@ var directMembers = map[string][]string{
 	"id_token":      {"issue", "lifetime", "impersonated_sub", "allow_refresh"},
 }
 
-// directWire is the JSON shape; its access_token and id_token shadow the
-// consent's, which lack the members only the direct API has.
+// directWire is the JSON shape; its id_token shadows the consent's, which
+// lacks id_token.issue, the member only the direct API has.
 type directWire struct {
 	Consent
 	Sub             string       `json:"sub"`
@@ -82,15 +82,9 @@ type directWire struct {
 	ClientID        string       `json:"client_id"`
 	ClaimsLocales   []string     `json:"claims_locales"`
 	ClaimsTransport string       `json:"claims_transport"`
-	AccessToken     *struct {
-		AccessTokenSpec
-		Encrypt *bool  `json:"encrypt"`
-		SubType string `json:"sub_type"`
-	} `json:"access_token"`
-	IDToken *struct {
+	IDToken         *struct {
 		IDTokenSpec
-		Issue           *bool  `json:"issue"`
-		ImpersonatedSub string `json:"impersonated_sub"`
+		Issue *bool `json:"issue"`
 	} `json:"id_token"`
 }
 
@@ -125,25 +119,8 @@ func DecodeDirect(body []byte) (*DirectRequest, error) {
 		Sub: w.Sub, SubSession: w.SubSession, SubSID: w.SubSID, ClientID: w.ClientID,
 		ClaimsLocales: w.ClaimsLocales, ClaimsTransport: w.ClaimsTransport, Consent: w.Consent,
 	}
-	r.Consent.AccessToken, r.Consent.IDToken = nil, nil
-	if at := w.AccessToken; at != nil {
-		if at.Encrypt != nil && *at.Encrypt {
-			return nil, oauth.InvalidRequest("access_token.encrypt is not supported: Keyward does not encrypt access tokens")
-		}
-		switch at.SubType {
-		case "", "PUBLIC":
-		case "PAIRWISE":
-			return nil, oauth.InvalidRequest("access_token.sub_type PAIRWISE is not supported")
-		default:
-			return nil, oauth.InvalidRequest("access_token.sub_type must be PUBLIC or PAIRWISE")
-		}
-		spec := at.AccessTokenSpec
-		r.Consent.AccessToken = &spec
-	}
+	r.Consent.IDToken = nil
 	if it := w.IDToken; it != nil {
-		if it.ImpersonatedSub != "" {
-			return nil, oauth.InvalidRequest("id_token.impersonated_sub is not supported")
-		}
 		spec := it.IDTokenSpec
 		r.Consent.IDToken = &spec
 		r.IssueIDToken = it.Issue

@@ -18,7 +18,7 @@
 //	client_id → client → pushed_request → redirect_uri │ duplicates →
 //	request_object → par_required → response_type → response_mode → scope →
 //	pkce → nonce → state → prompt → max_age → display → hints → claims →
-//	id_token_hint
+//	purpose → id_token_hint
 //
 // Then the prompt policy (prompt.go) runs its named checks: login/* checks
 // decide whether the subject session from the UI's cookie is eligible for
@@ -42,10 +42,12 @@
 //	│
 //	└──DELETE / redirected error (from either pending state)──▶ Failed
 //
-// Done and Failed are final: the final message is kept (sealed, because it
-// carries the code) so that a re-submission of the decision that reached it
-// (the same decoded value, however the JSON was laid out) returns the same
-// message; any other submission is rejected.
+// Done and Failed are final, and to the API the session is then gone, as
+// in Connect2id: GET, DELETE and /data answer 404. The final message is
+// kept (sealed, because it carries the code) so that a re-submission of
+// the decision that reached it (the same decoded value, however the JSON
+// was laid out) within DoubleSubmitWindow returns the same message — a
+// double-clicked button; any other submission, or a later one, is 404.
 // When Start itself reaches a final message (SSO with covered consent,
 // prompt=none errors, redirected request errors) no session is stored.
 //

@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"encoding/json"
+
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -21,6 +23,12 @@ type StartRequest struct {
 	Query string `json:"query"`
 	// SubSID is the subject session ID from the UI's cookie, if any.
 	SubSID string `json:"sub_sid,omitempty"`
+	// RedirectURITemplateParam fills "[param]" of a registered
+	// urn:c2id:redirect_uri_template: redirect URI.
+	RedirectURITemplateParam string `json:"redirect_uri_template_param,omitempty"`
+	// FPT is the BASE64URL SHA-256 fingerprint of the user agent: a subject
+	// session created with another one is ended instead of used for SSO.
+	FPT string `json:"fpt,omitempty"`
 }
 
 // Message is every answer of the authorisation session API; Type says which
@@ -48,10 +56,17 @@ type Message struct {
 	// tell a step-up from a first login.
 	Reasons []string       `json:"reasons,omitempty"`
 	Data    map[string]any `json:"data,omitempty"`
+	// Request holds the request parameters the configuration selects for
+	// the prompt (authz.request_params_in_auth_prompt,
+	// authz.request_params_in_consent_prompt).
+	Request map[string]any `json:"request,omitempty"`
 
 	// Consent prompt.
 	Scope  *ScopeSplit  `json:"scope,omitempty"`
 	Claims *ClaimsSplit `json:"claims,omitempty"`
+	// Purpose is the transaction-level purpose request parameter (OpenID
+	// Connect for Identity Assurance 1.0 §8).
+	Purpose string `json:"purpose,omitempty"`
 
 	// Final response.
 	Mode       string          `json:"mode,omitempty"`
@@ -94,6 +109,22 @@ type ClaimsSplit struct {
 	New       EssVol   `json:"new"`
 	Consented EssVol   `json:"consented"`
 	Locales   []string `json:"locales,omitempty"`
+	// Purposes maps claim names (verified ones with their "verified:"
+	// prefix) to the purpose the client gave for them.
+	Purposes map[string]string `json:"purposes,omitempty"`
+	// Verification is the requested verification element per transport
+	// (OpenID Connect for Identity Assurance 1.0 §6).
+	Verification *Verification `json:"verification,omitempty"`
+	// RawRequest is the claims parameter as received, when
+	// authz.include_raw_claims_request is on.
+	RawRequest json.RawMessage `json:"raw_request,omitempty"`
+}
+
+// Verification is the requested verification of verified claims, per
+// transport.
+type Verification struct {
+	UserInfo json.RawMessage `json:"userinfo,omitempty"`
+	IDToken  json.RawMessage `json:"id_token,omitempty"`
 }
 
 // RespParameters says where the UI sends the browser: to URI (query and

@@ -25,6 +25,8 @@ type flow struct {
 	prompt           promptSet
 	// hintSub is the subject of a verified id_token_hint.
 	hintSub string
+	// templateParam fills "[param]" of a redirect URI template.
+	templateParam string
 }
 
 // step is one named validation of the pipeline. A step returns an
@@ -59,6 +61,7 @@ func pipeline() []step {
 		{"display", stepDisplay, true},
 		{"hints", stepHints, true},
 		{"claims", stepClaims, true},
+		{"purpose", stepPurpose, true},
 		{"id_token_hint", stepIDTokenHint, true},
 	}
 }

@@ -17,13 +17,16 @@ import (
 // Names of the prompt checks; a failing check's name is reported in
 // Message.Reasons.
 const (
-	CheckNoSession     = "login/no_session"
-	CheckSessionCtx    = "login/ctx"
-	CheckPromptLogin   = "login/prompt"
-	CheckAuthLife      = "login/auth_life"
-	CheckMaxAge        = "login/max_age"
-	CheckACR           = "login/acr"
-	CheckIDTokenHint   = "login/id_token_hint"
+	CheckNoSession   = "login/no_session"
+	CheckSessionCtx  = "login/ctx"
+	CheckPromptLogin = "login/prompt"
+	CheckAuthLife    = "login/auth_life"
+	CheckMaxAge      = "login/max_age"
+	CheckACR         = "login/acr"
+	CheckIDTokenHint = "login/id_token_hint"
+	// CheckFingerprint: the UI's subject session was created on a user
+	// agent with another fingerprint (fpt); it was ended.
+	CheckFingerprint   = "login/fpt"
 	CheckPromptConsent = "consent/prompt"
 	CheckAlwaysConsent = "consent/always"
 	CheckNoAuthz       = "consent/no_authorization"
@@ -179,14 +182,14 @@ func bareClaims(names []string) oauth.Scope {
 // authentication, or with prompt=none fails with login_required (OIDC Core
 // §3.1.2.6). It sets a.State.
 func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *store.Client,
-	sess *store.SubjectSession, hintSub string) (*Message, error) {
+	sess *store.SubjectSession, hintSub string, extraReasons ...string) (*Message, error) {
 	if sess != nil {
 		// Remembered even when the subject must authenticate again, so that
 		// the authentication updates or replaces this session.
 		a.SubjectSessionID = sess.ID
 	}
 	in := &policyInput{cfg: s.cfg(), now: s.now(), req: &a.Request, client: c, sess: sess, hintSub: hintSub}
-	reasons := failing(loginChecks(), in)
+	reasons := append(extraReasons, failing(loginChecks(), in)...)
 	if len(reasons) > 0 {
 		if promptSet(a.Request.Prompt).has(oauth.PromptNone) {
 			a.State = store.AuthzStateFailed
@@ -246,11 +249,33 @@ func (s *Service) authPrompt(a *store.AuthzSession, c *store.Client, sess *store
 		LoginHint: a.Request.LoginHint, RequiredSub: hintSub,
 		ACRValues: a.Request.ACRValues, MaxAge: a.Request.MaxAge, UILocales: a.Request.UILocales,
 		Client: clientInfo(c), Reasons: reasons, Data: a.Data,
+		Request: selectParams(a.Request.Params, s.Config.RequestParamsInAuthPrompt),
 	}
 	if sess != nil {
 		msg.SubSession = s.sessionView(sess)
 	}
 	return msg
+}
+
+// selectParams copies the named request parameters for a prompt's
+// "request" member: a single value as a string, repeated ones as a list.
+func selectParams(params map[string][]string, names []string) map[string]any {
+	var out map[string]any
+	for _, n := range names {
+		v := params[n]
+		if len(v) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]any{}
+		}
+		if len(v) == 1 {
+			out[n] = v[0]
+		} else {
+			out[n] = slices.Clone(v)
+		}
+	}
+	return out
 }
 
 // consentPrompt is the type "consent" message (docs/api.md §3, step 3).
@@ -261,6 +286,12 @@ func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *s
 		heldScope, heldClaims = auth.Scope, bareClaims(auth.Claims)
 	}
 	ess, vol := requestedClaims(&a.Request)
+	if slices.Contains(a.Request.Scope, oauth.ScopeOpenID) {
+		// Verified claims (OpenID Connect for Identity Assurance) are shown
+		// with their "verified:" prefix, as Connect2id does.
+		vEss, vVol := a.Request.Claims.VerifiedNames()
+		ess, vol = slices.Concat(ess, vEss), slices.Concat(vol, vVol)
+	}
 	msg := &Message{
 		Type: TypeConsent, SID: a.ID, Display: display(&a.Request),
 		Client: clientInfo(c), Reasons: reasons, Data: a.Data,
@@ -269,7 +300,25 @@ func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *s
 			New:       EssVol{nonNil(oauth.Scope(ess).Minus(heldClaims)), nonNil(oauth.Scope(vol).Minus(heldClaims))},
 			Consented: EssVol{nonNil(oauth.Scope(ess).Intersect(heldClaims)), nonNil(oauth.Scope(vol).Intersect(heldClaims))},
 			Locales:   a.Request.ClaimsLocales,
+			Purposes:  a.Request.Claims.Purposes(),
 		},
+		Purpose: a.Request.Purpose,
+		Request: selectParams(a.Request.Params, s.Config.RequestParamsInConsentPrompt),
+	}
+	if cr := a.Request.Claims; cr != nil {
+		var v Verification
+		if cr.VerifiedUserInfo != nil {
+			v.UserInfo = cr.VerifiedUserInfo.Verification
+		}
+		if cr.VerifiedIDToken != nil {
+			v.IDToken = cr.VerifiedIDToken.Verification
+		}
+		if v.UserInfo != nil || v.IDToken != nil {
+			msg.Claims.Verification = &v
+		}
+		if s.Config.IncludeRawClaimsRequest {
+			msg.Claims.RawRequest = cr.Raw
+		}
 	}
 	if a.SubjectSessionID != "" {
 		sess, err := s.SubjectSessions.GetByKey(ctx, a.SubjectSessionID)

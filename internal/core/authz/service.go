@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +67,13 @@ func (s *Service) log() *slog.Logger {
 // "response" carrying the error to the client otherwise. The error result is
 // for internal failures only.
 func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error) {
-	f := &flow{params: parseQuery(req.Query), now: s.now()}
+	if req.FPT != "" && !validFPT(req.FPT) {
+		return nil, oauth.InvalidRequest("fpt must be a BASE64URL-encoded SHA-256 hash")
+	}
+	if req.RedirectURITemplateParam != "" && !ValidTemplateParam(req.RedirectURITemplateParam) {
+		return nil, oauth.InvalidRequest("redirect_uri_template_param must be a DNS label (letters, digits, hyphens)")
+	}
+	f := &flow{params: parseQuery(req.Query), now: s.now(), templateParam: req.RedirectURITemplateParam}
 	if err := s.validate(ctx, f, false); err != nil {
 		oe := oauth.AsError(err)
 		if oe == nil {
@@ -87,15 +94,27 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 			return nil, fmt.Errorf("start authorisation session: %w", err)
 		}
 	}
+	var extra []string
+	if sess != nil && sess.FPT != "" && req.FPT != sess.FPT {
+		// The session was created on another user agent: its cookie was
+		// copied or stolen. End it and ask for authentication (Connect2id
+		// 18.0's fpt).
+		if _, err := s.SubjectSessions.EndKey(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("start authorisation session: end session of another fingerprint: %w", err)
+		}
+		s.log().InfoContext(ctx, "subject session ended: fingerprint mismatch")
+		sess, extra = nil, []string{CheckFingerprint}
+	}
 	id, err := secret.Token(s.Rand, 32)
 	if err != nil {
 		return nil, fmt.Errorf("start authorisation session: %w", err)
 	}
 	a := &store.AuthzSession{
 		ID: id, State: store.AuthzStateAuthPending, Request: f.req,
+		FPT: req.FPT, RedirectTemplateParam: req.RedirectURITemplateParam,
 		CreatedAt: f.now, ExpiresAt: f.now.Add(s.cfg().SessionLifetime),
 	}
-	msg, err := s.decideLogin(ctx, a, f.client, sess, f.hintSub)
+	msg, err := s.decideLogin(ctx, a, f.client, sess, f.hintSub, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("start authorisation session: %w", err)
 	}
@@ -105,6 +124,16 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 		}
 	}
 	return msg, nil
+}
+
+// validFPT checks a BASE64URL SHA-256 hash: 43 characters of the base64url
+// alphabet without padding.
+func validFPT(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil && len(b) == 32
 }
 
 // load returns the live authorisation session or an error wrapping
@@ -127,7 +156,7 @@ func (s *Service) load(ctx context.Context, sid string) (*store.AuthzSession, er
 // Get returns the authorisation session object (docs/api.md §3).
 // Unknown or expired sessions give an error wrapping store.ErrNotFound.
 func (s *Service) Get(ctx context.Context, sid string) (*SessionObject, error) {
-	a, err := s.load(ctx, sid)
+	a, err := s.loadPending(ctx, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +180,8 @@ func (s *Service) Get(ctx context.Context, sid string) (*SessionObject, error) {
 // Cancel ends a pending authorisation session with an error delivered to
 // the client (docs/api.md §5, cancel / deny): access_denied by default, or the
 // given code, description and URI, which must use the characters of
-// RFC 6749 §4.1.2.1 (else invalid_request, HTTP 400). Cancelling a final
-// session again with the same values returns the same message.
+// RFC 6749 §4.1.2.1 (else invalid_request, HTTP 400). A session that has
+// reached its final response is gone (store.ErrNotFound), as in Connect2id.
 func (s *Service) Cancel(ctx context.Context, sid string, code, desc, uri string) (*Message, error) {
 	if code == "" {
 		code = oauth.ErrCodeAccessDenied
@@ -160,7 +189,7 @@ func (s *Service) Cancel(ctx context.Context, sid string, code, desc, uri string
 	if !oauth.ValidErrorCode(code) || !oauth.ValidErrorCode(desc) || !oauth.ValidErrorCode(uri) {
 		return nil, oauth.InvalidRequest("illegal characters in error, error_description or error_uri")
 	}
-	a, err := s.load(ctx, sid)
+	a, err := s.loadPending(ctx, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -171,4 +200,63 @@ func (s *Service) Cancel(ctx context.Context, sid string, code, desc, uri string
 		a.State = store.AuthzStateFailed
 		return s.finalError(a, e), nil
 	})
+}
+
+// loadPending is load for the resources that exist only until the final
+// response: GET, DELETE and /data of a completed session are 404, as in
+// Connect2id.
+func (s *Service) loadPending(ctx context.Context, sid string) (*store.AuthzSession, error) {
+	a, err := s.load(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	if isFinal(a.State) {
+		return nil, fmt.Errorf("authorisation session complete: %w", store.ErrNotFound)
+	}
+	return a, nil
+}
+
+// MaxDataBytes bounds the JSON encoding of an authorisation session's data
+// object (PUT /{sid}/data): it travels in every prompt and GET.
+const MaxDataBytes = 16 << 10
+
+// Data returns the data object of a pending authorisation session
+// (GET /authz-sessions/rest/v3/{sid}/data); {} when none was set.
+func (s *Service) Data(ctx context.Context, sid string) (map[string]any, error) {
+	a, err := s.loadPending(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	if a.Data == nil {
+		return map[string]any{}, nil
+	}
+	return a.Data, nil
+}
+
+// PutData replaces the data object of a pending authorisation session
+// (PUT /authz-sessions/rest/v3/{sid}/data). The body must be a JSON object
+// of at most MaxDataBytes; the data is echoed in the later auth and consent
+// prompts and the GET object.
+func (s *Service) PutData(ctx context.Context, sid string, body []byte) (map[string]any, error) {
+	if len(body) > MaxDataBytes {
+		return nil, oauth.InvalidRequest(fmt.Sprintf("the data object must not exceed %d bytes", MaxDataBytes))
+	}
+	var data map[string]any
+	if err := strictUnmarshal(body, &data); err != nil || data == nil {
+		return nil, oauth.InvalidRequest("the data must be a JSON object")
+	}
+	if _, err := s.loadPending(ctx, sid); err != nil {
+		return nil, err
+	}
+	_, err := s.Sessions.Update(ctx, sid, s.now(), func(cur *store.AuthzSession) error {
+		if isFinal(cur.State) {
+			return fmt.Errorf("authorisation session complete: %w", store.ErrNotFound)
+		}
+		cur.Data = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update authorisation session data: %w", err)
+	}
+	return data, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -97,6 +98,7 @@ func (s *Service) transition(ctx context.Context, a *store.AuthzSession, decisio
 		if next.Final, err = s.keepFinal(next.ID, decision, next.State, msg); err != nil {
 			return nil, err
 		}
+		next.CompletedAt = s.now()
 	}
 	_, err = s.Sessions.Update(ctx, a.ID, s.now(), func(cur *store.AuthzSession) error {
 		if cur.State != from {
@@ -152,11 +154,18 @@ func (s *Service) keepFinal(id, decision string, st store.AuthzState, msg *Messa
 	return append([]byte{finalSealed}, sealed...), nil
 }
 
+// DoubleSubmitWindow is how long after the final response an identical
+// re-submission (a double-clicked button, a retried request) gets the same
+// final message again.
+const DoubleSubmitWindow = 5 * time.Second
+
 // replay returns the kept final message when decision is the one that
-// reached it (identical re-submission), and invalid_request otherwise.
+// reached it (identical re-submission) within DoubleSubmitWindow. Any other
+// submission finds no session (store.ErrNotFound, HTTP 404): after the
+// final response the session is gone, as in Connect2id.
 func (s *Service) replay(a *store.AuthzSession, decision string) (*Message, error) {
-	done := oauth.InvalidRequest("the authorisation session is already complete")
-	if len(a.Final) < 2 {
+	done := fmt.Errorf("authorisation session complete: %w", store.ErrNotFound)
+	if len(a.Final) < 2 || s.now().After(a.CompletedAt.Add(DoubleSubmitWindow)) {
 		return nil, done
 	}
 	body := a.Final[1:]

@@ -22,6 +22,15 @@ func wantInvalidRequest(t *testing.T, err error) {
 	}
 }
 
+// wantGone: after its final response a session is gone (HTTP 404), as in
+// Connect2id.
+func wantGone(t *testing.T, err error) {
+	t.Helper()
+	if oauth.AsError(err) != nil || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("err = %v, want store.ErrNotFound (404)", err)
+	}
+}
+
 func TestStateMachine(t *testing.T) {
 	ctx := context.Background()
 	t.Run("consent while auth pending", func(t *testing.T) {
@@ -46,11 +55,17 @@ func TestStateMachine(t *testing.T) {
 			t.Errorf("replayed message differs (-first +again):\n%s", d)
 		}
 		_, err := submitJSON(ctx, e.svc, sid, `{"scope":["openid"]}`)
-		wantInvalidRequest(t, err)
+		wantGone(t, err)
 		_, err = submitJSON(ctx, e.svc, sid, authAlice)
-		wantInvalidRequest(t, err)
+		wantGone(t, err)
 		_, err = e.svc.Cancel(ctx, sid, "", "", "")
-		wantInvalidRequest(t, err)
+		wantGone(t, err)
+		_, err = e.svc.Get(ctx, sid)
+		wantGone(t, err)
+		_, err = e.svc.Data(ctx, sid)
+		wantGone(t, err)
+		_, err = e.svc.PutData(ctx, sid, []byte(`{"a":1}`))
+		wantGone(t, err)
 		raw, _ := e.eph.AuthzSessions.Get(ctx, sid, e.clock.Now())
 		_, v := params(t, first)
 		if raw == nil || len(raw.Final) == 0 || v.Get("code") == "" || bytes.Contains(raw.Final, []byte(v.Get("code"))) {
@@ -63,7 +78,19 @@ func TestStateMachine(t *testing.T) {
 		sid := e.submit(e.start(query(), "").SID, authAlice).SID
 		e.submit(sid, consentAll_)
 		_, err := submitJSON(ctx, e.svc, sid, consentAll_)
-		wantInvalidRequest(t, err)
+		wantGone(t, err)
+	})
+	t.Run("double submit window", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		sid := e.submit(e.start(query(), "").SID, authAlice).SID
+		first := e.submit(sid, consentAll_)
+		e.clock.Advance(DoubleSubmitWindow)
+		if again, err := submitJSON(ctx, e.svc, sid, consentAll_); err != nil || !cmp.Equal(first, again) {
+			t.Errorf("re-submission at the end of the window = %+v, %v", again, err)
+		}
+		e.clock.Advance(time.Second)
+		_, err := submitJSON(ctx, e.svc, sid, consentAll_)
+		wantGone(t, err)
 	})
 	t.Run("cancel", func(t *testing.T) {
 		e := newEnv(t, Config{})
@@ -77,16 +104,12 @@ func TestStateMachine(t *testing.T) {
 		if d := cmp.Diff(want, v); d != "" {
 			t.Errorf("cancel response (-want +got):\n%s", d)
 		}
-		again, err := e.svc.Cancel(ctx, sid, "", "", "")
-		if err != nil || !cmp.Equal(m, again) {
-			t.Errorf("repeated cancel = %+v, %v", again, err)
-		}
+		_, err = e.svc.Cancel(ctx, sid, "", "", "")
+		wantGone(t, err)
 		_, err = submitJSON(ctx, e.svc, sid, authAlice)
-		wantInvalidRequest(t, err)
-		obj, err := e.svc.Get(ctx, sid)
-		if err != nil || obj.State != store.AuthzStateFailed {
-			t.Errorf("state after cancel = %v, %v", obj, err)
-		}
+		wantGone(t, err)
+		_, err = e.svc.Get(ctx, sid)
+		wantGone(t, err)
 	})
 	t.Run("cancel with custom error while consent pending", func(t *testing.T) {
 		e := newEnv(t, Config{})
@@ -206,9 +229,9 @@ func TestSemanticallyIdenticalResubmissionReplays(t *testing.T) {
 			if d := cmp.Diff(first, replayed); d != "" {
 				t.Errorf("replayed message differs (-first +again):\n%s", d)
 			}
-			// A different decision is still refused.
+			// A different decision finds no session.
 			_, err = submitJSON(context.Background(), e.svc, sid, `{"scope":["openid"],"claims":["*"],"long_lived":true}`)
-			wantInvalidRequest(t, err)
+			wantGone(t, err)
 		})
 	}
 }

@@ -103,3 +103,18 @@ func stepClaims(_ context.Context, _ *Service, f *flow) error {
 	f.req.Claims = cr
 	return nil
 }
+
+// stepPurpose keeps the transaction-level purpose (OpenID Connect for
+// Identity Assurance 1.0 §8): 3 to 300 characters, shown on the consent
+// screen.
+func stepPurpose(_ context.Context, _ *Service, f *flow) error {
+	v := f.params.Get("purpose")
+	if v == "" {
+		return nil
+	}
+	if !oauth.ValidPurpose(v) {
+		return oauth.InvalidRequest("purpose must be 3 to 300 characters")
+	}
+	f.req.Purpose = v
+	return nil
+}

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -33,22 +36,51 @@ type SubjectAuth struct {
 // Consent is the consent submission (docs/api.md §3, step 3). Lifetimes are
 // in seconds.
 type Consent struct {
-	Scope        []string                  `json:"scope"`
-	Claims       []string                  `json:"claims,omitempty"`
+	Scope  []string `json:"scope"`
+	Claims []string `json:"claims,omitempty"`
+	// PresetClaims has the members "id_token" and "userinfo".
 	PresetClaims map[string]map[string]any `json:"preset_claims,omitempty"`
-	ClaimsData   map[string]any            `json:"claims_data,omitempty"`
-	Audience     []string                  `json:"audience,omitempty"`
-	LongLived    bool                      `json:"long_lived,omitempty"`
-	Data         map[string]any            `json:"data,omitempty"`
-	AccessToken  *AccessTokenSpec          `json:"access_token,omitempty"`
-	RefreshToken *RefreshTokenSpec         `json:"refresh_token,omitempty"`
-	IDToken      *IDTokenSpec              `json:"id_token,omitempty"`
+	// ClaimsLocales replaces the request's claims_locales for the claims
+	// sources.
+	ClaimsLocales []string `json:"claims_locales,omitempty"`
+	// ClaimsTransport is USERINFO (default) or ID_TOKEN: where the
+	// consented claims without a prefix are delivered.
+	ClaimsTransport string            `json:"claims_transport,omitempty"`
+	ClaimsData      map[string]any    `json:"claims_data,omitempty"`
+	Audience        []string          `json:"audience,omitempty"`
+	LongLived       bool              `json:"long_lived,omitempty"`
+	Data            map[string]any    `json:"data,omitempty"`
+	AccessToken     *AccessTokenSpec  `json:"access_token,omitempty"`
+	RefreshToken    *RefreshTokenSpec `json:"refresh_token,omitempty"`
+	IDToken         *IDTokenSpec      `json:"id_token,omitempty"`
 }
+
+// Values of Consent.ClaimsTransport and AccessTokenSpec.SubType, as
+// Connect2id spells them.
+const (
+	TransportUserInfo = "USERINFO"
+	TransportIDToken  = "ID_TOKEN"
+	SubTypePublic     = "PUBLIC"
+	SubTypePairwise   = "PAIRWISE"
+)
+
+// Claim name prefixes of a consent (Connect2id's consent convention): the
+// claim is fed into the access token, as a top-level claim, into "uip" or
+// into "dat".
+const (
+	prefixAccessToken    = "access_token:"
+	prefixAccessTokenUIP = "uip:"
+	prefixAccessTokenDat = "dat:"
+)
 
 // AccessTokenSpec overrides access token settings; lifetime in seconds.
 type AccessTokenSpec struct {
 	Lifetime *int64 `json:"lifetime,omitempty"`
 	Encoding string `json:"encoding,omitempty"`
+	// Encrypt wraps the self-contained token in a JWE (dir, A128GCM).
+	Encrypt *bool `json:"encrypt,omitempty"`
+	// SubType is PUBLIC (default) or PAIRWISE (per audience).
+	SubType string `json:"sub_type,omitempty"`
 }
 
 // RefreshTokenSpec overrides refresh token settings; seconds, 0 = none.
@@ -63,6 +95,48 @@ type RefreshTokenSpec struct {
 type IDTokenSpec struct {
 	Lifetime     *int64 `json:"lifetime,omitempty"`
 	AllowRefresh *bool  `json:"allow_refresh,omitempty"`
+	// ImpersonatedSub is the subject the ID token names instead of the
+	// authenticated one, which it records in "act" (RFC 8693 §4.1).
+	ImpersonatedSub string `json:"impersonated_sub,omitempty"`
+}
+
+// knownNested lists the members of the consent's nested objects. A member
+// of these objects that Keyward does not know is refused rather than
+// ignored: a misspelt "encrypt" must not silently issue a readable token.
+var knownNested = map[string][]string{
+	"access_token":  {"lifetime", "encoding", "encrypt", "sub_type"},
+	"refresh_token": {"issue", "lifetime", "max_idle", "rotate"},
+	"id_token":      {"lifetime", "allow_refresh", "impersonated_sub"},
+	"preset_claims": {"id_token", "userinfo"},
+}
+
+// checkNested refuses unknown members of the nested objects of a consent.
+func checkNested(probe map[string]json.RawMessage) error {
+	for name, known := range knownNested {
+		raw, ok := probe[name]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &members); err != nil {
+			return oauth.InvalidRequest("malformed consent: " + name + " must be a JSON object")
+		}
+		for m := range members {
+			if !slices.Contains(known, m) {
+				return oauth.InvalidRequest(fmt.Sprintf("unsupported consent member %s.%s", name, safeName(m)))
+			}
+		}
+	}
+	return nil
+}
+
+// safeName returns a member name for an error description, or a
+// placeholder when it has characters RFC 6749 §4.1.2.1 does not allow.
+func safeName(v string) string {
+	if len(v) > 64 || !oauth.ValidErrorCode(v) {
+		return "(name not shown)"
+	}
+	return v
 }
 
 // DecodeSubmission decodes a PUT body: a JSON object with "sub" is a
@@ -88,6 +162,9 @@ func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 		}
 		return &sa, nil, nil
 	}
+	if err := checkNested(probe); err != nil {
+		return nil, nil, err
+	}
 	var c Consent
 	if err := strictUnmarshal(body, &c); err != nil {
 		return nil, nil, oauth.InvalidRequest("malformed consent: " + err.Error())
@@ -103,6 +180,10 @@ func DecodeSubmission(body []byte) (*SubjectAuth, *Consent, error) {
 func strictUnmarshal(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return errors.New("wrong type for member " + safeName(ute.Field))
+		}
 		return errors.New("wrong member type")
 	}
 	if dec.More() {
@@ -137,6 +218,38 @@ func (c *Consent) validate() error {
 		if err := nonNeg(at.Lifetime, "access_token.lifetime"); err != nil {
 			return err
 		}
+		switch at.SubType {
+		case "", SubTypePublic:
+		case SubTypePairwise:
+			if len(c.Audience) == 0 {
+				return oauth.InvalidRequest("access_token.sub_type PAIRWISE requires an audience")
+			}
+		default:
+			return oauth.InvalidRequest("access_token.sub_type must be PUBLIC or PAIRWISE")
+		}
+		if at.Encrypt != nil && *at.Encrypt && at.Encoding == oauth.TokenEncodingIdentifier {
+			return oauth.InvalidRequest("access_token.encrypt applies only to SELF_CONTAINED access tokens")
+		}
+	}
+	switch c.ClaimsTransport {
+	case "", TransportUserInfo, TransportIDToken:
+	default:
+		return oauth.InvalidRequest("claims_transport must be USERINFO or ID_TOKEN")
+	}
+	for _, l := range c.ClaimsLocales {
+		if l == "" || !oauth.ValidScopeToken(l) {
+			return oauth.InvalidRequest("claims_locales must hold language tags")
+		}
+	}
+	for _, n := range c.Claims {
+		if err := checkConsentedClaim(n); err != nil {
+			return err
+		}
+	}
+	for _, a := range c.Audience {
+		if a == "" {
+			return oauth.InvalidRequest("audience values must not be empty")
+		}
 	}
 	if rt := c.RefreshToken; rt != nil {
 		if err := nonNeg(rt.Lifetime, "refresh_token.lifetime"); err != nil {
@@ -151,10 +264,39 @@ func (c *Consent) validate() error {
 			return err
 		}
 	}
+	for k := range c.PresetClaims {
+		if k != oauth.ClaimsTransportIDToken && k != oauth.ClaimsTransportUserInfo {
+			return oauth.InvalidRequest("unsupported consent member preset_claims." + safeName(k))
+		}
+	}
 	for _, sc := range c.Scope {
 		if sc != "*" && !oauth.ValidScopeToken(sc) {
 			return oauth.InvalidRequest("illegal scope value")
 		}
+	}
+	return nil
+}
+
+// checkConsentedClaim refuses claim names Keyward cannot honour:
+// verified claims (OpenID Connect for Identity Assurance), whose delivery
+// is not implemented, and malformed prefixes.
+func checkConsentedClaim(n string) error {
+	if n == "" {
+		return oauth.InvalidRequest("claims must not hold empty names")
+	}
+	bare := strings.TrimPrefix(n, claims.IDTokenPrefix)
+	if rest, ok := strings.CutPrefix(bare, prefixAccessToken); ok {
+		if bare != n {
+			return oauth.InvalidRequest("claims: the id_token: and access_token: prefixes cannot be combined")
+		}
+		rest = strings.TrimPrefix(strings.TrimPrefix(rest, prefixAccessTokenUIP), prefixAccessTokenDat)
+		bare = rest
+	}
+	if strings.HasPrefix(bare, oauth.VerifiedClaimPrefix) {
+		return oauth.InvalidRequest("claims: verified claims (" + safeName(bare) + ") are not supported")
+	}
+	if bare == "" || bare == "*" && bare != n {
+		return oauth.InvalidRequest("claims: a prefix must be followed by a claim name")
 	}
 	return nil
 }
@@ -246,6 +388,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 	login := session.Login{
 		Sub: sa.Sub, ACR: sa.ACR, AMR: sa.AMR, AuthTime: authTime, Claims: sa.Claims, Data: sa.Data,
 		MaxLife: sa.MaxLife, AuthLife: sa.AuthLife, MaxIdle: sa.MaxIdle, Ctx: session.CtxWeb,
+		FPT: a.FPT,
 	}
 	sess, err := s.upsertSession(ctx, a.SubjectSessionID, login)
 	if err != nil {

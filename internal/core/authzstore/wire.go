@@ -33,7 +33,10 @@ type Authorization struct {
 	// server default.
 	AccessTokenEncoding string `json:"ate,omitempty"`
 	AccessTokenLifetime int64  `json:"atl,omitempty"`
-	IssueRefreshToken   bool   `json:"irt"`
+	// AccessTokenSubjectType is PUBLIC or PAIRWISE (a subject derived per
+	// audience); empty is PUBLIC.
+	AccessTokenSubjectType string `json:"ats,omitempty"`
+	IssueRefreshToken      bool   `json:"irt"`
 	// RefreshTokenLifetime is 0 for refresh tokens that do not expire.
 	RefreshTokenLifetime int64          `json:"rtl,omitempty"`
 	RotateRefreshToken   bool           `json:"rtr,omitempty"`
@@ -62,9 +65,8 @@ type member struct {
 }
 
 // members lists every member DecodeAuthorization accepts. "rti" (a
-// Connect2id refresh token's issue time) and "ats" (access-token subject
-// type) are accepted so that a Connect2id export loads: no refresh token
-// moves with an export, and "ats" may only be PUBLIC.
+// Connect2id refresh token's issue time) is accepted so that a Connect2id
+// export loads: no refresh token moves with an export.
 var members = map[string]member{
 	"sub": {func(a *Authorization) any { return &a.Subject }, "a string"},
 	"cid": {func(a *Authorization) any { return &a.ClientID }, "a string"},
@@ -87,7 +89,7 @@ var members = map[string]member{
 	"iat": {func(a *Authorization) any { return &a.IssuedAt }, "an integer"},
 	"iss": {func(a *Authorization) any { return &a.Issuer }, "a string"},
 	"rti": {func(*Authorization) any { return new(int64) }, "an integer"},
-	"ats": {func(*Authorization) any { return new(string) }, "a string"},
+	"ats": {func(a *Authorization) any { return &a.AccessTokenSubjectType }, "a string"},
 }
 
 func decodeMember(name string, raw json.RawMessage, v any, want string) error {
@@ -127,9 +129,6 @@ func DecodeAuthorization(body []byte) (*Authorization, error) {
 		v := m.ptr(a)
 		if err := decodeMember(name, raw[name], v, m.want); err != nil {
 			return nil, err
-		}
-		if ats, ok := v.(*string); ok && name == "ats" && *ats != "" && *ats != "PUBLIC" {
-			return nil, oauth.InvalidRequest("ats: only PUBLIC access-token subjects are supported")
 		}
 	}
 	return a, nil
@@ -176,6 +175,15 @@ func (a *Authorization) validate(issuer string) error {
 	default:
 		return oauth.InvalidRequest("ate: must be SELF_CONTAINED or IDENTIFIER")
 	}
+	switch a.AccessTokenSubjectType {
+	case "", "PUBLIC":
+	case "PAIRWISE":
+		if len(a.Audience) == 0 {
+			return oauth.InvalidRequest("ats: PAIRWISE needs an audience (aud)")
+		}
+	default:
+		return oauth.InvalidRequest("ats: must be PUBLIC or PAIRWISE")
+	}
 	for name, v := range map[string]int64{"atl": a.AccessTokenLifetime, "rtl": a.RefreshTokenLifetime, "rtm": a.RefreshTokenMaxIdle} {
 		if v < 0 || v > maxLifetimeSec {
 			return oauth.InvalidRequest(name + ": must be a non-negative number of seconds")
@@ -212,13 +220,15 @@ func (a *Authorization) toStore(created, now time.Time) *store.Authorization {
 			Data:                 a.Data,
 		},
 		Tokens: store.TokenSpec{
-			AccessTokenLifetime:  seconds(a.AccessTokenLifetime),
-			AccessTokenEncoding:  a.AccessTokenEncoding,
-			IssueRefreshToken:    a.IssueRefreshToken,
-			RefreshTokenLifetime: seconds(a.RefreshTokenLifetime),
-			RefreshTokenMaxIdle:  seconds(a.RefreshTokenMaxIdle),
-			RotateRefreshToken:   a.RotateRefreshToken,
-			AllowIDTokenRefresh:  a.AllowIDTokenRefresh,
+			AccessTokenLifetime: seconds(a.AccessTokenLifetime),
+			AccessTokenEncoding: a.AccessTokenEncoding,
+			IssueRefreshToken:   a.IssueRefreshToken,
+			// PUBLIC is stored as the empty default.
+			AccessTokenSubjectType: strings.TrimPrefix(a.AccessTokenSubjectType, "PUBLIC"),
+			RefreshTokenLifetime:   seconds(a.RefreshTokenLifetime),
+			RefreshTokenMaxIdle:    seconds(a.RefreshTokenMaxIdle),
+			RotateRefreshToken:     a.RotateRefreshToken,
+			AllowIDTokenRefresh:    a.AllowIDTokenRefresh,
 		},
 		CreatedAt: created,
 		UpdatedAt: now,
@@ -228,25 +238,26 @@ func (a *Authorization) toStore(created, now time.Time) *store.Authorization {
 // fromConsent builds the wire form of a consent with its token settings.
 func fromConsent(sub, cid string, c store.Consented, t store.TokenSpec, longLived bool, issued time.Time, issuer string) *Authorization {
 	a := &Authorization{
-		Subject:              sub,
-		ClientID:             cid,
-		Scope:                c.Scope,
-		Claims:               c.Claims,
-		ClaimsLocales:        c.ClaimsLocales,
-		PresetUserInfo:       c.PresetUserInfoClaims,
-		PresetIDToken:        c.PresetIDTokenClaims,
-		Audience:             c.Audience,
-		AccessTokenEncoding:  t.AccessTokenEncoding,
-		AccessTokenLifetime:  int64(t.AccessTokenLifetime / time.Second),
-		IssueRefreshToken:    t.IssueRefreshToken,
-		RefreshTokenLifetime: int64(t.RefreshTokenLifetime / time.Second),
-		RotateRefreshToken:   t.RotateRefreshToken,
-		RefreshTokenMaxIdle:  int64(t.RefreshTokenMaxIdle / time.Second),
-		AllowIDTokenRefresh:  t.AllowIDTokenRefresh,
-		ClaimsData:           c.ClaimsData,
-		Data:                 c.Data,
-		LongLived:            longLived,
-		Issuer:               issuer,
+		Subject:                sub,
+		ClientID:               cid,
+		Scope:                  c.Scope,
+		Claims:                 c.Claims,
+		ClaimsLocales:          c.ClaimsLocales,
+		PresetUserInfo:         c.PresetUserInfoClaims,
+		PresetIDToken:          c.PresetIDTokenClaims,
+		Audience:               c.Audience,
+		AccessTokenEncoding:    t.AccessTokenEncoding,
+		AccessTokenLifetime:    int64(t.AccessTokenLifetime / time.Second),
+		AccessTokenSubjectType: t.AccessTokenSubjectType,
+		IssueRefreshToken:      t.IssueRefreshToken,
+		RefreshTokenLifetime:   int64(t.RefreshTokenLifetime / time.Second),
+		RotateRefreshToken:     t.RotateRefreshToken,
+		RefreshTokenMaxIdle:    int64(t.RefreshTokenMaxIdle / time.Second),
+		AllowIDTokenRefresh:    t.AllowIDTokenRefresh,
+		ClaimsData:             c.ClaimsData,
+		Data:                   c.Data,
+		LongLived:              longLived,
+		Issuer:                 issuer,
 	}
 	if a.Scope == nil {
 		a.Scope = []string{}

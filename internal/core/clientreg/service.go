@@ -119,7 +119,10 @@ type Service struct {
 	// keys; nil uses a go-jose based check (non-empty set of valid public
 	// keys).
 	ValidateJWKS func(raw []byte) error
-	Now          func() time.Time
+	// Sectors fetches sector_identifier_uri documents (OIDC Core §8.1);
+	// without it a sector_identifier_uri is refused.
+	Sectors Fetcher
+	Now     func() time.Time
 	// Rand is the randomness source; nil means crypto/rand.
 	Rand io.Reader
 	// Log receives registration events; never secrets. Nil discards.
@@ -155,6 +158,9 @@ func (s *Service) Register(ctx context.Context, req *Request) (*Registration, er
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
 	}
+	if err := s.checkSector(ctx, &md); err != nil {
+		return nil, err
+	}
 	if md.IntrospectionAllowed && !req.Operator {
 		return nil, errIntrospectionNotAllowed()
 	}
@@ -167,6 +173,9 @@ func (s *Service) Create(ctx context.Context, md store.ClientMetadata, opts Crea
 	md = cloneMetadata(md)
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
+	}
+	if err := s.checkSector(ctx, &md); err != nil {
+		return nil, err
 	}
 	return s.create(ctx, md, opts)
 }
@@ -328,6 +337,9 @@ func (s *Service) update(ctx context.Context, id string, acc Access, req *Reques
 	md := cloneMetadata(req.ClientMetadata)
 	if oerr := s.validate(&md); oerr != nil {
 		return nil, oerr
+	}
+	if err := s.checkSector(ctx, &md); err != nil {
+		return nil, err
 	}
 	now := s.Now().UTC()
 	var plainSecret, newToken string

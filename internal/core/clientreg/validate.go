@@ -285,6 +285,19 @@ func (s *Service) redirectURIProblem(raw, appType string) string {
 	if raw == "" {
 		return "must not be empty"
 	}
+	if tmpl, ok := strings.CutPrefix(raw, redirectTemplatePrefix); ok {
+		// A template (Connect2id's urn:c2id:redirect_uri_template:) must
+		// be a valid redirect URI once its one placeholder, which only a
+		// DNS label can fill, is replaced.
+		if strings.Count(tmpl, templatePlaceholder) != 1 {
+			return "must contain " + templatePlaceholder + " exactly once"
+		}
+		filled := strings.Replace(tmpl, templatePlaceholder, "param", 1)
+		if u, err := url.Parse(filled); err != nil || !strings.Contains(u.Host, "param") {
+			return "must have " + templatePlaceholder + " in its host"
+		}
+		return s.redirectURIProblem(filled, appType)
+	}
 	if strings.Contains(raw, "#") {
 		return "must not contain a fragment"
 	}
@@ -504,14 +517,13 @@ func (s *Service) checkAlgorithms(md *store.ClientMetadata) *oauth.Error {
 	return nil
 }
 
-// Pairwise subjects need sector_identifier_uri verification (OIDC Core
-// §8.1), which is not implemented yet.
+// checkSubjectType admits public and pairwise subjects (OIDC Core §8);
+// the sector of a pairwise client is verified by checkSector, which needs
+// the network.
 func (s *Service) checkSubjectType(md *store.ClientMetadata) *oauth.Error {
 	switch md.SubjectType {
-	case "", "public":
+	case "", "public", SubjectTypePairwise:
 		return nil
-	case "pairwise":
-		return oauth.InvalidClientMetadata("subject_type pairwise is not supported")
 	}
 	return oauth.InvalidClientMetadata("unsupported subject_type: " + safe(md.SubjectType))
 }

@@ -155,7 +155,8 @@ func TestRegisterValidation(t *testing.T) {
 
 		// Subject type, application type, scope, misc.
 		{name: "subject_type public", body: `{` + cb + `,"subject_type":"public"}`},
-		{name: "subject_type pairwise", body: `{` + cb + `,"subject_type":"pairwise"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "subject_type pairwise is not supported"},
+		{name: "subject_type pairwise", body: `{` + cb + `,"subject_type":"pairwise"}`},
+		{name: "subject_type pairwise, sector unverifiable", body: `{` + cb + `,"subject_type":"pairwise","sector_identifier_uri":"https://rp.example.com/sector"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "sector_identifier_uri cannot be verified: no fetcher configured"},
 		{name: "subject_type other", body: `{` + cb + `,"subject_type":"x"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "unsupported subject_type: x"},
 		{name: "application_type other", body: `{` + cb + `,"application_type":"desktop"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "application_type must be web or native"},
 		{name: "scope valid", body: `{` + cb + `,"scope":"openid  email"}`},

@@ -119,6 +119,9 @@ type Login struct {
 	AuthLife *int64
 	MaxIdle  *int64
 	Ctx      string // empty: CtxWeb
+	// FPT is the user-agent fingerprint of the login (Connect2id's fpt);
+	// empty keeps the session's.
+	FPT string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -225,6 +228,7 @@ func (s *Service) Create(ctx context.Context, l Login) (*store.SubjectSession, s
 		Claims:     l.Claims,
 		Data:       l.Data,
 		Ctx:        l.Ctx,
+		FPT:        l.FPT,
 		CreatedAt:  now,
 		LastUsedAt: now,
 	}
@@ -312,6 +316,9 @@ func (s *Service) Reauthenticate(ctx context.Context, key string, l Login) (*sto
 		sess.AMR = slices.Clone(l.AMR)
 		sess.Claims = merge(sess.Claims, l.Claims)
 		sess.Data = merge(sess.Data, l.Data)
+		if l.FPT != "" {
+			sess.FPT = l.FPT
+		}
 		if l.MaxLife != nil && *l.MaxLife != 0 {
 			sess.MaxLife = lifetime(l.MaxLife, 0, 0)
 		}

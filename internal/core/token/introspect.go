@@ -30,6 +30,10 @@ type Introspection struct {
 	JTI string
 	// Grant is the authorisation the token was issued under.
 	Grant *store.Grant
+	// SubjectType is "PAIRWISE" for an access token with a pairwise
+	// subject (Subject is then that pairwise subject, as the token
+	// carries it; Grant.Subject is the real one).
+	SubjectType string
 }
 
 // Inspect returns what the access or refresh token value stands for, or
@@ -80,11 +84,12 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 		out.Kind, out.IssuedAt, out.ExpiresAt = KindRefreshToken, rt.CreatedAt, rt.ExpiresAt
 	case t.access.jwt != nil:
 		c := t.access.jwt
-		if c.Subject != g.Subject {
-			return nil, nil
+		if _, ok, err := s.bearerSubjectOK(ctx, g, t.access); err != nil || !ok {
+			return nil, err
 		}
-		out.Kind, out.Scope, out.Audience, out.JTI = KindAccessToken, oauth.ParseScope(c.Scope), c.Audience, c.ID
+		out.Kind, out.Scope, out.Audience, out.JTI = KindAccessToken, c.scope(), c.Audience, c.ID
 		out.IssuedAt, out.ExpiresAt = time.Unix(c.IssuedAt, 0).UTC(), time.Unix(c.Expiry, 0).UTC()
+		out.Subject = c.Subject
 	default:
 		at := t.access.at
 		if at.Subject != g.Subject {
@@ -96,13 +101,35 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 			out.Audience = []string{s.Config.withDefaults().Issuer}
 		}
 	}
+	if out.Kind == KindAccessToken && out.JTI == "" || out.Kind == KindRefreshToken {
+		// Identifier access tokens and refresh tokens carry no subject of
+		// their own: give the one a self-contained token would carry, so
+		// that a pairwise subject is never exposed as the public one.
+		client, err := s.Clients.Get(ctx, g.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, s.serverError(ctx, "get client", err)
+		}
+		if out.Kind == KindAccessToken {
+			out.Subject = s.accessTokenSubject(client, g, s.spec(g.Tokens))
+		} else {
+			out.Subject = s.clientSubject(client, g.Subject)
+		}
+	}
+	if s.spec(g.Tokens).AccessTokenSubjectType == subTypePairwise && out.Kind == KindAccessToken {
+		out.SubjectType = subTypePairwise
+	}
 	return out, nil
 }
 
 // Members returns the RFC 7662 §2.2 members of an active token: active,
 // scope, client_id, sub, exp, iat, iss, aud, token_type ("Bearer", access
 // tokens only), jti (self-contained access tokens only), and the custom
-// members auth_time, acr and amr of the authorisation.
+// members auth_time, acr and amr of the authorisation, and Connect2id's
+// "dat" (the consent's data), "cld" (claims data) and "sub_type" (PAIRWISE
+// only) when set.
 func (in *Introspection) Members(issuer string) map[string]any {
 	m := map[string]any{
 		"active":    true,
@@ -134,6 +161,15 @@ func (in *Introspection) Members(issuer string) map[string]any {
 		if len(g.AMR) > 0 {
 			m["amr"] = g.AMR
 		}
+		if len(g.Data) > 0 {
+			m["dat"] = g.Data
+		}
+		if len(g.ClaimsData) > 0 {
+			m["cld"] = g.ClaimsData
+		}
+	}
+	if in.SubjectType != "" {
+		m["sub_type"] = in.SubjectType
 	}
 	return m
 }

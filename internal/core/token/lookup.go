@@ -31,7 +31,13 @@ func (s *Service) AccessTokenGrant(ctx context.Context, value string) (*store.Gr
 	if err != nil {
 		return nil, err
 	}
-	if g.Subject != b.subject || g.ClientID != b.clientID {
+	if g.ClientID != b.clientID {
+		return nil, errTokenNotFound
+	}
+	if _, ok, err := s.bearerSubjectOK(ctx, g, b); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
 		return nil, errTokenNotFound
 	}
 	return g, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -30,6 +32,12 @@ const TypeAccessTokenJWT = "at+jwt"
 // else the issuer itself: the token is then meant for the provider's own
 // resources (UserInfo). "gid" is a private claim naming the grant, so that
 // UserInfo and revocation can tell whether the grant still stands.
+//
+// Under the c2id-1.1 profile (Config.AccessTokenProfile) the client and
+// scope are Connect2id's "cid" and "scp" (array), with "clm" (consented
+// UserInfo claim names), "cls" (claims locales) and "sub_type"; "uip",
+// "dat" and "cld" are carried by both profiles when set
+// (https://connect2id.com/products/server/docs/api/token#access-token).
 type accessClaims struct {
 	Issuer   string   `json:"iss"`
 	Subject  string   `json:"sub"`
@@ -37,11 +45,21 @@ type accessClaims struct {
 	Expiry   int64    `json:"exp"`
 	IssuedAt int64    `json:"iat"`
 	ID       string   `json:"jti"`
-	ClientID string   `json:"client_id"`
+	ClientID string   `json:"client_id,omitempty"`
 	Scope    string   `json:"scope,omitempty"`
-	AuthTime int64    `json:"auth_time,omitempty"`
-	ACR      string   `json:"acr,omitempty"`
-	AMR      []string `json:"amr,omitempty"`
+	// c2id-1.1 names.
+	CID     string   `json:"cid,omitempty"`
+	SCP     []string `json:"scp,omitempty"`
+	CLM     []string `json:"clm,omitempty"`
+	CLS     []string `json:"cls,omitempty"`
+	SubType string   `json:"sub_type,omitempty"`
+	// Both profiles.
+	UIP      map[string]any `json:"uip,omitempty"`
+	Data     map[string]any `json:"dat,omitempty"`
+	CLD      map[string]any `json:"cld,omitempty"`
+	AuthTime int64          `json:"auth_time,omitempty"`
+	ACR      string         `json:"acr,omitempty"`
+	AMR      []string       `json:"amr,omitempty"`
 	// GrantID is empty (and "gid" absent) in a stateless token
 	// (Decision.Stateless).
 	GrantID string `json:"gid,omitempty"`
@@ -53,6 +71,36 @@ type accessClaims struct {
 type actorClaim struct {
 	Subject string `json:"sub"`
 }
+
+// Access token profiles (Config.AccessTokenProfile).
+const (
+	ProfileRFC9068 = "rfc9068"
+	ProfileC2ID11  = "c2id-1.1"
+)
+
+// clientID and scope read either profile.
+func (c *accessClaims) clientID() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return c.CID
+}
+
+func (c *accessClaims) scope() oauth.Scope {
+	if c.Scope != "" {
+		return oauth.ParseScope(c.Scope)
+	}
+	return oauth.Scope(c.SCP)
+}
+
+// reservedAccessClaims can never be set by an "access_token:" consented
+// claim: they carry the token's meaning.
+var reservedAccessClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope",
+	"cid", "scp", "clm", "cls", "sub_type", "uip", "dat", "cld", "auth_time", "acr", "amr", "gid", "act", "cnf"}
+
+// subTypePairwise is the TokenSpec.AccessTokenSubjectType of pairwise
+// access tokens (the consent's access_token.sub_type).
+const subTypePairwise = "PAIRWISE"
 
 // mint stores what the decision asks for and issues the tokens.
 func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client, d *Decision) (*Response, error) {
@@ -85,7 +133,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			return nil, s.serverError(ctx, "mint", errors.New("a stateless decision allows only a self-contained access token"))
 		}
 		atExp := now.Add(spec.AccessTokenLifetime)
-		at, err := s.mintAccessToken(ctx, now, atExp, g, spec, scope)
+		at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +164,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 	}
 
 	atExp := earliest(now.Add(spec.AccessTokenLifetime), d.NotAfter, rtExp, g.ExpiresAt)
-	at, err := s.mintAccessToken(ctx, now, atExp, g, spec, scope)
+	at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +181,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 	return resp, nil
 }
 
-func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, g *store.Grant, spec store.TokenSpec, scope oauth.Scope) (string, error) {
+func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, client *store.Client, g *store.Grant, spec store.TokenSpec, scope oauth.Scope) (string, error) {
 	if spec.AccessTokenEncoding == oauth.TokenEncodingIdentifier {
 		v, err := s.newToken()
 		if err != nil {
@@ -158,16 +206,143 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, g *st
 		aud = []string{cfg.Issuer}
 	}
 	c := accessClaims{
-		Issuer: cfg.Issuer, Subject: g.Subject, Audience: aud,
+		Issuer: cfg.Issuer, Subject: s.accessTokenSubject(client, g, spec), Audience: aud,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: jti,
-		ClientID: g.ClientID, Scope: scope.String(),
+		Data: g.Data, CLD: g.ClaimsData,
 		AuthTime: unixOrZero(g.AuthTime), ACR: g.ACR, AMR: g.AMR, GrantID: g.ID,
 	}
-	v, err := s.Keys.Sign(cfg.AccessTokenAlg, TypeAccessTokenJWT, c)
+	top, uip, dat := s.accessTokenFedClaims(ctx, g)
+	if cfg.AccessTokenProfile == ProfileC2ID11 {
+		c.CID, c.SCP = g.ClientID, nonNilScope(scope)
+		_, c.CLM = claims.Split(g.Claims, nil)
+		c.CLS = g.ClaimsLocales
+		if spec.AccessTokenSubjectType == subTypePairwise {
+			c.SubType = subTypePairwise
+		}
+		uip = mergeClaims(g.PresetUserInfoClaims, uip)
+	} else {
+		c.ClientID, c.Scope = g.ClientID, scope.String()
+	}
+	c.UIP = uip
+	c.Data = mergeClaims(g.Data, dat)
+	body, err := toClaimsMap(c)
+	if err != nil {
+		return "", s.serverError(ctx, "encode access token", err)
+	}
+	for k, v := range top {
+		if !slices.Contains(reservedAccessClaims, k) {
+			body[k] = v
+		}
+	}
+	v, err := s.Keys.Sign(cfg.AccessTokenAlg, TypeAccessTokenJWT, body)
 	if err != nil {
 		return "", s.serverError(ctx, "sign access token", err)
 	}
+	if spec.EncryptAccessToken {
+		if s.Encrypter == nil {
+			return "", s.serverError(ctx, "encrypt access token", errors.New("no access token encryption key"))
+		}
+		if v, err = s.Encrypter.Encrypt(v); err != nil {
+			return "", s.serverError(ctx, "encrypt access token", err)
+		}
+	}
 	return v, nil
+}
+
+// accessTokenFedClaims fetches the claims a consent fed into the access
+// token ("access_token:" names, Grant.AccessTokenClaims): top-level ones,
+// those for "uip" and those for "dat". A failing claims source is logged
+// and leaves them out, as for the ID token.
+func (s *Service) accessTokenFedClaims(ctx context.Context, g *store.Grant) (top, uip, dat map[string]any) {
+	if len(g.AccessTokenClaims) == 0 || s.Claims == nil {
+		return nil, nil, nil
+	}
+	var names []string
+	for _, n := range g.AccessTokenClaims {
+		n = strings.TrimPrefix(strings.TrimPrefix(n, "uip:"), "dat:")
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	got, err := s.Claims.Get(ctx, s.claimsRequest(g, names, oauth.ClaimsTransportUserInfo))
+	if err != nil {
+		s.log().WarnContext(ctx, "claims source failed for access token", "client_id", g.ClientID, "err", err)
+	}
+	put := func(m *map[string]any, k string) {
+		v, ok := got[k]
+		if !ok {
+			return
+		}
+		if *m == nil {
+			*m = map[string]any{}
+		}
+		(*m)[k] = v
+	}
+	for _, n := range g.AccessTokenClaims {
+		switch {
+		case strings.HasPrefix(n, "uip:"):
+			put(&uip, strings.TrimPrefix(n, "uip:"))
+		case strings.HasPrefix(n, "dat:"):
+			put(&dat, strings.TrimPrefix(n, "dat:"))
+		default:
+			put(&top, n)
+		}
+	}
+	return top, uip, dat
+}
+
+// accessTokenSubject is the "sub" of an access token: pairwise per
+// audience (the first audience value is the sector) when the consent asked
+// for PAIRWISE, else the subject the client knows (clientSubject).
+func (s *Service) accessTokenSubject(client *store.Client, g *store.Grant, spec store.TokenSpec) string {
+	if spec.AccessTokenSubjectType == subTypePairwise && len(g.Audience) > 0 {
+		return secret.Pairwise(s.PairwiseSalt, "aud:"+g.Audience[0], g.Subject)
+	}
+	return s.clientSubject(client, g.Subject)
+}
+
+// clientSubject is the subject identifier a client sees for sub: pairwise
+// for a client registered with subject_type pairwise (OIDC Core §8.1),
+// else sub itself.
+func (s *Service) clientSubject(client *store.Client, sub string) string {
+	if client != nil && client.Metadata.SubjectType == clientreg.SubjectTypePairwise {
+		return secret.Pairwise(s.PairwiseSalt, "sector:"+clientreg.Sector(&client.Metadata), sub)
+	}
+	return sub
+}
+
+func nonNilScope(s oauth.Scope) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// mergeClaims returns a ∪ b (b wins), nil when both are empty.
+func mergeClaims(a, b map[string]any) map[string]any {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]any{}
+	}
+	maps.Copy(out, b)
+	return out
+}
+
+// toClaimsMap turns a claims struct into a map so that more claims can be
+// added.
+func toClaimsMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // mintIDToken issues the ID token of OIDC Core §2 and §3.1.3.6.
@@ -196,13 +371,23 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 		}
 		maps.Copy(idc, got)
 	}
+	maps.Copy(idc, g.SessionClaims)
 	if d.PresetIDTokenClaims {
 		maps.Copy(idc, g.PresetIDTokenClaims)
 	}
 	// Registered claims last, so that no claims source or preset can
 	// replace them.
 	idc["iss"] = cfg.Issuer
-	idc["sub"] = g.Subject
+	idc["sub"] = s.clientSubject(client, g.Subject)
+	delete(idc, "act")
+	if imp := g.Tokens.ImpersonatedSubject; imp != "" {
+		// Impersonation (the consent's id_token.impersonated_sub): the ID
+		// token names the impersonated subject, and "act" (RFC 8693 §4.1)
+		// the subject who actually authenticated, so that the client can
+		// tell.
+		idc["sub"] = s.clientSubject(client, imp)
+		idc["act"] = map[string]any{"sub": s.clientSubject(client, g.Subject)}
+	}
 	idc["aud"] = []string{client.ID}
 	idc["azp"] = client.ID
 	idc["iat"] = now.Unix()

@@ -41,6 +41,11 @@ type Config struct {
 	// be (and its verifier's MaxAge should match), so that the "jti" replay
 	// cache always outlives the assertions it guards. Default 5 min.
 	AssertionMaxAge time.Duration
+	// AccessTokenProfile names the claims of SELF_CONTAINED access tokens:
+	// ProfileRFC9068 (default) or ProfileC2ID11, Connect2id's. Tokens of
+	// either profile are accepted whatever the setting, so that nodes of a
+	// cluster may be switched one at a time.
+	AccessTokenProfile string
 }
 
 // Defaults of Config.
@@ -74,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AssertionMaxAge <= 0 {
 		c.AssertionMaxAge = DefaultAssertionMaxAge
+	}
+	if c.AccessTokenProfile == "" {
+		c.AccessTokenProfile = ProfileRFC9068
 	}
 	return c
 }
@@ -133,6 +141,14 @@ type AssertionVerifier interface {
 	VerifyAssertion(ctx context.Context, assertion string, client *store.Client, method string, secret []byte, algs []string, audiences []string) (*jose.AssertionClaims, error)
 }
 
+// AccessTokenEncrypter wraps self-contained access tokens in a JWE and
+// opens them again (internal/jose's DirEncrypter, with a key every node
+// derives from the master key).
+type AccessTokenEncrypter interface {
+	Encrypt(jws string) (string, error)
+	Decrypt(jwe string) (string, error)
+}
+
 // ClaimsResolver fetches the claims of a subject from the claims sources
 // (internal/core/claims.Resolver).
 type ClaimsResolver interface {
@@ -165,6 +181,13 @@ type Service struct {
 	// Revoke and RevokeToken. Without it UserInfo and introspection check
 	// only the grant.
 	Journal *Journal
+	// Encrypter encrypts access tokens when a consent asks for it; without
+	// it such a consent fails with server_error and encrypted tokens are
+	// not accepted.
+	Encrypter AccessTokenEncrypter
+	// PairwiseSalt keys pairwise subject identifiers (OIDC Core §8.1);
+	// every node must have the same (secret.Keys.PairwiseSalt).
+	PairwiseSalt []byte
 	// Handlers are additional grants (password, client_credentials,
 	// jwt-bearer, saml2-bearer). The authorization_code and refresh_token
 	// grants are built in; a handler for one of their types is ignored.

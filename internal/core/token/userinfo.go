@@ -63,7 +63,14 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]
 	if err != nil {
 		return nil, s.serverError(ctx, "get grant", err)
 	}
-	if g.Subject != b.subject || g.ClientID != b.clientID {
+	if g.ClientID != b.clientID {
+		return nil, errBadToken()
+	}
+	client, ok, err := s.bearerSubjectOK(ctx, g, b)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, errBadToken()
 	}
 	if !b.scope.Contains(oauth.ScopeOpenID) {
@@ -80,8 +87,31 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]
 		maps.Copy(out, got)
 	}
 	maps.Copy(out, g.PresetUserInfoClaims)
-	out["sub"] = g.Subject
+	// The subject the client knows, as in its ID token (OIDC Core §5.3.2):
+	// pairwise for a pairwise client, whatever subject type the access
+	// token itself carries. An impersonating ID token's subject is not
+	// used: UserInfo answers for the subject who authenticated.
+	out["sub"] = s.clientSubject(client, g.Subject)
 	return out, nil
+}
+
+// bearerSubjectOK checks that the token's subject is the one minted for
+// the grant: the grant's subject for an identifier token; for a
+// self-contained one, the (possibly pairwise) subject accessTokenSubject
+// derives, which maps a pairwise subject back to the grant. It returns the
+// grant's client (nil if it is gone, which fails the check).
+func (s *Service) bearerSubjectOK(ctx context.Context, g *store.Grant, b *bearer) (*store.Client, bool, error) {
+	client, err := s.Clients.Get(ctx, g.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.serverError(ctx, "get client", err)
+	}
+	if b.jwt == nil {
+		return client, b.subject == g.Subject, nil
+	}
+	return client, b.subject == s.accessTokenSubject(client, g, s.spec(g.Tokens)), nil
 }
 
 // checkAccessToken validates the token itself, without its grant.
@@ -89,8 +119,19 @@ func (s *Service) checkAccessToken(ctx context.Context, v string, now time.Time)
 	if v == "" || len(v) > maxAssertionLen {
 		return nil, errBadToken()
 	}
-	if strings.Count(v, ".") == 2 {
+	switch strings.Count(v, ".") {
+	case 2:
 		return s.checkJWT(v, now)
+	case 4:
+		// An encrypted access token (JWE, RFC 7516 §7.1) nesting our JWS.
+		if s.Encrypter == nil {
+			return nil, errBadToken()
+		}
+		jws, err := s.Encrypter.Decrypt(v)
+		if err != nil || strings.Count(jws, ".") != 2 {
+			return nil, errBadToken()
+		}
+		return s.checkJWT(jws, now)
 	}
 	at, err := s.AccessTokens.Get(ctx, secret.Hash(v), now)
 	if errors.Is(err, store.ErrNotFound) {
@@ -127,7 +168,7 @@ func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 		return nil, errBadToken()
 	}
 	if s.Journal != nil {
-		f := tokenFacts{subject: c.Subject, clientID: c.ClientID, jti: c.ID, issuedAt: c.IssuedAt}
+		f := tokenFacts{subject: c.Subject, clientID: c.clientID(), jti: c.ID, issuedAt: c.IssuedAt}
 		if c.Actor != nil {
 			f.actor = c.Actor.Subject
 		}
@@ -135,5 +176,5 @@ func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 			return nil, errBadToken()
 		}
 	}
-	return &bearer{grantID: c.GrantID, clientID: c.ClientID, subject: c.Subject, scope: oauth.ParseScope(c.Scope), jwt: &c}, nil
+	return &bearer{grantID: c.GrantID, clientID: c.clientID(), subject: c.Subject, scope: c.scope(), jwt: &c}, nil
 }
