@@ -801,3 +801,35 @@ func TestLogoutPageCSRF(t *testing.T) {
 		t.Errorf("forged hint: %d\n%s", resp.StatusCode, page)
 	}
 }
+
+// TestPairwiseLogout: a pairwise client (OIDC Core §8.1) knows the user by
+// its pairwise sub, so its id_token_hint names that sub and its logout
+// token must carry it too (Back-Channel Logout 1.0 §2.4: sub as in the ID
+// token); a public client of the same session still gets the real one.
+func TestPairwiseLogout(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	pairwise := e.logoutRP(rcv, map[string]any{"subject_type": "pairwise"})
+	publicRcv := newReceiver(t)
+	public := e.logoutRP(publicRcv, nil)
+	tok, subSID := pairwise.signIn("alice", "")
+	public.signIn("alice", subSID)
+	idt, err := pairwise.verifier.Verify(pairwise.ctx(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idt.Subject == "alice" || idt.Subject == "" {
+		t.Fatalf("pairwise client got sub %q", idt.Subject)
+	}
+	q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}
+	status, msg := e.logoutAPI(http.MethodPost, "", map[string]any{"query": q.Encode(), "sub_sid": subSID})
+	if status != 200 || msg["type"] != "confirm" {
+		t.Fatalf("logout with the pairwise client's hint: %d %v, want a confirm prompt", status, msg)
+	}
+	if status, raw := e.sessions(http.MethodDelete, "", subSID, "", ""); status != 200 {
+		t.Fatalf("DELETE session: %d %s", status, raw)
+	}
+	sid := pairwise.idTokenSID(tok)
+	checkLogoutToken(t, e, pairwise, rcv.next(t), idt.Subject, sid)
+	checkLogoutToken(t, e, public, publicRcv.next(t), "alice", sid)
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -100,4 +101,15 @@ func (s *Service) checkSector(ctx context.Context, md *store.ClientMetadata) err
 		}
 	}
 	return nil
+}
+
+// ClientSubject is the subject identifier client sees for sub: pairwise
+// for a client registered with subject_type pairwise (OIDC Core §8.1),
+// derived from its sector and salt (secret.Keys.PairwiseSalt), else sub
+// itself. ID tokens, UserInfo and logout tokens must agree on it.
+func ClientSubject(salt []byte, client *store.Client, sub string) string {
+	if client != nil && client.Metadata.SubjectType == SubjectTypePairwise {
+		return secret.Pairwise(salt, "sector:"+Sector(&client.Metadata), sub)
+	}
+	return sub
 }

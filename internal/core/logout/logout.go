@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -138,9 +139,13 @@ type Service struct {
 	// Sealer seals pending logout requests; Replay marks them used.
 	Sealer *secret.Sealer
 	Replay store.ReplayCache
-	Now    func() time.Time
-	Rand   io.Reader
-	Log    *slog.Logger
+	// PairwiseSalt derives the subject a pairwise client knows
+	// (clientreg.ClientSubject), for logout tokens and id_token_hint
+	// checks; every node must have the same (secret.Keys.PairwiseSalt).
+	PairwiseSalt []byte
+	Now          func() time.Time
+	Rand         io.Reader
+	Log          *slog.Logger
 }
 
 func (s *Service) cfg() Config { return s.Config.withDefaults() }
@@ -297,7 +302,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 		}
 		redirect = withState(plr, q.Get("state"))
 	}
-	if sess != nil && hintSub != "" && sess.Subject != hintSub {
+	if sess != nil && hintSub != "" && clientreg.ClientSubject(s.PairwiseSalt, client, sess.Subject) != hintSub {
 		return errorMessage(ErrCodeHintSubMismatch, "the id_token_hint is for another user than the one signed in"), nil
 	}
 	if sess == nil {
@@ -466,7 +471,7 @@ func (s *Service) LogoutToken(c *store.Client, sess *store.SubjectSession) (stri
 	claims := LogoutClaims{
 		Issuer: cfg.Issuer, Audience: []string{c.ID}, IssuedAt: now.Unix(), Expiry: now.Add(cfg.TokenLifetime).Unix(), ID: jti,
 		Events:  map[string]map[string]any{BackChannelEvent: {}},
-		Subject: sess.Subject, SessionID: session.PublicID(sess.ID),
+		Subject: clientreg.ClientSubject(s.PairwiseSalt, c, sess.Subject), SessionID: session.PublicID(sess.ID),
 	}
 	alg := c.Metadata.IDTokenSignedResponseAlg
 	if alg == "" {

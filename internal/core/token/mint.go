@@ -305,10 +305,7 @@ func (s *Service) accessTokenSubject(client *store.Client, g *store.Grant, spec 
 // for a client registered with subject_type pairwise (OIDC Core §8.1),
 // else sub itself.
 func (s *Service) clientSubject(client *store.Client, sub string) string {
-	if client != nil && client.Metadata.SubjectType == clientreg.SubjectTypePairwise {
-		return secret.Pairwise(s.PairwiseSalt, "sector:"+clientreg.Sector(&client.Metadata), sub)
-	}
-	return sub
+	return clientreg.ClientSubject(s.PairwiseSalt, client, sub)
 }
 
 func nonNilScope(s oauth.Scope) []string {
