@@ -361,3 +361,37 @@ func TestGrantWebHooks(t *testing.T) {
 		t.Errorf("hook down: %d %v", st, body)
 	}
 }
+
+// TestClientCredentialsC2IDProfile: a stateless client credentials token
+// under the c2id-1.1 profile (cid, scp instead of client_id, scope) is
+// recognised by introspection and the revocation journal like an RFC 9068
+// one.
+func TestClientCredentialsC2IDProfile(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Tokens.AccessTokenProfile = "c2id-1.1" })
+	status, reg := e.registerClient(map[string]any{
+		"grant_types": []string{"client_credentials"}, "response_types": []string{}, "scope": "read write",
+	})
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	id, sec := reg["client_id"].(string), reg["client_secret"].(string)
+	st, body, _ := e.postForm("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, id, sec)
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, body)
+	}
+	tok := body["access_token"].(string)
+	c := e.verifyAccessToken(tok)
+	if c["cid"] != id || c["client_id"] != nil || c["gid"] != nil {
+		t.Errorf("claims %v, want cid and neither client_id nor gid", c)
+	}
+	st, in, _ := e.postForm("/token/introspect", url.Values{"token": {tok}}, id, sec)
+	if st != 200 || in["active"] != true || in["client_id"] != id || in["scope"] != "read" {
+		t.Errorf("introspection: %d %v", st, in)
+	}
+	if st, body, _ := e.postForm("/token/revoke", url.Values{"token": {tok}}, id, sec); st != 200 {
+		t.Fatalf("revoke: %d %v", st, body)
+	}
+	if st, in, _ := e.postForm("/token/introspect", url.Values{"token": {tok}}, id, sec); st != 200 || in["active"] != false {
+		t.Errorf("introspection after revocation: %d %v", st, in)
+	}
+}

@@ -363,7 +363,7 @@ func TestSessionStoreErrors(t *testing.T) {
 		{name: "bad boolean", method: "GET", query: "skip_last_used_update=yes", sid: sid, wantStatus: 400, wantError: "invalid_request"},
 		{name: "malformed query", method: "GET", query: "subject=%zz", wantStatus: 400, wantError: "invalid_request"},
 		{name: "PUT no SID", method: "PUT", ct: "application/json", body: `{"data":{}}`, wantStatus: 400, wantError: "invalid_request"},
-		{name: "PUT not JSON", method: "PUT", sid: sid, ct: "text/plain", body: `x`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "PUT not JSON", method: "PUT", sid: sid, ct: "text/plain", body: `x`, wantStatus: 415, wantError: "invalid_request"},
 		{name: "PUT array", method: "PUT", sid: sid, ct: "application/json", body: `[]`, wantStatus: 400, wantError: "invalid_request"},
 		{name: "PUT unknown member", method: "PUT", sid: sid, ct: "application/json", body: `{"colour":"red"}`, wantStatus: 400, wantError: "invalid_request"},
 		{name: "PUT change sub", method: "PUT", sid: sid, ct: "application/json", body: `{"sub":"mallory"}`, wantStatus: 400, wantError: "invalid_request"},
@@ -643,7 +643,7 @@ func TestLogoutSessionAPIErrors(t *testing.T) {
 		wantError                    string
 	}{
 		{"no token", "POST", "", "application/json", `{"query":""}`, false, 401, "invalid_token"},
-		{"not JSON", "POST", "", "text/plain", `x`, true, 400, "invalid_request"},
+		{"not JSON", "POST", "", "text/plain", `x`, true, 415, "invalid_request"},
 		{"unknown member", "POST", "", "application/json", `{"query":"","colour":1}`, true, 400, "invalid_request"},
 		{"query not a string", "POST", "", "application/json", `{"query":5}`, true, 400, "invalid_request"},
 		{"unknown session", "PUT", "/abc", "application/json", `{"op_logout":true}`, true, 404, "not_found"},

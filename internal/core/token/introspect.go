@@ -58,7 +58,7 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 		// and journal checks of checkJWT are all there is.
 		c := t.access.jwt
 		return &Introspection{
-			Kind: KindAccessToken, Scope: oauth.ParseScope(c.Scope), ClientID: c.ClientID, Subject: c.Subject,
+			Kind: KindAccessToken, Scope: c.scope(), ClientID: c.clientID(), Subject: c.Subject,
 			Audience: c.Audience, JTI: c.ID,
 			IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(c.Expiry, 0).UTC(),
 		}, nil

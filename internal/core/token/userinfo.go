@@ -164,7 +164,7 @@ func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 	}
 	// An empty gid marks a stateless token (Decision.Stateless): ours by
 	// its signature, with no grant to look up.
-	if c.Issuer != cfg.Issuer || c.Subject == "" || c.ClientID == "" || now.Unix() >= c.Expiry {
+	if c.Issuer != cfg.Issuer || c.Subject == "" || c.clientID() == "" || now.Unix() >= c.Expiry {
 		return nil, errBadToken()
 	}
 	if s.Journal != nil {
