@@ -3,8 +3,8 @@ package token
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
