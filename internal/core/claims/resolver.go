@@ -128,11 +128,15 @@ func New(sources []Source, log *slog.Logger) (*Resolver, error) {
 
 // Supported returns the union of the claim names and patterns the sources
 // advertise, sorted, for discovery's claims_supported. A source without
-// ClaimsSupporter advertises nothing.
+// ClaimsSupporter is asked for every claim, so it counts as "*".
 func (r *Resolver) Supported() []string {
 	seen := map[string]bool{}
 	for i := range r.Sources {
-		for _, p := range r.patterns(i) {
+		pats := r.patterns(i)
+		if pats == nil {
+			seen["*"] = true
+		}
+		for _, p := range pats {
 			seen[p] = true
 		}
 	}

@@ -259,7 +259,7 @@ func TestSupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"email", "email_verified", "login_ip", "loyalty_*"}, r.Supported()); diff != "" {
+	if diff := cmp.Diff([]string{"*", "email", "email_verified", "login_ip", "loyalty_*"}, r.Supported()); diff != "" {
 		t.Errorf("Supported (-want +got):\n%s", diff)
 	}
 }
