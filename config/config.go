@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -176,13 +177,26 @@ type Claims struct {
 
 // ClaimsSource is one configured claims source.
 type ClaimsSource struct {
-	// Type is "users" (the users file) or "webhook".
+	// Type is "users" (the users file), "webhook", "sql" or "session".
 	Type            string        `koanf:"type"`
 	URL             string        `koanf:"url"`
 	Token           Secret        `koanf:"token"`
 	HMACSecret      Secret        `koanf:"hmac_secret"`
 	Timeout         time.Duration `koanf:"timeout"`
 	SupportedClaims []string      `koanf:"supported_claims"`
+	// OnError is what a failure of this source does to the request: omit
+	// (the default: its claims are left out, the failure logged and
+	// counted) or fail (temporarily_unavailable).
+	OnError string `koanf:"on_error"`
+	// Driver, DSN (or DSNFile), Query, Claims, JSONColumns and
+	// MaxOpenConns configure the sql type (plugin/sqlclaims).
+	Driver       string            `koanf:"driver"`
+	DSN          Secret            `koanf:"dsn"`
+	DSNFile      string            `koanf:"dsn_file"`
+	Query        string            `koanf:"query"`
+	Claims       map[string]string `koanf:"claims"`
+	JSONColumns  []string          `koanf:"json_columns"`
+	MaxOpenConns int               `koanf:"max_open_conns"`
 	// Config is the raw configuration of a plug-in type added by a
 	// downstream build (server.Options.Plugins).
 	Config map[string]any `koanf:"config"`
@@ -548,11 +562,42 @@ func (c *Config) Validate() []error {
 		// downstream build; the server refuses a type it has no factory for.
 		switch src.Type {
 		case "":
-			add("claims.sources[%d]: type is required (users, webhook or a plug-in type)", i)
+			add("claims.sources[%d]: type is required (users, webhook, sql, session or a plug-in type)", i)
 		case "webhook":
 			if u, err := url.Parse(src.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 				add("claims.sources[%d]: webhook url %q must be an http(s) URL", i, src.URL)
 			}
+		case "sql":
+			if src.Driver != "postgres" && src.Driver != "mysql" {
+				add("claims.sources[%d]: sql driver %q must be postgres or mysql", i, src.Driver)
+			}
+			if (src.DSN == "") == (src.DSNFile == "") {
+				add("claims.sources[%d]: sql needs exactly one of dsn and dsn_file", i)
+			}
+			if strings.TrimSpace(src.Query) == "" {
+				add("claims.sources[%d]: sql query is required", i)
+			}
+			if len(src.Claims) == 0 {
+				add("claims.sources[%d]: sql claims must map at least one claim to a column", i)
+			}
+			if src.MaxOpenConns < 0 {
+				add("claims.sources[%d]: max_open_conns must not be negative", i)
+			}
+		case "session":
+			if len(src.SupportedClaims) == 0 {
+				add("claims.sources[%d]: session supported_claims must list the claims captured at login it may serve", i)
+			}
+		}
+		switch src.OnError {
+		case "", "omit", "fail":
+		default:
+			add("claims.sources[%d]: on_error %q must be omit or fail", i, src.OnError)
+		}
+		if src.Timeout < 0 {
+			add("claims.sources[%d]: timeout must not be negative", i)
+		}
+		for _, key := range src.foreignKeys() {
+			add("claims.sources[%d]: %s does not apply to type %s", i, key, src.Type)
 		}
 	}
 	errs = append(errs, c.Grants.validate(c.Dev)...)
@@ -562,6 +607,37 @@ func (c *Config) Validate() []error {
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	return errs
+}
+
+// foreignKeys names the keys set on a source of a built-in type that the
+// type does not use: a key Keyward knows but would ignore is refused.
+// Types from plug-ins (and types whose keys are checked elsewhere) are not
+// checked here.
+func (src ClaimsSource) foreignKeys() []string {
+	uses := map[string][]string{
+		"users":   {},
+		"webhook": {"url", "token", "hmac_secret", "timeout", "supported_claims"},
+		"sql":     {"driver", "dsn", "dsn_file", "query", "claims", "json_columns", "max_open_conns", "timeout"},
+		"session": {"supported_claims"},
+	}
+	allowed, known := uses[src.Type]
+	if !known {
+		return nil
+	}
+	set := map[string]bool{
+		"url": src.URL != "", "token": src.Token != "", "hmac_secret": src.HMACSecret != "",
+		"timeout": src.Timeout != 0, "supported_claims": len(src.SupportedClaims) > 0,
+		"driver": src.Driver != "", "dsn": src.DSN != "", "dsn_file": src.DSNFile != "",
+		"query": src.Query != "", "claims": len(src.Claims) > 0, "json_columns": len(src.JSONColumns) > 0,
+		"max_open_conns": src.MaxOpenConns != 0, "config": len(src.Config) > 0,
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if set[k] && !slices.Contains(allowed, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func isLoopbackHost(h string) bool {

@@ -83,6 +83,8 @@ func forbiddenImport(pkg, imp string) string {
 		return "oauth imports the standard library only"
 	case (pkg == "store" || pkg == "plugin") && !std && ownRel != "oauth":
 		return "contract packages import only the standard library and oauth"
+	case pkg == "plugin/sqlclaims" && own && ownRel != "plugin":
+		return "plugin/sqlclaims imports only the plugin contract and the database drivers, as a downstream plug-in would"
 	}
 	return ""
 }
@@ -94,7 +96,7 @@ func forbiddenCoreDep(dep string) string {
 	case dep == "net/http" || strings.HasPrefix(dep, "net/http/"):
 		return "the core must not speak HTTP; the server supplies what needs it behind an interface"
 	case dep == "database/sql", strings.HasPrefix(dep, "github.com/jackc/"), strings.HasPrefix(dep, "modernc.org/sqlite"),
-		strings.HasPrefix(dep, "github.com/redis/"):
+		strings.HasPrefix(dep, "github.com/redis/"), strings.HasPrefix(dep, "github.com/go-sql-driver/"):
 		return "the core must not reach a database driver"
 	case own && (strings.HasPrefix(depRel, "store/") || strings.HasPrefix(depRel, "plugin/") ||
 		depRel == "internal/httpapi" || depRel == "server" || depRel == "cli" || depRel == "internal/node"):
@@ -120,13 +122,14 @@ func TestForbiddenRulesBite(t *testing.T) {
 		{"oauth", "github.com/google/uuid"},
 		{"store", module + "/internal/jose"},
 		{"server", module + "/internal/testclock"},
+		{"plugin/sqlclaims", module + "/internal/secret"},
 	} {
 		if forbiddenImport(c.pkg, c.imp) == "" {
 			t.Errorf("%s importing %s is allowed", c.pkg, c.imp)
 		}
 	}
 	for _, dep := range []string{"net/http", "net/http/httptrace", "database/sql", "github.com/jackc/pgx/v5",
-		"modernc.org/sqlite", "github.com/redis/go-redis/v9", module + "/store/postgres", module + "/internal/httpapi"} {
+		"modernc.org/sqlite", "github.com/redis/go-redis/v9", "github.com/go-sql-driver/mysql", module + "/store/postgres", module + "/internal/httpapi"} {
 		if forbiddenCoreDep(dep) == "" {
 			t.Errorf("the core may reach %s", dep)
 		}

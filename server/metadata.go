@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/node"
@@ -42,12 +44,11 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		RevocationEndpointAuthMethodsSupported:    node.AuthMethods,
 		IntrospectionSigningAlgValuesSupported:    []string{s.introspectionAlg()},
 		DisplayValuesSupported:                    []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
-		ClaimsSupported: append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"},
-			oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})...),
-		ClaimsParameterSupported:      true,
-		RequestParameterSupported:     false,
-		RequestURIParameterSupported:  false,
-		CodeChallengeMethodsSupported: pkce,
+		ClaimsSupported:                           s.claimsSupported(),
+		ClaimsParameterSupported:                  true,
+		RequestParameterSupported:                 false,
+		RequestURIParameterSupported:              false,
+		CodeChallengeMethodsSupported:             pkce,
 		PromptValuesSupported: []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent,
 			oauth.PromptSelectAccount, oauth.PromptCreate},
 		AuthorizationResponseIssParameterSupported: true,
@@ -68,4 +69,42 @@ func (s *Server) introspectionAlg() string {
 		return s.cfg.Tokens.IDTokenAlg
 	}
 	return token.DefaultIDTokenAlg
+}
+
+// claimsSupported is discovery's claims_supported: the claims Keyward sets
+// itself, then the union of what the enabled claims sources advertise. A
+// pattern cannot be listed as such: "*" (the users file, a source that
+// does not say) stands for the standard claims of OIDC Core §5.1, and
+// "prefix*" for the standard claims it matches; names of its own a
+// pattern may cover are not listed (docs/api.md, discovery).
+func (s *Server) claimsSupported() []string {
+	out := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"}
+	seen := map[string]bool{}
+	for _, c := range out {
+		seen[c] = true
+	}
+	add := func(c string) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	standard := oauth.ClaimsForScope(oauth.Scope{oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeAddress, oauth.ScopePhone})
+	var advertised []string
+	if s.claims != nil {
+		advertised = s.claims.Supported()
+	}
+	for _, p := range advertised {
+		prefix, isPattern := strings.CutSuffix(p, "*")
+		if !isPattern {
+			add(p)
+			continue
+		}
+		for _, c := range standard {
+			if strings.HasPrefix(c, prefix) {
+				add(c)
+			}
+		}
+	}
+	return out
 }

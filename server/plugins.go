@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/keyward/keyward/plugin"
 )
@@ -21,10 +22,23 @@ type plugins struct {
 type namedPlugin struct {
 	name string // configuration path and type, e.g. "claims.sources[1] (webhook)"
 	impl any
+	// advisory plug-ins do not decide readiness: a claims source under
+	// on_error: omit, whose outage the server rides out by leaving its
+	// claims out. Were it to make every node unready at once (they share
+	// the directory), the omit policy would become an outage. Its health
+	// is still checked, and a change logged.
+	advisory bool
+	down     *atomic.Bool
 }
 
 func (ps *plugins) add(path, typ string, impl any) {
 	ps.items = append(ps.items, namedPlugin{name: fmt.Sprintf("%s (%s)", path, typ), impl: impl})
+}
+
+// addAdvisory adds a plug-in whose health is logged but does not decide
+// readiness.
+func (ps *plugins) addAdvisory(path, typ string, impl any) {
+	ps.items = append(ps.items, namedPlugin{name: fmt.Sprintf("%s (%s)", path, typ), impl: impl, advisory: true, down: new(atomic.Bool)})
 }
 
 // init calls Init on every plug-in that has it. When one fails, the ones
@@ -45,12 +59,26 @@ func (ps *plugins) init(ctx context.Context, log *slog.Logger, issuer string) er
 	return nil
 }
 
-// healthy reports the first plug-in that says it is not healthy.
-func (ps *plugins) healthy(ctx context.Context) error {
+// healthy reports the first plug-in that says it is not healthy; advisory
+// plug-ins are checked too, but only logged, once per change.
+func (ps *plugins) healthy(ctx context.Context, log *slog.Logger) error {
 	for _, p := range ps.items {
-		if h, ok := p.impl.(plugin.HealthChecker); ok {
-			if err := h.Healthy(ctx); err != nil {
+		h, ok := p.impl.(plugin.HealthChecker)
+		if !ok {
+			continue
+		}
+		err := h.Healthy(ctx)
+		if !p.advisory {
+			if err != nil {
 				return fmt.Errorf("plug-in %s: %w", p.name, err)
+			}
+			continue
+		}
+		if was := p.down.Swap(err != nil); was != (err != nil) {
+			if err != nil {
+				log.WarnContext(ctx, "claims source unhealthy; its claims are left out (on_error: omit)", "plugin", p.name, "err", err)
+			} else {
+				log.InfoContext(ctx, "claims source healthy again", "plugin", p.name)
 			}
 		}
 	}

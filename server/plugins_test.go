@@ -84,8 +84,14 @@ func newLifecycleServer(t *testing.T, log *callLog, built map[string]*recorder, 
 	cfg.Issuer = "http://127.0.0.1:8080/"
 	cfg.Claims.Sources = []config.ClaimsSource{{Type: "users"}}
 	for _, s := range sources {
+		// "name~omit" is a recorder under on_error: omit; the others are
+		// under fail, so that their health decides readiness.
+		s, policy, ok := strings.Cut(s, "~")
+		if !ok {
+			policy = "fail"
+		}
 		name, initErr, _ := strings.Cut(s, ":")
-		cfg.Claims.Sources = append(cfg.Claims.Sources, config.ClaimsSource{Type: "recorder",
+		cfg.Claims.Sources = append(cfg.Claims.Sources, config.ClaimsSource{Type: "recorder", OnError: policy,
 			Config: map[string]any{"name": name, "init_error": initErr}})
 	}
 	return server.New(t.Context(), cfg, server.Options{Plugins: plugin.Factories{"recorder": factory}})
@@ -141,6 +147,31 @@ func TestPluginLifecycle(t *testing.T) {
 	}
 	if want := []string{"close second", "close first"}; !slices.Equal(closes, want) {
 		t.Errorf("closes %q, want %q (reverse order, once each)", closes, want)
+	}
+}
+
+// TestOmitSourceDoesNotDecideReadiness: a claims source under on_error:
+// omit that is down leaves the node ready (its claims are left out); its
+// health is still asked.
+func TestOmitSourceDoesNotDecideReadiness(t *testing.T) {
+	log := &callLog{}
+	built := map[string]*recorder{}
+	var unwell error
+	srv, err := newLifecycleServer(t, log, built, &unwell, "optional~omit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	unwell = errors.New("directory unreachable")
+	req := httptest.NewRequest("GET", "/monitor/v1/ping", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.APIToken())
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("ping with an unhealthy omit source = %d, want 200", rec.Code)
+	}
+	if !slices.Contains(log.get(), "healthy optional") {
+		t.Errorf("readiness did not ask the omit source: %q", log.get())
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/loginui"
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/plugin/sqlclaims"
 	"github.com/keyward/keyward/plugin/users"
 	"github.com/keyward/keyward/store"
 )
@@ -77,6 +78,7 @@ type Server struct {
 
 	purgeJobs []*purgeJob
 	sessions  *session.Service
+	claims    *claims.Resolver // for discovery's claims_supported
 	// backchannel delivers back-channel logouts; its workers run from New
 	// to Close (not only under Run), so that a node serving through
 	// Handler notifies too.
@@ -148,10 +150,20 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	issuer := strings.TrimSuffix(cfg.Issuer, "/")
-	resolver, err := s.claimsResolver(opts)
+	sessions := &session.Service{
+		Store:  s.stores.Ephemeral.SubjectSessions,
+		MACKey: keys.SessionMAC,
+		Config: session.Config{MaxLife: cfg.Sessions.MaxLife, AuthLife: cfg.Sessions.AuthLife, MaxIdle: cfg.Sessions.MaxIdle,
+			QuotaPerSubject: cfg.Sessions.QuotaPerSubject},
+		Now:  s.now,
+		Rand: rand.Reader,
+		Log:  s.log,
+	}
+	resolver, err := s.claimsResolver(opts, sessions)
 	if err != nil {
 		return nil, err
 	}
+	s.claims = resolver
 	handlers, err := s.buildGrantHandlers(opts)
 	if err != nil {
 		return nil, err
@@ -172,15 +184,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime,
 		RotateRefreshToken:   cfg.Tokens.RotateRefreshTokens,
 		IDTokenLifetime:      cfg.Tokens.IDTokenLifetime,
-	}
-	sessions := &session.Service{
-		Store:  s.stores.Ephemeral.SubjectSessions,
-		MACKey: keys.SessionMAC,
-		Config: session.Config{MaxLife: cfg.Sessions.MaxLife, AuthLife: cfg.Sessions.AuthLife, MaxIdle: cfg.Sessions.MaxIdle,
-			QuotaPerSubject: cfg.Sessions.QuotaPerSubject},
-		Now:  s.now,
-		Rand: rand.Reader,
-		Log:  s.log,
 	}
 	authzSvc := &authz.Service{
 		Config: authz.Config{
@@ -449,8 +452,8 @@ func loadUsers(cfg config.Config) (*users.Directory, error) {
 	}
 }
 
-func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
-	var sources []plugin.ClaimsSource
+func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claims.Resolver, error) {
+	var sources []claims.Source
 	for i, src := range s.cfg.Claims.Sources {
 		var (
 			cs  plugin.ClaimsSource
@@ -463,17 +466,34 @@ func (s *Server) claimsResolver(opts Options) (*claims.Resolver, error) {
 			cs = s.users
 		case src.Type == "webhook":
 			cs, err = newWebhookClaimsSource(src)
+		case src.Type == "sql":
+			cs, err = sqlclaims.New(sqlclaims.Config{
+				Driver:       src.Driver,
+				DSN:          string(src.DSN),
+				DSNFile:      src.DSNFile,
+				Query:        src.Query,
+				Claims:       src.Claims,
+				JSONColumns:  src.JSONColumns,
+				Timeout:      src.Timeout,
+				MaxOpenConns: src.MaxOpenConns,
+			})
+		case src.Type == "session":
+			cs, err = session.NewClaimsSource(sessions, src.SupportedClaims)
 		default:
-			err = fmt.Errorf("unknown type %q (want users, webhook or a plug-in type of this build)", src.Type)
+			err = fmt.Errorf("unknown type %q (want users, webhook, sql, session or a plug-in type of this build)", src.Type)
 		}
 		path := fmt.Sprintf("claims.sources[%d]", i)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		s.plugins.add(path, src.Type, cs)
-		sources = append(sources, cs)
+		if src.OnError == claims.OnErrorFail {
+			s.plugins.add(path, src.Type, cs)
+		} else {
+			s.plugins.addAdvisory(path, src.Type, cs)
+		}
+		sources = append(sources, claims.Source{Name: fmt.Sprintf("%s (%s)", path, src.Type), Source: cs, OnError: src.OnError})
 	}
-	return claims.NewResolver(sources, s.log)
+	return claims.New(sources, s.log)
 }
 
 // buildClaimsSource runs a plug-in factory on its raw configuration.
@@ -515,7 +535,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if _, err := s.stores.Durable.Keys.List(ctx); err != nil {
 		return fmt.Errorf("durable store: %w", err)
 	}
-	return s.plugins.healthy(ctx)
+	return s.plugins.healthy(ctx, s.log)
 }
 
 // Run serves HTTP on the configured listeners and runs the background work

@@ -81,7 +81,7 @@ func TestNewResolverConflicts(t *testing.T) {
 		wantErr string
 	}{
 		{name: "file catch-all plus specific hook", sources: []plugin.ClaimsSource{dir, hook("email", "loyalty_*")}},
-		{name: "two catch-alls", sources: []plugin.ClaimsSource{dir, hook("*")}, wantErr: `claim "*" is advertised by claims sources 0 and 1`},
+		{name: "two catch-alls", sources: []plugin.ClaimsSource{dir, hook("*")}, wantErr: `claim "*" is advertised by both claims source 0 and claims source 1`},
 		{name: "same name twice", sources: []plugin.ClaimsSource{hook("email", "name"), hook("email")}, wantErr: `claim "email"`},
 		{name: "same prefix twice", sources: []plugin.ClaimsSource{hook("x_*"), hook("x_*")}, wantErr: `claim "x_*"`},
 		{name: "nil source", sources: []plugin.ClaimsSource{dir, nil}, wantErr: "nil"},
@@ -176,16 +176,91 @@ func TestResolverPartialFailure(t *testing.T) {
 	down := hookSource(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}), "email")
-	r, err := claims.NewResolver([]plugin.ClaimsSource{file, down}, nil)
+	for _, policy := range []string{claims.OnErrorOmit, claims.OnErrorFail} {
+		t.Run(policy, func(t *testing.T) {
+			r, err := claims.New([]claims.Source{{Name: "file", Source: file}, {Name: "hook", Source: down, OnError: policy}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Get(t.Context(), plugin.ClaimsRequest{Subject: "alice", Claims: []string{"name", "email"}})
+			if policy == claims.OnErrorFail {
+				if !errors.Is(err, oauth.TemporarilyUnavailable("")) {
+					t.Fatalf("Get err = %v, want temporarily_unavailable", err)
+				}
+			} else if err != nil {
+				t.Fatalf("Get err = %v, want nil under omit", err)
+			}
+			if diff := cmp.Diff(map[string]any{"name": "Alice"}, got); diff != "" {
+				t.Errorf("partial claims (-want +got):\n%s", diff)
+			}
+			if n := r.Failures()["hook"]; n != 1 {
+				t.Errorf("failures of hook = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// hanging never answers until its context is done, and then not at once.
+type hanging struct{ started, release chan struct{} }
+
+func (h hanging) Claims(ctx context.Context, _ plugin.ClaimsRequest) (map[string]any, error) {
+	h.started <- struct{}{}
+	<-h.release // ignores ctx: a misbehaving plug-in
+	return map[string]any{"email": "late@example.com"}, nil
+}
+
+func (hanging) SupportedClaims() []string { return []string{"email"} }
+
+// TestResolverDeadline: Get returns at the request deadline even when a
+// source ignores its context; the other sources' claims are kept.
+func TestResolverDeadline(t *testing.T) {
+	file := directory(t, users.User{Sub: "alice", Claims: map[string]any{"name": "Alice"}})
+	h := hanging{started: make(chan struct{}, 2), release: make(chan struct{})}
+	defer close(h.release)
+	for _, policy := range []string{claims.OnErrorOmit, claims.OnErrorFail} {
+		t.Run(policy, func(t *testing.T) {
+			r, err := claims.New([]claims.Source{{Name: "file", Source: file}, {Name: "slow", Source: h, OnError: policy}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			var got map[string]any
+			go func() {
+				defer close(done)
+				got, err = r.Get(ctx, plugin.ClaimsRequest{Subject: "alice", Claims: []string{"name", "email"}})
+			}()
+			<-h.started
+			cancel()
+			<-done
+			if policy == claims.OnErrorFail != (err != nil) {
+				t.Errorf("Get err = %v under %s", err, policy)
+			}
+			if _, ok := got["email"]; ok {
+				t.Errorf("claims = %v, want no email from the hanging source", got)
+			}
+		})
+	}
+}
+
+func TestNewOnErrorPolicy(t *testing.T) {
+	_, err := claims.New([]claims.Source{{Name: "claims.sources[0] (x)", Source: directory(t), OnError: "ignore"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "claims.sources[0] (x)") || !strings.Contains(err.Error(), "ignore") {
+		t.Errorf("New err = %v, want one naming the source and the bad policy", err)
+	}
+}
+
+func TestSupported(t *testing.T) {
+	r, err := claims.New([]claims.Source{
+		{Name: "a", Source: hookSource(t, http.NotFoundHandler(), "email", "loyalty_*")},
+		{Name: "b", Source: hookSource(t, http.NotFoundHandler(), "login_ip", "email_verified")},
+		{Name: "c", Source: &recording{}},
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.Get(t.Context(), plugin.ClaimsRequest{Subject: "alice", Claims: []string{"name", "email"}})
-	if !errors.Is(err, oauth.TemporarilyUnavailable("")) {
-		t.Fatalf("Get err = %v, want temporarily_unavailable", err)
-	}
-	if diff := cmp.Diff(map[string]any{"name": "Alice"}, got); diff != "" {
-		t.Errorf("partial claims (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"*", "email", "email_verified", "login_ip", "loyalty_*"}, r.Supported()); diff != "" {
+		t.Errorf("Supported (-want +got):\n%s", diff)
 	}
 }
 

@@ -361,10 +361,15 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 	if len(idNames) > 0 && s.Claims != nil {
 		got, err := s.Claims.Get(ctx, s.claimsRequest(g, idNames, oauth.ClaimsTransportIDToken))
 		if err != nil {
-			// A failing source must not block sign-in: the ID token
-			// carries what the other sources supplied (Resolver.Get
-			// returns partial results), and the failure is logged.
-			s.log().WarnContext(ctx, "claims source failed for id token", "client_id", client.ID, "err", err)
+			// Only a source under on_error: fail reports an error here
+			// (temporarily_unavailable); one under on_error: omit has been
+			// logged and counted by the resolver and its claims left out,
+			// so that it does not block sign-in.
+			var oe *oauth.Error
+			if errors.As(err, &oe) {
+				return "", oe
+			}
+			return "", s.serverError(ctx, "get id token claims", err)
 		}
 		maps.Copy(idc, got)
 	}

@@ -82,6 +82,13 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]
 	if len(names) > 0 && s.Claims != nil {
 		got, err := s.Claims.Get(ctx, s.claimsRequest(g, names, oauth.ClaimsTransportUserInfo))
 		if err != nil {
+			// A source under on_error: fail is down: temporarily_unavailable
+			// (the resolver's *oauth.Error); sources under on_error: omit
+			// never get here, their claims are simply left out.
+			var oe *oauth.Error
+			if errors.As(err, &oe) {
+				return nil, oe
+			}
 			return nil, s.serverError(ctx, "get userinfo claims", err)
 		}
 		maps.Copy(out, got)

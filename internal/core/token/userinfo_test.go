@@ -1,8 +1,10 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/store"
@@ -101,23 +104,83 @@ func (failingSource) Claims(context.Context, plugin.ClaimsRequest) (map[string]a
 	return nil, errors.New("ldap://10.0.0.1 refused: password=hunter2")
 }
 
-// TestClaimsSourceFailure: UserInfo answers server_error without details;
-// the ID token is still issued (sign-in must not depend on every source).
+// failingSupplier is a failing source that owns email and email_verified.
+type failingSupplier struct{ failingSource }
+
+func (failingSupplier) SupportedClaims() []string { return []string{"email", "email_verified"} }
+
+func twoSources(t *testing.T, onError string, log *bytes.Buffer) *claims.Resolver {
+	t.Helper()
+	r, err := claims.New([]claims.Source{
+		{Name: "claims.sources[0] (users)", Source: directory(t)},
+		{Name: "claims.sources[1] (ldap)", Source: failingSupplier{}, OnError: onError},
+	}, slog.New(slog.NewTextHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestClaimsSourceFailure: a failing source under on_error: omit leaves its
+// claims out of the ID token and UserInfo (logged, counted); under
+// on_error: fail both the token endpoint and UserInfo answer
+// temporarily_unavailable (503). A resolver failing otherwise is a
+// server_error without details.
 func TestClaimsSourceFailure(t *testing.T) {
-	e := newEnv(t)
-	e.svc.Claims = resolverFunc(failingSource{}.Claims)
-	resp := e.redeem(codeOpts{})
-	if resp.IDToken == "" {
-		t.Fatal("no id token")
-	}
-	_, err := e.svc.UserInfo(t.Context(), resp.AccessToken)
-	wantOAuthError(t, err, oauth.ErrCodeServerError, http.StatusInternalServerError)
-	if oe := oauth.AsError(err); strings.Contains(oe.Description, "ldap") {
-		t.Errorf("description leaks the cause: %q", oe.Description)
-	}
-	if !strings.Contains(e.logs.String(), "refused") {
-		t.Errorf("cause not logged:\n%s", e.logs)
-	}
+	t.Run("omit", func(t *testing.T) {
+		e := newEnv(t)
+		var logs bytes.Buffer
+		r := twoSources(t, claims.OnErrorOmit, &logs)
+		e.svc.Claims = r
+		resp := e.redeem(codeOpts{})
+		idc, _ := e.payload(resp.IDToken)
+		if _, ok := idc["email_verified"]; ok {
+			t.Errorf("id token has email_verified from a failed source: %v", idc)
+		}
+		got, err := e.svc.UserInfo(t.Context(), resp.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["name"] != "Alice Adams" || got["email"] != nil {
+			t.Errorf("userinfo = %v, want name and no email", got)
+		}
+		if n := r.Failures()["claims.sources[1] (ldap)"]; n != 2 {
+			t.Errorf("failures counted = %d, want 2", n)
+		}
+		if !strings.Contains(logs.String(), "claims.sources[1] (ldap)") || !strings.Contains(logs.String(), "on_error=omit") {
+			t.Errorf("failure not logged with the source name:\n%s", logs.String())
+		}
+	})
+	t.Run("fail", func(t *testing.T) {
+		e := newEnv(t)
+		var logs bytes.Buffer
+		e.svc.Claims = twoSources(t, claims.OnErrorFail, &logs)
+		c := e.code(codeOpts{})
+		_, err := e.svc.Token(t.Context(), basic("basic", basicSecret, codeForm(c)))
+		wantOAuthError(t, err, oauth.ErrCodeTemporarilyUnavailable, http.StatusServiceUnavailable)
+
+		e.svc.Claims = twoSources(t, claims.OnErrorOmit, &logs)
+		resp := e.redeem(codeOpts{})
+		e.svc.Claims = twoSources(t, claims.OnErrorFail, &logs)
+		_, err = e.svc.UserInfo(t.Context(), resp.AccessToken)
+		wantOAuthError(t, err, oauth.ErrCodeTemporarilyUnavailable, http.StatusServiceUnavailable)
+		if oe := oauth.AsError(err); strings.Contains(oe.Description, "ldap") || strings.Contains(oe.Description, "hunter2") {
+			t.Errorf("description leaks the cause: %q", oe.Description)
+		}
+	})
+	t.Run("resolver failure", func(t *testing.T) {
+		e := newEnv(t)
+		resp := e.redeem(codeOpts{})
+		e.svc.Claims = resolverFunc(failingSource{}.Claims)
+		_, err := e.svc.UserInfo(t.Context(), resp.AccessToken)
+		wantOAuthError(t, err, oauth.ErrCodeServerError, http.StatusInternalServerError)
+		if oe := oauth.AsError(err); strings.Contains(oe.Description, "ldap") {
+			t.Errorf("description leaks the cause: %q", oe.Description)
+		}
+		if !strings.Contains(e.logs.String(), "refused") {
+			t.Errorf("cause not logged:\n%s", e.logs)
+		}
+	})
 }
 
 // resolverFunc adapts a function to ClaimsResolver, for tests.
