@@ -157,14 +157,6 @@ func jwtClaims(t *testing.T, v string) map[string]any {
 	return m
 }
 
-// userInfo calls UserInfo with the bearer token and decodes the answer.
-func (e *env) userInfo(at string) (int, map[string]any) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+at)
-	return e.doJSON(req)
-}
-
 // TestConsentShapesTokens: one consent with every token-shaping member,
 // and the tokens, UserInfo and introspection show each effect.
 func TestConsentShapesTokens(t *testing.T) {
