@@ -38,10 +38,10 @@ const (
 	PeopleDN     = "ou=people,dc=example,dc=org"
 	BindDN       = "cn=keyward,dc=example,dc=org"
 	BindPassword = "service-secret"
-	// Users with passwords: alice/alice-password, bob/bob-password; carol
-	// has none.
-	AlicePassword = "alice-password"
-	BobPassword   = "bob-password"
+	// Users with passwords (not the demo users' ones, so a test can tell
+	// which directory answered): alice and bob; carol has none.
+	AlicePassword = "alice-ldap-secret"
+	BobPassword   = "bob-ldap-secret"
 )
 
 //go:embed testdata/seed.ldif
@@ -220,14 +220,45 @@ func (s *Server) Restart() {
 }
 
 // Pause stops the slapd process (SIGSTOP): connections are still accepted
-// by the kernel but nothing answers, like a hung directory.
+// by the kernel but nothing answers, like a hung directory. It returns once
+// every thread of slapd has stopped (the signal is delivered
+// asynchronously, and a thread still running would answer a request).
 func (s *Server) Pause() {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil && !s.paused {
-		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
-		s.paused = true
+	if s.cmd == nil || s.paused {
+		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	s.paused = true
+	for i := 0; !allStopped(s.cmd.Process.Pid); i++ {
+		if i == 1000 {
+			s.t.Fatal("slapd did not stop after SIGSTOP")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped),
+// from /proc/<pid>/task/<tid>/stat.
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			return false
+		}
+		// "tid (comm) S …": the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume continues a paused slapd (SIGCONT).

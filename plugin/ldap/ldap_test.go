@@ -254,14 +254,15 @@ func TestDirectoryDownAndBack(t *testing.T) {
 		t.Fatalf("claims = %v", got)
 	}
 	s.Stop()
-	if _, err := src.Claims(t.Context(), plugin.ClaimsRequest{Subject: "alice", Claims: []string{"name"}}); err == nil {
-		t.Error("Claims with the directory down: no error")
+	var oe *oauth.Error
+	if _, err := src.Claims(t.Context(), plugin.ClaimsRequest{Subject: "alice", Claims: []string{"name"}}); !errors.As(err, &oe) || oe.Code != oauth.ErrCodeTemporarilyUnavailable {
+		t.Errorf("Claims with the directory down: %v, want temporarily_unavailable", err)
 	}
 	if err := src.Healthy(t.Context()); err == nil {
 		t.Error("Healthy with the directory down: no error")
 	}
-	if _, err := src.Authenticate(t.Context(), "alice", testldap.AlicePassword); err == nil || errors.Is(err, plugin.ErrInvalidCredentials) {
-		t.Errorf("Authenticate with the directory down: %v, want an outage error", err)
+	if _, err := src.Authenticate(t.Context(), "alice", testldap.AlicePassword); !errors.As(err, &oe) || oe.Code != oauth.ErrCodeTemporarilyUnavailable {
+		t.Errorf("Authenticate with the directory down: %v, want temporarily_unavailable", err)
 	}
 	s.Restart()
 	if err := src.Healthy(t.Context()); err != nil {

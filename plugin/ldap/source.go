@@ -15,6 +15,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 )
 
@@ -143,7 +144,7 @@ func (s *Source) Claims(ctx context.Context, req plugin.ClaimsRequest) (map[stri
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ldap claims: %w", err)
+		return nil, unavailable(fmt.Errorf("ldap claims: %w", err))
 	}
 	if entry == nil {
 		return out, nil
@@ -320,9 +321,22 @@ func (s *Source) Authenticate(ctx context.Context, username, password string) (s
 		return "", ErrInvalidCredentials
 	}
 	if err != nil {
-		return "", fmt.Errorf("ldap authenticate: %w", err)
+		return "", unavailable(fmt.Errorf("ldap authenticate: %w", err))
 	}
 	return sub, nil
+}
+
+// unavailable turns an outage — a network error, a timeout, the request's
+// context ending — into temporarily_unavailable (RFC 6749 §5.2, 503), as
+// the web hook plug-ins do, with err as its cause (errors.Is still finds
+// context.DeadlineExceeded). A directory that answered (a filter matching
+// several entries, a refused service bind) stays a plain error: a
+// configuration problem.
+func unavailable(err error) error {
+	if !broken(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return oauth.TemporarilyUnavailable("the directory is unavailable").WithCause(err)
 }
 
 func randomHex() string {
