@@ -12,8 +12,8 @@ import (
 // login.directory and grants.password.handler ldap can check passwords
 // against it.
 type ldapSource struct {
-	id   string
-	src  *ldap.Source
+	id  string
+	src *ldap.Source
 }
 
 func newLDAPClaimsSource(src config.ClaimsSource) (*ldap.Source, error) {
