@@ -85,7 +85,7 @@ func (s *Server) buildGrantHandlers(opts Options) (*grantHandlers, error) {
 				URL: k.cfg.URL, BearerToken: string(k.cfg.Token), HMACSecret: []byte(k.cfg.HMACSecret), Timeout: k.cfg.Timeout,
 			})
 		default:
-			err = fmt.Errorf("unknown handler %q (want %s, webhook or a plug-in type of this build)", typ, k.builtIn)
+			err = fmt.Errorf("unknown handler %q (want %s, webhook or a plug-in type of this build)", typ, builtIns(k.path, k.builtIn))
 		}
 		if err == nil && !k.set(p) {
 			err = fmt.Errorf("plug-in %T is not a %s grant handler", p, k.kind)

@@ -61,3 +61,11 @@ func (s *Server) loginAuthenticator() (users.Authenticator, error) {
 	}
 	return dir, nil
 }
+
+// builtIns names the built-in handler types of a grant, for messages.
+func builtIns(path, builtIn string) string {
+	if path == "grants.password" {
+		return builtIn + ", ldap"
+	}
+	return builtIn
+}
