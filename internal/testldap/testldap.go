@@ -69,15 +69,14 @@ type Server struct {
 	// RootCAs is CAFile as a pool.
 	RootCAs *x509.CertPool
 
-	t        testing.TB
-	dir      string
-	conf     string
-	listen   string
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	paused   bool
-	stopOnce sync.Once
+	t      testing.TB
+	dir    string
+	conf   string
+	listen string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	paused bool
 }
 
 func required() bool {

@@ -67,6 +67,9 @@ func TestLDAPLoginAndUserInfo(t *testing.T) {
 		t.Fatalf("sign-in with the directory password: status %d, want 303", resp.StatusCode)
 	}
 	resp, page = b.follow(resp)
+	if resp.StatusCode != 200 || !strings.Contains(page, `value="allow"`) {
+		t.Fatalf("consent page: status %d", resp.StatusCode)
+	}
 	consent := hiddenFields(page)
 	consent.Set("action", "allow")
 	resp, _ = b.submit("/login/consent", consent)
