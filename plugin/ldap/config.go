@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"os"
@@ -69,6 +70,17 @@ type Config struct {
 	// operation.
 	PoolSize int
 	Timeout  time.Duration
+}
+
+// LogValue keeps the bind password out of structured logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", c.URL), slog.String("bind_dn", c.BindDN),
+		slog.String("base_dn", c.BaseDN), slog.String("filter", c.Filter))
+}
+
+// String keeps the bind password out of %v output.
+func (c Config) String() string {
+	return fmt.Sprintf("ldap.Config{URL: %q, BindDN: %q, BaseDN: %q, Filter: %q}", c.URL, c.BindDN, c.BaseDN, c.Filter)
 }
 
 // attrName is an LDAP attribute description without options (RFC 4512

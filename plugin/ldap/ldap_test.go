@@ -3,6 +3,7 @@ package ldap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -448,5 +449,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := ldap.New(base()); err != nil {
 		t.Fatalf("New(valid) = %v", err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "ldap", base())
+	if printed := fmt.Sprintf("%v %+v %s", base(), base(), logged.String()); strings.Contains(printed, "pw-secret") {
+		t.Errorf("the bind password is printed: %s", printed)
 	}
 }

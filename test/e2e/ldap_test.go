@@ -40,7 +40,7 @@ func ldapEnv(t *testing.T) (*env, *testldap.Server) {
 // UserInfo carry the directory's claims; the demo users file is not
 // consulted.
 func TestLDAPLoginAndUserInfo(t *testing.T) {
-	e, _ := ldapEnv(t)
+	e, dir := ldapEnv(t)
 	r := e.newRP(nil)
 	b := e.newBrowser()
 	verifier := oauth2.GenerateVerifier()
@@ -62,6 +62,14 @@ func TestLDAPLoginAndUserInfo(t *testing.T) {
 			t.Fatalf("sign-in as %q with %q: status %d, want the form again", cred[0], cred[1], resp.StatusCode)
 		}
 	}
+	// With the directory down the UI asks to try again rather than
+	// calling the password wrong.
+	dir.Stop()
+	resp, down := signIn(page, "alice", testldap.AlicePassword)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(down, "try again") || strings.Contains(down, "incorrect") {
+		t.Fatalf("sign-in with the directory down: status %d:\n%s", resp.StatusCode, down)
+	}
+	dir.Restart()
 	resp, _ = signIn(page, "alice", testldap.AlicePassword)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in with the directory password: status %d, want 303", resp.StatusCode)
