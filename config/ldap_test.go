@@ -82,3 +82,17 @@ func TestLDAPValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestLoginDirectoryFromEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keyward.yaml")
+	if err := os.WriteFile(file, []byte("claims:\n  sources:"+ldapSource), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Sources{File: file, Environ: []string{"KEYWARD_LOGIN_DIRECTORY=ldap", "KEYWARD_GRANTS_PASSWORD_HANDLER=ldap"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Login.Directory != "ldap" || cfg.Grants.Password.Handler != "ldap" {
+		t.Errorf("login.directory = %q, grants.password.handler = %q", cfg.Login.Directory, cfg.Grants.Password.Handler)
+	}
+}
