@@ -38,6 +38,8 @@ func mapping() map[string]string {
 		"address.locality":       "l",
 		"address.region":         "st",
 		"address.postal_code":    "postalCode",
+		"address.formatted":      "postalAddress",
+		"updated_at":             "modifyTimestamp",
 		"groups":                 "ou[]",
 		"middle_name":            "initials",
 	}
@@ -118,9 +120,16 @@ func TestMapping(t *testing.T) {
 	})
 	t.Run("false boolean and single values", func(t *testing.T) {
 		got := claims(t, src, "bob", "email_verified", "emails", "groups", "address", "name")
-		want := map[string]any{"email_verified": false, "emails": []any{"bob@example.org"}, "name": "Bob Brown"}
+		want := map[string]any{"email_verified": false, "emails": []any{"bob@example.org"}, "name": "Bob Brown",
+			"address": map[string]any{"formatted": "2 Side Street\nSpringfield, IL 62702\nUSA"}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Error(diff)
+		}
+	})
+	t.Run("updated_at from Generalized Time", func(t *testing.T) {
+		got := claims(t, src, "bob", "updated_at")
+		if at, ok := got["updated_at"].(int64); !ok || at < 1700000000 {
+			t.Errorf("updated_at = %#v, want seconds since the epoch", got["updated_at"])
 		}
 	})
 	t.Run("unmapped claims", func(t *testing.T) {
@@ -129,7 +138,7 @@ func TestMapping(t *testing.T) {
 		}
 	})
 	t.Run("supported claims", func(t *testing.T) {
-		want := []string{"address", "email", "email_verified", "emails", "family_name", "given_name", "groups", "middle_name", "name", "nickname", "phone_number"}
+		want := []string{"address", "email", "email_verified", "emails", "family_name", "given_name", "groups", "middle_name", "name", "nickname", "phone_number", "updated_at"}
 		if diff := cmp.Diff(want, src.SupportedClaims()); diff != "" {
 			t.Error(diff)
 		}
