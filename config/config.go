@@ -54,6 +54,7 @@ type Config struct {
 	Logout       Logout       `koanf:"logout"`
 	Registration Registration `koanf:"registration"`
 	Claims       Claims       `koanf:"claims"`
+	Login        Login        `koanf:"login"`
 	Grants       Grants       `koanf:"grants"`
 	Keys         Keys         `koanf:"keys"`
 	Cluster      Cluster      `koanf:"cluster"`
@@ -177,7 +178,8 @@ type Claims struct {
 
 // ClaimsSource is one configured claims source.
 type ClaimsSource struct {
-	// Type is "users" (the users file), "webhook", "sql" or "session".
+	// Type is "users" (the users file), "webhook", "ldap", "sql" or
+	// "session".
 	Type            string        `koanf:"type"`
 	URL             string        `koanf:"url"`
 	Token           Secret        `koanf:"token"`
@@ -188,18 +190,44 @@ type ClaimsSource struct {
 	// (the default: its claims are left out, the failure logged and
 	// counted) or fail (temporarily_unavailable).
 	OnError string `koanf:"on_error"`
-	// Driver, DSN (or DSNFile), Query, Claims, JSONColumns and
-	// MaxOpenConns configure the sql type (plugin/sqlclaims).
-	Driver       string            `koanf:"driver"`
-	DSN          Secret            `koanf:"dsn"`
-	DSNFile      string            `koanf:"dsn_file"`
-	Query        string            `koanf:"query"`
-	Claims       map[string]string `koanf:"claims"`
-	JSONColumns  []string          `koanf:"json_columns"`
-	MaxOpenConns int               `koanf:"max_open_conns"`
+	// Claims maps claim → column (sql) or claim → attribute (ldap).
+	Claims map[string]string `koanf:"claims"`
+	// Driver, DSN (or DSNFile), Query, JSONColumns and MaxOpenConns
+	// configure the sql type (plugin/sqlclaims).
+	Driver       string   `koanf:"driver"`
+	DSN          Secret   `koanf:"dsn"`
+	DSNFile      string   `koanf:"dsn_file"`
+	Query        string   `koanf:"query"`
+	JSONColumns  []string `koanf:"json_columns"`
+	MaxOpenConns int      `koanf:"max_open_conns"`
 	// Config is the raw configuration of a plug-in type added by a
 	// downstream build (server.Options.Plugins).
 	Config map[string]any `koanf:"config"`
+
+	// ID names the source, so that login.directory can choose one of
+	// several ldap sources.
+	ID string `koanf:"id"`
+
+	// The keys of a type ldap source (docs/configuration.md); URL is
+	// ldap:// or ldaps://, Timeout bounds each dial and operation.
+	StartTLS         bool   `koanf:"start_tls"`
+	CAFile           string `koanf:"ca_file"`
+	BindDN           string `koanf:"bind_dn"`
+	BindPassword     Secret `koanf:"bind_password"`
+	BindPasswordFile string `koanf:"bind_password_file"`
+	BaseDN           string `koanf:"base_dn"`
+	Filter           string `koanf:"filter"`
+	SubjectAttribute string `koanf:"subject_attribute"`
+	LoginFilter      string `koanf:"login_filter"`
+	PoolSize         int    `koanf:"pool_size"`
+}
+
+// Login configures the reference login UI.
+type Login struct {
+	// Directory is where the reference login UI checks passwords: "users"
+	// (the users file, the default), "ldap" (the one ldap claims source),
+	// or the id of an ldap claims source.
+	Directory string `koanf:"directory"`
 }
 
 // Grants chooses the handler plug-ins of the grants that involve no
@@ -557,16 +585,21 @@ func (c *Config) Validate() []error {
 	if len(c.Claims.Sources) == 0 {
 		add("claims.sources must name at least one source")
 	}
+	ldapIDs := map[string]bool{}
+	ldapSources := 0
 	for i, src := range c.Claims.Sources {
 		// Types other than the built-in ones may come from plug-ins of a
 		// downstream build; the server refuses a type it has no factory for.
 		switch src.Type {
 		case "":
-			add("claims.sources[%d]: type is required (users, webhook, sql, session or a plug-in type)", i)
+			add("claims.sources[%d]: type is required (users, webhook, ldap, sql, session or a plug-in type)", i)
 		case "webhook":
 			if u, err := url.Parse(src.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 				add("claims.sources[%d]: webhook url %q must be an http(s) URL", i, src.URL)
 			}
+		case "ldap":
+			ldapSources++
+			errs = append(errs, src.validateLDAP(fmt.Sprintf("claims.sources[%d]", i))...)
 		case "sql":
 			if src.Driver != "postgres" && src.Driver != "mysql" {
 				add("claims.sources[%d]: sql driver %q must be postgres or mysql", i, src.Driver)
@@ -599,6 +632,29 @@ func (c *Config) Validate() []error {
 		for _, key := range src.foreignKeys() {
 			add("claims.sources[%d]: %s does not apply to type %s", i, key, src.Type)
 		}
+		if src.Type != "ldap" {
+			if keys := src.ldapKeys(); len(keys) > 0 {
+				add("claims.sources[%d]: %s apply to type ldap only", i, strings.Join(keys, ", "))
+			}
+		}
+		if src.ID != "" {
+			if ldapIDs[src.ID] {
+				add("claims.sources[%d]: id %q is used twice", i, src.ID)
+			}
+			ldapIDs[src.ID] = src.Type == "ldap"
+		}
+	}
+	switch d := c.Login.Directory; {
+	case d == "", d == "users":
+	case d == "ldap":
+		if ldapSources != 1 {
+			add("login.directory ldap needs exactly one claims source of type ldap (there are %d); with several, name one by its id", ldapSources)
+		}
+	case !ldapIDs[d]:
+		add("login.directory %q must be users, ldap or the id of a claims source of type ldap", d)
+	}
+	if c.Grants.Password.Handler == "ldap" && ldapSources != 1 && !ldapIDs[c.Login.Directory] {
+		add("grants.password.handler ldap needs one claims source of type ldap, or login.directory naming one of several by its id")
 	}
 	errs = append(errs, c.Grants.validate(c.Dev)...)
 	switch strings.ToLower(c.Log.Level) {
@@ -619,6 +675,8 @@ func (src ClaimsSource) foreignKeys() []string {
 		"webhook": {"url", "token", "hmac_secret", "timeout", "supported_claims"},
 		"sql":     {"driver", "dsn", "dsn_file", "query", "claims", "json_columns", "max_open_conns", "timeout"},
 		"session": {"supported_claims"},
+		// The ldap-only keys are checked by ldapKeys.
+		"ldap": {"url", "timeout", "claims"},
 	}
 	allowed, known := uses[src.Type]
 	if !known {
@@ -638,6 +696,58 @@ func (src ClaimsSource) foreignKeys() []string {
 		}
 	}
 	return out
+}
+
+// ldapKeys lists the ldap-only keys that are set.
+func (src ClaimsSource) ldapKeys() []string {
+	var keys []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{
+		{"start_tls", src.StartTLS}, {"ca_file", src.CAFile != ""}, {"bind_dn", src.BindDN != ""},
+		{"bind_password", src.BindPassword != ""}, {"bind_password_file", src.BindPasswordFile != ""},
+		{"base_dn", src.BaseDN != ""}, {"filter", src.Filter != ""}, {"subject_attribute", src.SubjectAttribute != ""},
+		{"login_filter", src.LoginFilter != ""}, {"pool_size", src.PoolSize != 0},
+	} {
+		if k.set {
+			keys = append(keys, k.name)
+		}
+	}
+	return keys
+}
+
+// validateLDAP checks the keys of a type ldap source that need no file or
+// network; the server checks the rest when it builds the source
+// (plugin/ldap), and connects at start.
+func (src ClaimsSource) validateLDAP(path string) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(path+": "+format, args...)) }
+	if u, err := url.Parse(src.URL); err != nil || u.Host == "" || (u.Scheme != "ldap" && u.Scheme != "ldaps") {
+		add("ldap url %q must be ldap://host[:port] or ldaps://host[:port]", src.URL)
+	}
+	if src.BindDN == "" {
+		add("bind_dn is required")
+	}
+	if (src.BindPassword == "") == (src.BindPasswordFile == "") {
+		add("set one of bind_password and bind_password_file")
+	}
+	if src.BaseDN == "" {
+		add("base_dn is required")
+	}
+	if !strings.Contains(src.Filter, "{sub}") {
+		add("filter %q must contain {sub}", src.Filter)
+	}
+	if src.LoginFilter != "" && !strings.Contains(src.LoginFilter, "{username}") {
+		add("login_filter %q must contain {username}", src.LoginFilter)
+	}
+	if len(src.Claims) == 0 {
+		add("claims must map at least one claim to an attribute")
+	}
+	if src.PoolSize < 0 {
+		add("pool_size must not be negative (0: the default)")
+	}
+	return errs
 }
 
 func isLoopbackHost(h string) bool {

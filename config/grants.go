@@ -36,6 +36,11 @@ func (g Grants) validate(dev bool) []error {
 func (h GrantHandler) validate(path, builtIn string, issuers, saml, dev bool) []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(path+"."+format, args...)) }
+	// The password grant's ldap handler is the users handler over an LDAP
+	// directory: the same token keys apply.
+	if path == "grants.password" && h.Handler == "ldap" {
+		builtIn = "ldap"
+	}
 	switch h.Handler {
 	case "":
 		return nil

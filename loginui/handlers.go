@@ -93,6 +93,16 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if err == nil && sub == "" {
 		err = errors.New("authenticator returned no subject")
 	}
+	var oe *oauth.Error
+	if errors.As(err, &oe) && oe.Code == oauth.ErrCodeTemporarilyUnavailable {
+		// The directory is down or too slow (plugin/ldap): not the user's
+		// mistake, so not "incorrect password".
+		u.log.WarnContext(r.Context(), "sign-in: directory unavailable", "err", err)
+		w.Header().Set("Retry-After", "30")
+		u.renderMessage(w, r, http.StatusServiceUnavailable, "Try again",
+			"The sign-in service is unavailable. Please try again in a moment.")
+		return
+	}
 	if err != nil {
 		// Never log the password; the error says why for the operator.
 		u.log.InfoContext(r.Context(), "sign-in failed", "err", err)

@@ -19,7 +19,9 @@ import (
 // Authenticator checks a username and password and returns the subject
 // (local user id). Any error is reported to the user as the same generic
 // failure, so implementations need not distinguish unknown users from wrong
-// passwords; plugin/users.Directory satisfies it.
+// passwords; only an *oauth.Error temporarily_unavailable (a directory
+// outage) shows a "try again" page instead. plugin/users.Directory and
+// plugin/ldap.Source (login.directory) satisfy it.
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (sub string, err error)
 }

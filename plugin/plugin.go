@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 )
 
@@ -73,3 +74,9 @@ type Factory func(raw json.RawMessage) (any, error)
 // Factories maps a plug-in type name ("users", "webhook", …) to its factory.
 // The server is given one map explicitly; nothing registers itself.
 type Factories map[string]Factory
+
+// ErrInvalidCredentials is what a password check (the users file, an LDAP
+// directory) returns for an unknown user, a wrong password or a user
+// without a password; the three are deliberately indistinguishable. The
+// login UI and the password grant answer it with their generic failure.
+var ErrInvalidCredentials = errors.New("invalid username or password")

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/plugin/ldap"
 	"github.com/keyward/keyward/plugin/simple"
 	"github.com/keyward/keyward/plugin/users"
 	"github.com/keyward/keyward/plugin/webhook"
@@ -72,12 +73,19 @@ func (s *Server) buildGrantHandlers(opts Options) (*grantHandlers, error) {
 			err = fmt.Errorf("config applies to plug-in types of a downstream build only, not to %q", typ)
 		case typ == k.builtIn:
 			p, err = k.built()
+		case typ == "ldap" && k.path == "grants.password":
+			// The users handler (throttle, scope, tokens) over the LDAP
+			// directory's password check.
+			var dir *ldap.Source
+			if dir, err = s.ldapDirectory(); err == nil {
+				p, err = users.NewPasswordHandler(dir, users.PasswordOptions{Tokens: simpleTokens(g.Password), Now: s.now})
+			}
 		case typ == "webhook":
 			p, err = webhook.NewGrantHandler(webhook.GrantHandlerConfig{
 				URL: k.cfg.URL, BearerToken: string(k.cfg.Token), HMACSecret: []byte(k.cfg.HMACSecret), Timeout: k.cfg.Timeout,
 			})
 		default:
-			err = fmt.Errorf("unknown handler %q (want %s, webhook or a plug-in type of this build)", typ, k.builtIn)
+			err = fmt.Errorf("unknown handler %q (want %s, webhook or a plug-in type of this build)", typ, builtIns(k.path, k.builtIn))
 		}
 		if err == nil && !k.set(p) {
 			err = fmt.Errorf("plug-in %T is not a %s grant handler", p, k.kind)

@@ -97,7 +97,7 @@ func TestGrantHandlerPlugins(t *testing.T) {
 	}
 	for name, set := range map[string]func(*config.Grants){
 		"is not a password grant handler": func(g *config.Grants) { g.Password = config.GrantHandler{Handler: "not-a-handler"} },
-		`unknown handler "ldap"`:          func(g *config.Grants) { g.Password = config.GrantHandler{Handler: "ldap"} },
+		`unknown handler "kerberos"`:      func(g *config.Grants) { g.Password = config.GrantHandler{Handler: "kerberos"} },
 		"config applies to plug-in types": func(g *config.Grants) {
 			g.Password = config.GrantHandler{Handler: "users", Config: map[string]any{"x": 1}}
 		},

@@ -30,6 +30,7 @@ import (
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/loginui"
 	"github.com/keyward/keyward/plugin"
+	ldapplugin "github.com/keyward/keyward/plugin/ldap"
 	"github.com/keyward/keyward/plugin/sqlclaims"
 	"github.com/keyward/keyward/plugin/users"
 	"github.com/keyward/keyward/store"
@@ -69,6 +70,7 @@ type Server struct {
 	clients  *clientreg.Service
 	journal  *token.Journal
 	users    *users.Directory
+	ldap     []ldapSource
 	plugins  plugins
 	apiToken string
 
@@ -364,11 +366,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	var ui http.Handler
 	transport := &inProcessTransport{}
 	if cfg.BuiltInLoginUI() {
+		var auth loginui.Authenticator
+		if auth, err = s.loginAuthenticator(); err != nil {
+			return nil, err
+		}
 		ui, err = loginui.New(loginui.Config{
 			APIBase:       issuer + "/authz-sessions/rest/v3",
 			APIToken:      apiToken,
 			HTTPClient:    &http.Client{Transport: transport, Timeout: inProcessTimeout},
-			Authenticator: s.users,
+			Authenticator: auth,
 			BasePath:      "/login",
 			LogoutAPIBase: logoutAPIBase(cfg, issuer),
 			SecureCookies: strings.HasPrefix(issuer, "https://"),
@@ -479,8 +485,14 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 			})
 		case src.Type == "session":
 			cs, err = session.NewClaimsSource(sessions, src.SupportedClaims)
+		case src.Type == "ldap":
+			var l *ldapplugin.Source
+			if l, err = newLDAPClaimsSource(src); err == nil {
+				cs = l
+				s.ldap = append(s.ldap, ldapSource{id: src.ID, src: l})
+			}
 		default:
-			err = fmt.Errorf("unknown type %q (want users, webhook, sql, session or a plug-in type of this build)", src.Type)
+			err = fmt.Errorf("unknown type %q (want users, webhook, ldap, sql, session or a plug-in type of this build)", src.Type)
 		}
 		path := fmt.Sprintf("claims.sources[%d]", i)
 		if err != nil {

@@ -16,8 +16,8 @@ import (
 
 // ErrInvalidCredentials is returned by Authenticate for an unknown user, a
 // wrong password, or a user without a password. The three are deliberately
-// indistinguishable.
-var ErrInvalidCredentials = errors.New("invalid username or password")
+// indistinguishable. It is plugin.ErrInvalidCredentials.
+var ErrInvalidCredentials = plugin.ErrInvalidCredentials
 
 // dummyHash is verified when the user does not exist or has no password, so
 // that Authenticate costs about the same either way and its timing does not

@@ -32,15 +32,23 @@ func invalidCredentials() error {
 	return oauth.InvalidGrant("invalid username or password")
 }
 
+// Authenticator checks a username and password and returns the subject;
+// an unknown user or a wrong password is plugin.ErrInvalidCredentials.
+// *Directory implements it, and so does the LDAP source (plugin/ldap).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (sub string, err error)
+}
+
 // PasswordHandler is the built-in password grant handler "users"
-// (RFC 6749 §4.3): it checks the username and password against the users
-// file (argon2id or bcrypt, in constant time, with the same work for an
-// unknown user), throttles wrong passwords per username, and grants the
+// (RFC 6749 §4.3), and "ldap" over an LDAP directory: it checks the
+// username and password with its Authenticator (for the users file:
+// argon2id or bcrypt, in constant time, with the same work for an unknown
+// user), throttles wrong passwords per username, and grants the
 // requested scope narrowed to the client's registered scope, with a
 // refresh token, an ID token for the openid scope and the scope's standard
 // claims at UserInfo (OIDC Core §5.4). Safe for concurrent use.
 type PasswordHandler struct {
-	dir    *Directory
+	dir    Authenticator
 	tokens simple.Tokens
 	now    func() time.Time
 	max    int
@@ -66,8 +74,9 @@ type PasswordOptions struct {
 	Now func() time.Time
 }
 
-// NewPasswordHandler returns the password grant handler backed by dir.
-func NewPasswordHandler(dir *Directory, o PasswordOptions) (*PasswordHandler, error) {
+// NewPasswordHandler returns the password grant handler backed by dir, a
+// *Directory or another Authenticator.
+func NewPasswordHandler(dir Authenticator, o PasswordOptions) (*PasswordHandler, error) {
 	if dir == nil {
 		return nil, errors.New("password handler: no users directory")
 	}
