@@ -59,7 +59,7 @@ func TestLDAPValidation(t *testing.T) {
 		{"two passwords", "claims:\n  sources:" + ldapSource + "      bind_password: x\n", "one of bind_password"},
 		{"ldap keys on webhook", "claims:\n  sources:\n    - type: webhook\n      url: https://x\n      bind_dn: cn=x\n", "bind_dn apply to type ldap only"},
 		{"claims on users", "claims:\n  sources:\n    - type: users\n      claims: {email: mail}\n", "does not apply to type users"},
-		{"webhook keys on ldap", "claims:\n  sources:" + ldapSource + "      token: x\n", "do not apply to type ldap"},
+		{"webhook keys on ldap", "claims:\n  sources:" + ldapSource + "      token: x\n", "token does not apply to type ldap"},
 		{"login directory without ldap", "login:\n  directory: ldap\n", "exactly one claims source of type ldap"},
 		{"login directory unknown id", "claims:\n  sources:" + ldapSource + "login:\n  directory: hr\n", `login.directory "hr"`},
 		{"two ldap sources, no id", "claims:\n  sources:" + ldapSource + strings.Replace(ldapSource, "corp", "hr", 1) + "login:\n  directory: ldap\n", "name one by its id"},
