@@ -15,7 +15,7 @@ import (
 
 // ldapEnv starts a node whose only claims source is a real slapd, with the
 // reference UI and the password grant checking passwords against it.
-func ldapEnv(t *testing.T) (*env, *testldap.Server) {
+func ldapEnv(t *testing.T, onError ...string) (*env, *testldap.Server) {
 	t.Helper()
 	dir := testldap.Start(t)
 	e := newEnv(t, func(c *config.Config) {
@@ -29,6 +29,9 @@ func ldapEnv(t *testing.T) (*env, *testldap.Server) {
 				"address.locality": "l", "address.postal_code": "postalCode",
 			},
 		}}
+		if len(onError) > 0 {
+			c.Claims.Sources[0].OnError = onError[0]
+		}
 		c.Login.Directory = "corp"
 		c.Grants.Password.Handler = "ldap"
 	})
@@ -111,8 +114,11 @@ func TestLDAPLoginAndUserInfo(t *testing.T) {
 
 // TestLDAPPasswordGrantAndReadiness: grants.password.handler ldap, and the
 // directory's health in the readiness check.
+//
+// Readiness follows the directory only under on_error: fail (an omit
+// source must not take every node out of the load balancer at once).
 func TestLDAPPasswordGrantAndReadiness(t *testing.T) {
-	e, dir := ldapEnv(t)
+	e, dir := ldapEnv(t, "fail")
 	status, reg := e.registerClient(map[string]any{
 		"grant_types": []string{"password"}, "response_types": []string{}, "scope": "openid email",
 	})
