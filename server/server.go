@@ -213,6 +213,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Authorizations:  s.stores.Durable.Authorizations,
 		IDTokens:        s.keys,
 		Sealer:          keys.Sealer,
+		PairwiseSalt:    keys.PairwiseSalt,
 		Now:             s.now,
 		Rand:            rand.Reader,
 		Log:             s.log,

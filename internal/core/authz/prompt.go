@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -36,12 +37,16 @@ const (
 
 // policyInput is what the prompt checks look at.
 type policyInput struct {
-	cfg     Config
-	now     time.Time
-	req     *store.AuthzRequest
-	client  *store.Client
-	sess    *store.SubjectSession // nil: none
+	cfg    Config
+	now    time.Time
+	req    *store.AuthzRequest
+	client *store.Client
+	sess   *store.SubjectSession // nil: none
+	// hintSub is the id_token_hint's subject and sessSub the session's
+	// subject as the client knows it (clientSubject): pairwise clients'
+	// hints name a pairwise sub.
 	hintSub string
+	sessSub string
 	authz   *store.Authorization // nil: none
 }
 
@@ -72,7 +77,7 @@ func loginChecks() []check {
 			return !acrSatisfies(in.sess.ACR, ess) || !acrSatisfies(in.sess.ACR, vol)
 		}},
 		{CheckIDTokenHint, func(in *policyInput) bool {
-			return in.sess != nil && in.hintSub != "" && in.hintSub != in.sess.Subject
+			return in.sess != nil && in.hintSub != "" && in.hintSub != in.sessSub
 		}},
 	}
 }
@@ -189,6 +194,9 @@ func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *sto
 		a.SubjectSessionID = sess.ID
 	}
 	in := &policyInput{cfg: s.cfg(), now: s.now(), req: &a.Request, client: c, sess: sess, hintSub: hintSub}
+	if sess != nil {
+		in.sessSub = s.clientSubject(c, sess.Subject)
+	}
 	reasons := append(extraReasons, failing(loginChecks(), in)...)
 	if len(reasons) > 0 {
 		if promptSet(a.Request.Prompt).has(oauth.PromptNone) {
@@ -240,13 +248,24 @@ func (s *Service) sessionView(sess *store.SubjectSession) *session.SessionView {
 }
 
 // authPrompt is the type "auth" message (docs/api.md §4).
+// requiredSub is the subject the login UI must authenticate, from the
+// id_token_hint. A pairwise client's hint names a pairwise sub, which the
+// UI cannot know and which cannot be mapped back: it is left out, and the
+// subject is checked when the UI submits it.
+func requiredSub(c *store.Client, hintSub string) string {
+	if c != nil && c.Metadata.SubjectType == clientreg.SubjectTypePairwise {
+		return ""
+	}
+	return hintSub
+}
+
 func (s *Service) authPrompt(a *store.AuthzSession, c *store.Client, sess *store.SubjectSession, hintSub string, reasons []string) *Message {
 	p := promptSet(a.Request.Prompt)
 	sel, create := p.has(oauth.PromptSelectAccount), p.has(oauth.PromptCreate)
 	msg := &Message{
 		Type: TypeAuth, SID: a.ID, Display: display(&a.Request),
 		SelectAccount: &sel, CreateAccount: &create,
-		LoginHint: a.Request.LoginHint, RequiredSub: hintSub,
+		LoginHint: a.Request.LoginHint, RequiredSub: requiredSub(c, hintSub),
 		ACRValues: a.Request.ACRValues, MaxAge: a.Request.MaxAge, UILocales: a.Request.UILocales,
 		Client: clientInfo(c), Reasons: reasons, Data: a.Data,
 		Request: selectParams(a.Request.Params, s.Config.RequestParamsInAuthPrompt),

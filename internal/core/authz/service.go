@@ -46,9 +46,13 @@ type Service struct {
 	// nil, successful final messages are not kept and an identical
 	// re-submission after Done is rejected like any other.
 	Sealer *secret.Sealer
-	Now    func() time.Time
-	Rand   io.Reader
-	Log    *slog.Logger
+	// PairwiseSalt derives the subject a pairwise client knows
+	// (clientreg.ClientSubject), to match its id_token_hint; every node
+	// must have the same (secret.Keys.PairwiseSalt).
+	PairwiseSalt []byte
+	Now          func() time.Time
+	Rand         io.Reader
+	Log          *slog.Logger
 }
 
 func (s *Service) cfg() Config    { return s.Config.withDefaults() }

@@ -2,12 +2,12 @@ package authz
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"slices"
-	"strings"
 
+	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/idhint"
 	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
 )
 
 // stepIDTokenHint verifies id_token_hint (OIDC Core §3.1.2.1): it must be an
@@ -40,29 +40,16 @@ type errBadHint string
 
 func (e errBadHint) Error() string { return "id_token_hint: " + string(e) }
 
-// hintSubject returns the subject of an ID token hint issued to clientID.
+// hintSubject returns the subject of an ID token hint issued to clientID:
+// the subject as that client knows it (pairwise for a pairwise client,
+// OIDC Core §8.1), so compare it with clientSubject.
 func (s *Service) hintSubject(hint, clientID string) (string, error) {
 	if s.IDTokens == nil {
 		return "", errBadHint("no key manager")
 	}
-	payload, err := s.IDTokens.Verify(hint, s.cfg().IDTokenHintAlgs)
+	claims, err := idhint.Verify(s.IDTokens, s.Config.Issuer, s.cfg().IDTokenHintAlgs, hint)
 	if err != nil {
 		return "", err
-	}
-	// The signature covers the header, so its typ can be trusted now.
-	if typ, ok := jwsTyp(hint); !ok || (typ != "" && !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt")) {
-		return "", errBadHint("not an ID token (typ " + typ + ")")
-	}
-	var claims struct {
-		Iss string   `json:"iss"`
-		Sub string   `json:"sub"`
-		Aud audience `json:"aud"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", errBadHint("malformed claims")
-	}
-	if claims.Iss != s.Config.Issuer || claims.Sub == "" {
-		return "", errBadHint("wrong issuer or no subject")
 	}
 	if !slices.Contains(claims.Aud, clientID) {
 		return "", errBadHint("not issued to the requesting client")
@@ -70,38 +57,8 @@ func (s *Service) hintSubject(hint, clientID string) (string, error) {
 	return claims.Sub, nil
 }
 
-// audience is a JWT "aud": one string or an array (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*a = many
-	return nil
-}
-
-// jwsTyp returns the "typ" header of a compact JWS.
-func jwsTyp(token string) (string, bool) {
-	head, _, ok := strings.Cut(token, ".")
-	if !ok {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return "", false
-	}
-	var h struct {
-		Typ string `json:"typ"`
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return "", false
-	}
-	return h.Typ, true
+// clientSubject is the subject identifier client knows for sub, as its ID
+// tokens carry it.
+func (s *Service) clientSubject(client *store.Client, sub string) string {
+	return clientreg.ClientSubject(s.PairwiseSalt, client, sub)
 }

@@ -380,7 +380,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 	}
 	if a.Request.IDTokenHint != "" {
 		hintSub, err := s.hintSubject(a.Request.IDTokenHint, a.Request.ClientID)
-		if err != nil || hintSub != sa.Sub {
+		if err != nil || hintSub != s.clientSubject(c, sa.Sub) {
 			a.State = store.AuthzStateFailed
 			return s.finalError(a, oauth.LoginRequired("the authenticated subject is not the one the id_token_hint names")), nil
 		}

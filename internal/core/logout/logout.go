@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/idhint"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -273,7 +274,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 		}
 		switch {
 		case clientID == "":
-			clientID = claims.client()
+			clientID = claims.Client()
 			if clientID == "" {
 				return errorMessage(ErrCodeInvalidIDTokenHint, "the id_token_hint names no single client; add client_id"), nil
 			}
@@ -539,44 +540,10 @@ func (s *Service) subjectSession(ctx context.Context, subSID string) (string, *s
 	return key, sess, nil
 }
 
-// hintClaims are the claims of an ID token hint that logout reads.
-type hintClaims struct {
-	Iss string   `json:"iss"`
-	Sub string   `json:"sub"`
-	Aud audience `json:"aud"`
-	Azp string   `json:"azp"`
-}
-
-// client returns the client the ID token was issued to.
-func (c *hintClaims) client() string {
-	if c.Azp != "" {
-		return c.Azp
-	}
-	if len(c.Aud) == 1 {
-		return c.Aud[0]
-	}
-	return ""
-}
-
-// verifyHint checks an id_token_hint: our signature, an ID token (typ JWT
-// or none), our issuer and a subject. An expired hint is accepted
-// (RP-Initiated Logout 1.0 §2: the OP should accept it).
-func (s *Service) verifyHint(hint string) (*hintClaims, error) {
-	payload, err := s.Keys.Verify(hint, s.cfg().IDTokenHintAlgs)
-	if err != nil {
-		return nil, err
-	}
-	if typ, ok := jwsTyp(hint); !ok || (typ != "" && !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt")) {
-		return nil, errors.New("not an ID token (typ " + typ + ")")
-	}
-	var c hintClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, errors.New("malformed claims")
-	}
-	if c.Iss != s.cfg().Issuer || c.Sub == "" {
-		return nil, errors.New("wrong issuer or no subject")
-	}
-	return &c, nil
+// verifyHint checks an id_token_hint (idhint.Verify). An expired hint is
+// accepted (RP-Initiated Logout 1.0 §2: the OP should accept it).
+func (s *Service) verifyHint(hint string) (*idhint.Claims, error) {
+	return idhint.Verify(s.Keys, s.cfg().Issuer, s.cfg().IDTokenHintAlgs, hint)
 }
 
 func (s *Service) seal(p *pending) (string, error) {
@@ -615,42 +582,6 @@ func (s *Service) open(sid string) (*pending, error) {
 		return nil, ErrNotFound
 	}
 	return &p, nil
-}
-
-// audience is a JWT "aud": one string or an array (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*a = many
-	return nil
-}
-
-// jwsTyp returns the "typ" header of a compact JWS.
-func jwsTyp(token string) (string, bool) {
-	head, _, ok := strings.Cut(token, ".")
-	if !ok {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return "", false
-	}
-	var h struct {
-		Typ string `json:"typ"`
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return "", false
-	}
-	return h.Typ, true
 }
 
 // DecodeDecision parses a PUT body strictly: unknown members are refused
