@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,9 +57,8 @@ type ClaimsSourceConfig struct {
 // ClaimsSource is a plugin.ClaimsSource backed by a web hook. It is safe for
 // concurrent use.
 type ClaimsSource struct {
-	cfg    ClaimsSourceConfig
-	url    string
-	client *http.Client
+	cfg  ClaimsSourceConfig
+	hook caller
 }
 
 var (
@@ -101,7 +99,10 @@ func NewClaimsSource(cfg ClaimsSourceConfig) (*ClaimsSource, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &ClaimsSource{cfg: cfg, url: u.String(), client: client}, nil
+	return &ClaimsSource{cfg: cfg, hook: caller{
+		client: client, url: u.String(), timeout: cfg.Timeout,
+		bearerToken: cfg.BearerToken, hmacSecret: cfg.HMACSecret, now: cfg.Now, requestID: cfg.RequestID,
+	}}, nil
 }
 
 func validateURL(raw string, allowInsecure bool) (*url.URL, error) {
@@ -187,43 +188,21 @@ func (s *ClaimsSource) Claims(ctx context.Context, req plugin.ClaimsRequest) (ma
 	if err != nil {
 		return nil, fmt.Errorf("claims web hook: encode request: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+	status, data, err := s.hook.post(ctx, payload)
 	if err != nil {
-		return nil, fmt.Errorf("claims web hook: build request: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "application/json")
-	if s.cfg.BearerToken != "" {
-		hreq.Header.Set("Authorization", "Bearer "+s.cfg.BearerToken)
-	}
-	if len(s.cfg.HMACSecret) > 0 {
-		ts := strconv.FormatInt(s.cfg.Now().Unix(), 10)
-		hreq.Header.Set(HeaderTimestamp, ts)
-		hreq.Header.Set(HeaderSignature, Sign(s.cfg.HMACSecret, ts, payload))
-	}
-	if s.cfg.RequestID != nil {
-		if id := s.cfg.RequestID(ctx); id != "" {
-			hreq.Header.Set(HeaderRequestID, id)
+		var b *buildError
+		if errors.As(err, &b) {
+			return nil, fmt.Errorf("claims web hook: %w", err)
 		}
-	}
-	resp, err := s.client.Do(hreq)
-	if err != nil {
 		return nil, s.unavailable(err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
-	if err != nil {
-		return nil, s.unavailable(fmt.Errorf("read response: %w", err))
-	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == http.StatusNotFound:
 		return map[string]any{}, nil
-	case resp.StatusCode >= 500:
-		return nil, s.unavailable(fmt.Errorf("status %d", resp.StatusCode))
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return nil, fmt.Errorf("claims web hook: unexpected status %d", resp.StatusCode)
+	case status >= 500:
+		return nil, s.unavailable(fmt.Errorf("status %d", status))
+	case status < 200 || status > 299:
+		return nil, fmt.Errorf("claims web hook: unexpected status %d", status)
 	}
 	if len(data) > MaxResponseBytes {
 		return nil, fmt.Errorf("claims web hook: response larger than %d bytes", MaxResponseBytes)

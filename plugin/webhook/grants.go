@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/oauth"
@@ -43,9 +42,8 @@ type GrantHandlerConfig struct {
 // or a transport failure is temporarily_unavailable (503) for the client;
 // any other answer is a server_error.
 type GrantHandler struct {
-	cfg    GrantHandlerConfig
-	url    string
-	client *http.Client
+	cfg  GrantHandlerConfig
+	hook caller
 }
 
 var (
@@ -79,7 +77,10 @@ func NewGrantHandler(cfg GrantHandlerConfig) (*GrantHandler, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &GrantHandler{cfg: cfg, url: u.String(), client: client}, nil
+	return &GrantHandler{cfg: cfg, hook: caller{
+		client: client, url: u.String(), timeout: cfg.Timeout,
+		bearerToken: cfg.BearerToken, hmacSecret: cfg.HMACSecret, now: cfg.Now, requestID: cfg.RequestID,
+	}}, nil
 }
 
 // GrantHookClient is the client in a GrantHookRequest.
@@ -213,46 +214,24 @@ func (h *GrantHandler) call(ctx context.Context, body GrantHookRequest) (*plugin
 	if err != nil {
 		return nil, fmt.Errorf("grant handler web hook: encode request: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(payload))
+	status, data, err := h.hook.post(ctx, payload)
 	if err != nil {
-		return nil, fmt.Errorf("grant handler web hook: build request: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "application/json")
-	if h.cfg.BearerToken != "" {
-		hreq.Header.Set("Authorization", "Bearer "+h.cfg.BearerToken)
-	}
-	if len(h.cfg.HMACSecret) > 0 {
-		ts := strconv.FormatInt(h.cfg.Now().Unix(), 10)
-		hreq.Header.Set(HeaderTimestamp, ts)
-		hreq.Header.Set(HeaderSignature, Sign(h.cfg.HMACSecret, ts, payload))
-	}
-	if h.cfg.RequestID != nil {
-		if id := h.cfg.RequestID(ctx); id != "" {
-			hreq.Header.Set(HeaderRequestID, id)
+		var b *buildError
+		if errors.As(err, &b) {
+			return nil, fmt.Errorf("grant handler web hook: %w", err)
 		}
-	}
-	resp, err := h.client.Do(hreq)
-	if err != nil {
 		return nil, h.unavailable(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
-	if err != nil {
-		return nil, h.unavailable(fmt.Errorf("read response: %w", err))
 	}
 	if len(data) > MaxResponseBytes {
 		return nil, fmt.Errorf("grant handler web hook: response larger than %d bytes", MaxResponseBytes)
 	}
 	switch {
-	case resp.StatusCode >= 500:
-		return nil, h.unavailable(fmt.Errorf("status %d", resp.StatusCode))
-	case resp.StatusCode >= 400:
-		return nil, DecodeGrantError(data, resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("grant handler web hook: unexpected status %d", resp.StatusCode)
+	case status >= 500:
+		return nil, h.unavailable(fmt.Errorf("status %d", status))
+	case status >= 400:
+		return nil, DecodeGrantError(data, status)
+	case status != http.StatusOK:
+		return nil, fmt.Errorf("grant handler web hook: unexpected status %d", status)
 	}
 	a, err := DecodeGrantAuthorization(data)
 	if err != nil {
