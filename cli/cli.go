@@ -52,6 +52,7 @@ commands:
   client create|list|get|delete  manage registered clients
   keys list|rotate               list or rotate the signing keys
   hash-password                  read a password on stdin, print its argon2id hash
+  config check FILE              validate a config file, listing every problem with its key
   version                        print the version
 
 Run "keyward <command> -h" for the flags of a command.
@@ -74,6 +75,8 @@ func Run(ctx context.Context, opts Options, args, environ []string, stdin io.Rea
 		return runKeys(ctx, args[1:], environ, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(stdin, stdout)
+	case "config":
+		return runConfig(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keyward", opts.version())
 		return nil

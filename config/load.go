@@ -34,9 +34,26 @@ type Sources struct {
 // in that order of precedence, and validates it. A returned error is one
 // line (several problems are joined with "; ").
 func Load(src Sources) (Config, error) {
+	cfg, errs := load(src)
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config: %s", oneLine(errors.Join(errs...)))
+	}
+	return cfg, nil
+}
+
+// Check loads the configuration like Load and returns every problem with
+// it, one error per problem, each starting with the key it concerns (or
+// with the file, when the file cannot be read or parsed). `keyward config
+// check` prints them.
+func Check(src Sources) []error {
+	_, errs := load(src)
+	return errs
+}
+
+func load(src Sources) (Config, []error) {
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(toMap(Default()), "."), nil); err != nil {
-		return Config{}, fmt.Errorf("load defaults: %w", err)
+		return Config{}, []error{fmt.Errorf("load defaults: %w", err)}
 	}
 
 	env := envValues(src.Environ)
@@ -47,17 +64,17 @@ func Load(src Sources) (Config, error) {
 	delete(env, "config")
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
-			return Config{}, fmt.Errorf("config file: %w", err)
+			return Config{}, []error{fmt.Errorf("config file: %w", err)}
 		}
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+			return Config{}, []error{fmt.Errorf("config file %s: %w", path, err)}
 		}
 	}
 	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
-		return Config{}, fmt.Errorf("load environment: %w", err)
+		return Config{}, []error{fmt.Errorf("load environment: %w", err)}
 	}
 	if err := k.Load(confmap.Provider(src.Flags, "."), nil); err != nil {
-		return Config{}, fmt.Errorf("load flags: %w", err)
+		return Config{}, []error{fmt.Errorf("load flags: %w", err)}
 	}
 
 	var cfg Config
@@ -71,16 +88,72 @@ func Load(src Sources) (Config, error) {
 		TagName:          "koanf",
 		Result:           &cfg,
 	}})
+	var errs []error
+	badKeys := map[string]bool{}
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %s", oneLine(err))
+		for _, e := range decodeProblems(err) {
+			errs = append(errs, e.err)
+			badKeys[e.key] = true
+		}
 	}
 	if cfg.Demo {
 		cfg.Dev = true
 	}
-	if errs := cfg.Validate(); len(errs) > 0 {
-		return Config{}, fmt.Errorf("config: %s", oneLine(errors.Join(errs...)))
+	// A key that failed to decode holds its zero value; its validation
+	// message would only repeat the problem in other words.
+	for _, e := range cfg.Validate() {
+		key, _, _ := strings.Cut(e.Error(), " ")
+		if !badKeys[strings.TrimSuffix(key, ":")] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errs
 	}
 	return cfg, nil
+}
+
+type keyProblem struct {
+	key string
+	err error
+}
+
+// decodeProblems splits mapstructure's joined error tree into one problem
+// per key: "unknown key tokens.foo" for each unknown key, "tokens.x: …" for
+// each value that does not decode.
+func decodeProblems(err error) []keyProblem {
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		var out []keyProblem
+		for _, x := range e.Unwrap() {
+			out = append(out, decodeProblems(x)...)
+		}
+		return out
+	case *mapstructure.DecodeError:
+		inner := e.Unwrap()
+		if _, multi := inner.(interface{ Unwrap() []error }); multi {
+			return decodeProblems(inner)
+		}
+		if keys, ok := strings.CutPrefix(inner.Error(), "has invalid keys: "); ok {
+			var out []keyProblem
+			for _, k := range strings.Split(keys, ", ") {
+				key := k
+				if e.Name() != "" {
+					key = e.Name() + "." + k
+				}
+				out = append(out, keyProblem{key: key, err: fmt.Errorf("%s: unknown key", key)})
+			}
+			return out
+		}
+		return []keyProblem{{key: e.Name(), err: fmt.Errorf("%s: %s", e.Name(), oneLine(inner))}}
+	default:
+		// mapstructure wraps the joined problems in one "decoding failed"
+		// error; look through it.
+		if u := errors.Unwrap(err); u != nil {
+			return decodeProblems(u)
+		}
+		return []keyProblem{{err: err}}
+	}
 }
 
 func oneLine(err error) string {

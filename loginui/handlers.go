@@ -74,7 +74,7 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if wait := u.throttle.attempt(key); wait > 0 {
 		minutes := int(wait.Round(time.Minute) / time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		u.log.WarnContext(r.Context(), "sign-in throttled", "remote", r.RemoteAddr)
+		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "remote", r.RemoteAddr)
 		u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 			fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", max(minutes, 1)))
 		return
@@ -105,7 +105,7 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Never log the password; the error says why for the operator.
-		u.log.InfoContext(r.Context(), "sign-in failed", "err", err)
+		u.log.InfoContext(r.Context(), "audit", "event", "login_failed", "err", err)
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The username or password is incorrect.")
 		return

@@ -102,6 +102,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged while serving a request carries its request_id,
+	// whichever package logs it (docs/operator-guide.md, "Logs").
+	s.log = slog.New(httpapi.RequestIDHandler(s.log.Handler()))
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -538,7 +541,13 @@ func (s *Server) APIToken() string { return s.apiToken }
 
 // RotateKeys rotates the signing keys and tells the other nodes of the
 // cluster, as `keyward keys rotate` does.
-func (s *Server) RotateKeys(ctx context.Context) error { return s.node.RotateKeys(ctx) }
+func (s *Server) RotateKeys(ctx context.Context) error {
+	if err := s.node.RotateKeys(ctx); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "audit", "event", "key_rotated")
+	return nil
+}
 
 // ready reports whether the node can serve: the durable store answers and
 // every plug-in that can tell says it is healthy.

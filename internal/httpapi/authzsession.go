@@ -62,8 +62,16 @@ func (a *API) serveSubmitAuthz(w http.ResponseWriter, r *http.Request) {
 	var msg *authz.Message
 	if sa != nil {
 		msg, err = a.Authz.SubmitAuth(r.Context(), r.PathValue("sid"), sa)
+		if err == nil {
+			// The login UI reports a successful authentication here; its
+			// failures it reports by cancelling (serveCancelAuthz).
+			a.audit(r.Context(), "login", "sub", sa.Sub, "acr", sa.ACR, "amr", sa.AMR)
+		}
 	} else {
 		msg, err = a.Authz.SubmitConsent(r.Context(), r.PathValue("sid"), consent)
+		if err == nil {
+			a.audit(r.Context(), "consent", "scope", consent.Scope, "claims", consent.Claims)
+		}
 	}
 	a.respond(w, r, http.StatusOK, msg, err)
 }
@@ -102,5 +110,8 @@ func (a *API) serveCancelAuthz(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	q := r.URL.Query()
 	msg, err := a.Authz.Cancel(r.Context(), r.PathValue("sid"), q.Get("error"), q.Get("error_description"), q.Get("error_uri"))
+	if err == nil {
+		a.audit(r.Context(), "authz_denied", "error", q.Get("error"))
+	}
 	a.respond(w, r, http.StatusOK, msg, err)
 }

@@ -31,6 +31,10 @@ func (a *API) serveRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Operator = hasTok
 	reg, err := a.Clients.Register(r.Context(), req)
+	if err == nil {
+		setClientID(r.Context(), reg.ClientID)
+		a.audit(r.Context(), "client_registered", "client_id", reg.ClientID, "by_operator", hasTok)
+	}
 	a.respond(w, r, http.StatusCreated, reg, err)
 }
 
@@ -89,6 +93,9 @@ func (a *API) serveUpdateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg, err := a.Clients.Update(r.Context(), id, acc, req)
+	if err == nil {
+		a.audit(r.Context(), "client_updated", "client_id", id)
+	}
 	a.respond(w, r, http.StatusOK, reg, err)
 }
 
@@ -103,6 +110,7 @@ func (a *API) serveDeleteClient(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.audit(r.Context(), "client_deleted", "client_id", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -110,6 +118,7 @@ func (a *API) serveDeleteClient(w http.ResponseWriter, r *http.Request) {
 // the master token (operator access) or the client's registration access
 // token.
 func (a *API) clientAccess(w http.ResponseWriter, r *http.Request) (string, clientreg.Access, bool) {
+	setClientID(r.Context(), r.PathValue("client_id"))
 	tok, ok := bearerToken(r)
 	if !ok {
 		a.writeError(w, r, oauth.InvalidToken("a registration access token is required"))

@@ -129,5 +129,6 @@ func (a *API) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.audit(r.Context(), "token_revoked", "client_id", claimedClientID(creds), "token_type_hint", hint)
 	w.WriteHeader(http.StatusOK)
 }

@@ -57,23 +57,29 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // withAccessLog logs one line per request and turns panics into a logged
-// 500 so that one bad request cannot take the node down. The query string
-// is not logged: it may carry codes or tokens.
+// 500 so that one bad request cannot take the node down. It logs the route
+// pattern, not the path: paths carry session IDs
+// (/authz-sessions/rest/v3/{sid}), and the query string may carry codes or
+// tokens. The request ID comes from the context (RequestIDHandler).
 func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		info := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey, info))
 		defer func() {
 			if p := recover(); p != nil {
-				log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", p,
-					"request_id", RequestID(r.Context()))
+				log.ErrorContext(r.Context(), "panic serving request", "route", r.Pattern, "panic", p)
 				if !rec.wrote {
 					writeJSON(rec, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError})
 				}
 			}
-			log.InfoContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "duration_ms", time.Since(start).Milliseconds(),
-				"request_id", RequestID(r.Context()))
+			attrs := []any{"method", r.Method, "route", r.Pattern, "status", rec.status,
+				"duration_ms", time.Since(start).Milliseconds()}
+			if info.clientID != "" {
+				attrs = append(attrs, "client_id", info.clientID)
+			}
+			log.InfoContext(r.Context(), "http request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -140,6 +146,7 @@ func (s TokenSet) Allows(token string) bool {
 func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token, ok := bearerToken(r); !ok || !set.Allows(token) {
+			a.audit(r.Context(), "api_auth_failed", "route", r.Pattern, "token_present", ok)
 			a.writeError(w, r, oauth.InvalidToken("missing or invalid bearer token"))
 			return
 		}
@@ -161,6 +168,7 @@ func (a *API) requireMonitorToken(next http.Handler) http.Handler {
 			token, allowed = r.URL.Query().Get("access_token"), a.MonitorQueryTokens
 		}
 		if !allowed.Allows(token) {
+			a.audit(r.Context(), "api_auth_failed", "route", r.Pattern, "token_present", token != "")
 			a.writeError(w, r, oauth.InvalidToken("a valid monitoring token is required"))
 			return
 		}

@@ -75,8 +75,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case oe == nil && errors.Is(err, errBodyTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{oauth.ErrCodeInvalidRequest, "request body too large", ""})
 	default:
-		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
-			"error", err.Error(), "request_id", RequestID(r.Context()))
+		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern,
+			"error", err.Error())
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError, ErrorDescription: "internal error"})
 	}
 }

@@ -87,6 +87,9 @@ func New(d Deps) (*API, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if _, ok := log.Handler().(requestIDHandler); !ok {
+		log = slog.New(RequestIDHandler(log.Handler()))
+	}
 	return &API{Deps: d, log: log, discovery: doc}, nil
 }
 

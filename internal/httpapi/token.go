@@ -21,6 +21,7 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.audit(r.Context(), "token_issued", "client_id", claimedClientID(creds), "grant_type", creds.Form.Get("grant_type"))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -63,7 +64,17 @@ func credentials(w http.ResponseWriter, r *http.Request) (token.Credentials, err
 	} else if _, isBearer := bearerToken(r); r.Header.Get("Authorization") != "" && !isBearer {
 		return token.Credentials{}, oauth.InvalidClient("unsupported authorization scheme")
 	}
+	setClientID(r.Context(), claimedClientID(c))
 	return c, nil
+}
+
+// claimedClientID is the client a token-endpoint request names, before
+// authentication judges it: for the access log and audit lines.
+func claimedClientID(c token.Credentials) string {
+	if c.HasBasic {
+		return c.BasicID
+	}
+	return c.Form.Get("client_id")
 }
 
 // serveUserInfo: GET or POST /userinfo (OIDC Core §5.3) with the access
