@@ -59,6 +59,7 @@ type Config struct {
 	Keys         Keys         `koanf:"keys"`
 	Cluster      Cluster      `koanf:"cluster"`
 	Log          Log          `koanf:"log"`
+	Tracing      Tracing      `koanf:"tracing"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -385,7 +386,8 @@ func Default() Config {
 			PurgeBatch:     1000,
 			PurgeMargin:    time.Minute,
 		},
-		Log: Log{Level: "info"},
+		Log:     Log{Level: "info"},
+		Tracing: Tracing{SampleRatio: 1},
 	}
 }
 
@@ -662,6 +664,7 @@ func (c *Config) Validate() []error {
 	default:
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
+	errs = append(errs, c.Tracing.validate()...)
 	return errs
 }
 

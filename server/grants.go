@@ -83,6 +83,7 @@ func (s *Server) buildGrantHandlers(opts Options) (*grantHandlers, error) {
 		case typ == "webhook":
 			p, err = webhook.NewGrantHandler(webhook.GrantHandlerConfig{
 				URL: k.cfg.URL, BearerToken: string(k.cfg.Token), HMACSecret: []byte(k.cfg.HMACSecret), Timeout: k.cfg.Timeout,
+				HTTPClient: s.tracer.HTTPClient(),
 			})
 		default:
 			err = fmt.Errorf("unknown handler %q (want %s, webhook or a plug-in type of this build)", typ, builtIns(k.path, k.builtIn))

@@ -101,6 +101,8 @@ func forbiddenCoreDep(dep string) string {
 	case own && (strings.HasPrefix(depRel, "store/") || strings.HasPrefix(depRel, "plugin/") ||
 		depRel == "internal/httpapi" || depRel == "server" || depRel == "cli" || depRel == "internal/node"):
 		return "the core must not depend on backends, plug-in implementations, the HTTP layer or the composition root"
+	case strings.HasPrefix(dep, "go.opentelemetry.io/"), own && strings.HasPrefix(depRel, "internal/tracing"):
+		return "the core must not trace; spans are made at the edges (internal/tracing: HTTP middleware, store decorator, plug-in wrappers)"
 	}
 	return ""
 }
@@ -110,7 +112,7 @@ func isInternal(rel string) bool { return rel == "internal" || strings.HasPrefix
 // isTestHelper: internal/test* and the packages named */samltest are for
 // _test.go files only.
 func isTestHelper(rel string) bool {
-	return strings.HasPrefix(rel, "internal/test") || strings.HasSuffix(rel, "/samltest")
+	return strings.HasPrefix(rel, "internal/test") || strings.HasSuffix(rel, "/samltest") || strings.HasSuffix(rel, "/otlptest")
 }
 
 // TestForbiddenRulesBite checks the rules themselves on known-bad edges, so
@@ -129,7 +131,8 @@ func TestForbiddenRulesBite(t *testing.T) {
 		}
 	}
 	for _, dep := range []string{"net/http", "net/http/httptrace", "database/sql", "github.com/jackc/pgx/v5",
-		"modernc.org/sqlite", "github.com/redis/go-redis/v9", "github.com/go-sql-driver/mysql", module + "/store/postgres", module + "/internal/httpapi"} {
+		"modernc.org/sqlite", "github.com/redis/go-redis/v9", "github.com/go-sql-driver/mysql", module + "/store/postgres", module + "/internal/httpapi",
+		"go.opentelemetry.io/otel", module + "/internal/tracing"} {
 		if forbiddenCoreDep(dep) == "" {
 			t.Errorf("the core may reach %s", dep)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/node"
+	"github.com/keyward/keyward/internal/tracing"
 	"github.com/keyward/keyward/loginui"
 	"github.com/keyward/keyward/plugin"
 	ldapplugin "github.com/keyward/keyward/plugin/ldap"
@@ -89,6 +90,9 @@ type Server struct {
 	backchannelDone chan struct{}
 
 	closeOnce sync.Once
+
+	// tracer is nil unless tracing.otlp_endpoint is set (server/tracing.go).
+	tracer *tracing.Tracer
 }
 
 // New builds a node from a validated configuration: it opens the stores,
@@ -125,6 +129,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}()
 	s.node, s.stores, s.keys, s.clients = n, n.Stores, n.Keys, n.Clients
+	if err := s.startTracing(ctx); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.stopTracing()
+		}
+	}()
 	keys := n.Secrets
 	s.journal = &token.Journal{Store: s.stores.Durable.Revocations, Now: s.now, Log: s.log}
 	if notifier := s.stores.Durable.Notifier; notifier != nil {
@@ -271,7 +283,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Parallelism: cfg.Logout.Backchannel.Parallelism,
 		Retries:     cfg.Logout.Backchannel.Retries,
 		QueueSize:   cfg.Logout.Backchannel.QueueSize,
-	}, nil, s.log)
+	}, s.tracer.Transport(nil), s.log)
 	bcCtx, stopBC := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBackchannel, s.backchannelDone = stopBC, make(chan struct{})
 	go func() {
@@ -419,6 +431,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	s.split = cfg.AdminListen != ""
 	s.public, s.integration = api.Handlers(s.split)
+	s.public, s.integration = s.tracer.Handler(s.public), s.tracer.Handler(s.integration)
 	transport.set(s.integration)
 
 	if cfg.Demo {
@@ -475,7 +488,7 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		case src.Type == "users":
 			cs = s.users
 		case src.Type == "webhook":
-			cs, err = newWebhookClaimsSource(src)
+			cs, err = newWebhookClaimsSource(src, s.tracer.HTTPClient())
 		case src.Type == "sql":
 			cs, err = sqlclaims.New(sqlclaims.Config{
 				Driver:       src.Driver,
@@ -507,7 +520,8 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		} else {
 			s.plugins.addAdvisory(path, src.Type, cs)
 		}
-		sources = append(sources, claims.Source{Name: fmt.Sprintf("%s (%s)", path, src.Type), Source: cs, OnError: src.OnError})
+		name := fmt.Sprintf("%s (%s)", path, src.Type)
+		sources = append(sources, claims.Source{Name: name, Source: s.tracer.ClaimsSource(name, cs), OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
 }
@@ -634,7 +648,7 @@ func (s *Server) Close() error {
 		// away cannot wait for relying parties.
 		s.stopBackchannel()
 		<-s.backchannelDone
-		err = errors.Join(s.plugins.close(), s.node.Close())
+		err = errors.Join(s.plugins.close(), s.node.Close(), s.stopTracing())
 	})
 	return err
 }
