@@ -135,11 +135,17 @@ func decodeProblems(err error) []keyProblem {
 			return decodeProblems(inner)
 		}
 		if keys, ok := strings.CutPrefix(inner.Error(), "has invalid keys: "); ok {
+			// mapstructure (v2.5) names the top level by its Go type:
+			// that is no key.
+			parent := e.Name()
+			if parent == fmt.Sprintf("%T", Config{}) {
+				parent = ""
+			}
 			var out []keyProblem
 			for _, k := range strings.Split(keys, ", ") {
 				key := k
-				if e.Name() != "" {
-					key = e.Name() + "." + k
+				if parent != "" {
+					key = parent + "." + k
 				}
 				out = append(out, keyProblem{key: key, err: fmt.Errorf("%s: unknown key", key)})
 			}
