@@ -59,6 +59,7 @@ type Config struct {
 	Keys         Keys         `koanf:"keys"`
 	Cluster      Cluster      `koanf:"cluster"`
 	Log          Log          `koanf:"log"`
+	Monitor      Monitor      `koanf:"monitor"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -304,6 +305,14 @@ type Cluster struct {
 // Log configures logging.
 type Log struct {
 	Level string `koanf:"level"`
+}
+
+// Monitor configures the monitoring endpoints (docs/operator-guide.md,
+// "Monitoring").
+type Monitor struct {
+	// PrometheusOpen serves /metrics without the monitoring token, for
+	// scrapers on a trusted network (bind admin_listen to it).
+	PrometheusOpen bool `koanf:"prometheus_open"`
 }
 
 // Upper bounds that Validate enforces.

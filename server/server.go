@@ -27,6 +27,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/jwksfetch"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/loginui"
 	"github.com/keyward/keyward/plugin"
@@ -73,6 +74,7 @@ type Server struct {
 	ldap     []ldapSource
 	plugins  plugins
 	apiToken string
+	metrics  *metrics.Registry
 
 	public      http.Handler
 	integration http.Handler
@@ -108,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if s.stdout == nil {
 		s.stdout = io.Discard
 	}
+	s.metrics = metrics.New(nil)
 	if cfg.Dev {
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
@@ -122,6 +125,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}()
 	s.node, s.stores, s.keys, s.clients = n, n.Stores, n.Keys, n.Clients
+	if err := s.registerGauges(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	keys := n.Secrets
 	s.journal = &token.Journal{Store: s.stores.Durable.Revocations, Now: s.now, Log: s.log}
 	if notifier := s.stores.Durable.Notifier; notifier != nil {
@@ -408,6 +414,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		LoginUI:             ui,
 		LogoutUI:            logoutUI(cfg, ui),
 		Ready:               s.ready,
+		Metrics:             s.metrics,
+		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
+		HealthChecks:        s.healthChecks(),
 		Log:                 s.log,
 	})
 	if err != nil {
@@ -503,7 +512,8 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		} else {
 			s.plugins.addAdvisory(path, src.Type, cs)
 		}
-		sources = append(sources, claims.Source{Name: fmt.Sprintf("%s (%s)", path, src.Type), Source: cs, OnError: src.OnError})
+		name := fmt.Sprintf("%s (%s)", path, src.Type)
+		sources = append(sources, claims.Source{Name: name, Source: measuredSource{cs, sourceMetricName(i, src), s.metrics}, OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
 }
@@ -544,8 +554,11 @@ func (s *Server) RotateKeys(ctx context.Context) error { return s.node.RotateKey
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
-	if _, err := s.stores.Durable.Keys.List(ctx); err != nil {
-		return fmt.Errorf("durable store: %w", err)
+	if err := s.checkDurable(ctx); err != nil {
+		return err
+	}
+	if err := s.checkEphemeral(ctx); err != nil {
+		return err
 	}
 	return s.plugins.healthy(ctx, s.log)
 }
