@@ -213,7 +213,7 @@ func ErrorMeterName(code string) string {
 	if code == "invalid_request" {
 		return "invalidRequests"
 	}
-	return camel(code) + "Errors"
+	return camel(strings.TrimSuffix(code, "_error")) + "Errors"
 }
 
 func camel(s string) string {
