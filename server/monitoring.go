@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/config"
+	"github.com/keyward/keyward/internal/backchannel"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/plugin"
@@ -53,6 +54,31 @@ func (s *Server) healthChecks() []httpapi.HealthCheck {
 
 // registerGauges adds the gauges read at each scrape.
 func (s *Server) registerGauges() error {
+	bcl := func(pick func(backchannel.Stats) int64) func() float64 {
+		return func() float64 {
+			if s.backchannel == nil {
+				return 0
+			}
+			return float64(pick(s.backchannel.Stats()))
+		}
+	}
+	for _, c := range []struct {
+		json, prom, help string
+		f                func() float64
+	}{
+		{"backChannelLogout.delivered", "keyward_backchannel_logout_delivered_total", "Back-channel logout notifications delivered.",
+			bcl(func(st backchannel.Stats) int64 { return st.Delivered })},
+		{"backChannelLogout.failed", "keyward_backchannel_logout_failed_total", "Back-channel logout notifications given up after the last attempt or refused.",
+			bcl(func(st backchannel.Stats) int64 { return st.Failed })},
+		{"backChannelLogout.retried", "keyward_backchannel_logout_retried_total", "Back-channel logout delivery retries.",
+			bcl(func(st backchannel.Stats) int64 { return st.Retried })},
+		{"backChannelLogout.dropped", "keyward_backchannel_logout_dropped_total", "Back-channel logout notifications dropped because the queue was full.",
+			bcl(func(st backchannel.Stats) int64 { return st.Dropped })},
+	} {
+		if err := s.metrics.CounterFunc(c.json, c.prom, c.help, c.f); err != nil {
+			return err
+		}
+	}
 	return s.metrics.Gauge("keyStore.activeKeyAge", "keyward_signing_key_age_seconds",
 		"Age of the oldest active (not retired) signing key; NaN when the store does not answer.",
 		func() float64 {

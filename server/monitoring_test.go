@@ -94,4 +94,9 @@ func TestKeyAgeGauge(t *testing.T) {
 	if rec.Code != 200 || !ok || value == "NaN" || strings.HasPrefix(value, "-") {
 		t.Errorf("/metrics: %d, keyward_signing_key_age_seconds %q, want a non-negative age", rec.Code, value)
 	}
+	for _, name := range []string{"keyward_backchannel_logout_delivered_total", "keyward_backchannel_logout_failed_total"} {
+		if !strings.Contains(rec.Body.String(), "\n"+name+" ") {
+			t.Errorf("no %s series", name)
+		}
+	}
 }

@@ -136,6 +136,20 @@ func (r *Registry) Gauge(jsonName, promName, help string, f func() float64) erro
 	return nil
 }
 
+// CounterFunc registers a monotonic count kept elsewhere, read when the
+// metrics are rendered: a gauge jsonName in the JSON (Dropwizard has no
+// function counters) and a counter promName (ending in _total) in
+// Prometheus.
+func (r *Registry) CounterFunc(jsonName, promName, help string, f func() float64) error {
+	if err := r.prom.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: promName, Help: help}, f)); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.gauges[jsonName] = f
+	r.mu.Unlock()
+	return nil
+}
+
 // Request is one answered HTTP request.
 type Request struct {
 	// Endpoint is the Connect2id metric prefix of the endpoint
