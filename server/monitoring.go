@@ -114,6 +114,23 @@ func (m measuredSource) Claims(ctx context.Context, req plugin.ClaimsRequest) (m
 	return out, err
 }
 
+// measured wraps a claims source in measuredSource, keeping the optional
+// plugin.ClaimsSupporter visible: the resolver routes claims by it.
+func measured(cs plugin.ClaimsSource, name string, m *metrics.Registry) plugin.ClaimsSource {
+	ms := measuredSource{cs, name, m}
+	if sup, ok := cs.(plugin.ClaimsSupporter); ok {
+		return measuredSupporter{ms, sup}
+	}
+	return ms
+}
+
+type measuredSupporter struct {
+	measuredSource
+	sup plugin.ClaimsSupporter
+}
+
+func (m measuredSupporter) SupportedClaims() []string { return m.sup.SupportedClaims() }
+
 // sourceMetricName names a claims source in the metrics: its id when it
 // has one, else its type and position.
 func sourceMetricName(i int, src config.ClaimsSource) string {

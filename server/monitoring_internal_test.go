@@ -16,12 +16,24 @@ func (f flakySource) Claims(context.Context, plugin.ClaimsRequest) (map[string]a
 }
 func (flakySource) SupportedClaims() []string { return []string{"email"} }
 
+type onlyClaims struct{}
+
+func (onlyClaims) Claims(context.Context, plugin.ClaimsRequest) (map[string]any, error) {
+	return nil, nil
+}
+
 // TestMeasuredSource: claims-source calls and failures are counted, and
 // the answer passes through unchanged.
 func TestMeasuredSource(t *testing.T) {
 	m := metrics.New(nil)
-	ok := measuredSource{flakySource{}, "hr", m}
-	bad := measuredSource{flakySource{errors.New("directory down")}, "hr", m}
+	ok := measured(flakySource{}, "hr", m)
+	bad := measured(flakySource{errors.New("directory down")}, "hr", m)
+	if sup, isSup := ok.(plugin.ClaimsSupporter); !isSup || sup.SupportedClaims()[0] != "email" {
+		t.Error("the wrapper hides SupportedClaims: the resolver would route every claim to the source")
+	}
+	if _, isSup := measured(onlyClaims{}, "x", m).(plugin.ClaimsSupporter); isSup {
+		t.Error("the wrapper adds SupportedClaims to a source without it")
+	}
 	if out, err := ok.Claims(t.Context(), plugin.ClaimsRequest{}); err != nil || out["email"] != "a@example.com" {
 		t.Fatalf("%v %v", out, err)
 	}

@@ -513,7 +513,7 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 			s.plugins.addAdvisory(path, src.Type, cs)
 		}
 		name := fmt.Sprintf("%s (%s)", path, src.Type)
-		sources = append(sources, claims.Source{Name: name, Source: measuredSource{cs, sourceMetricName(i, src), s.metrics}, OnError: src.OnError})
+		sources = append(sources, claims.Source{Name: name, Source: measured(cs, sourceMetricName(i, src), s.metrics), OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
 }
