@@ -60,6 +60,7 @@ type Config struct {
 	Cluster      Cluster      `koanf:"cluster"`
 	Log          Log          `koanf:"log"`
 	Tracing      Tracing      `koanf:"tracing"`
+	Monitor      Monitor      `koanf:"monitor"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -305,6 +306,14 @@ type Cluster struct {
 // Log configures logging.
 type Log struct {
 	Level string `koanf:"level"`
+}
+
+// Monitor configures the monitoring endpoints (docs/operator-guide.md,
+// "Monitoring").
+type Monitor struct {
+	// PrometheusOpen serves /metrics without the monitoring token, for
+	// scrapers on a trusted network (bind admin_listen to it).
+	PrometheusOpen bool `koanf:"prometheus_open"`
 }
 
 // Upper bounds that Validate enforces.

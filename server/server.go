@@ -27,6 +27,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/jwksfetch"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/internal/tracing"
 	"github.com/keyward/keyward/loginui"
@@ -74,6 +75,7 @@ type Server struct {
 	ldap     []ldapSource
 	plugins  plugins
 	apiToken string
+	metrics  *metrics.Registry
 
 	public      http.Handler
 	integration http.Handler
@@ -115,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if s.stdout == nil {
 		s.stdout = io.Discard
 	}
+	s.metrics = metrics.New(nil)
 	if cfg.Dev {
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
@@ -137,6 +140,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			s.stopTracing()
 		}
 	}()
+	if err := s.registerGauges(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	keys := n.Secrets
 	s.journal = &token.Journal{Store: s.stores.Durable.Revocations, Now: s.now, Log: s.log}
 	if notifier := s.stores.Durable.Notifier; notifier != nil {
@@ -424,6 +430,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		LoginUI:             ui,
 		LogoutUI:            logoutUI(cfg, ui),
 		Ready:               s.ready,
+		Metrics:             s.metrics,
+		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
+		HealthChecks:        s.healthChecks(),
 		Log:                 s.log,
 	})
 	if err != nil {
@@ -521,7 +530,7 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 			s.plugins.addAdvisory(path, src.Type, cs)
 		}
 		name := fmt.Sprintf("%s (%s)", path, src.Type)
-		sources = append(sources, claims.Source{Name: name, Source: s.tracer.ClaimsSource(name, cs), OnError: src.OnError})
+		sources = append(sources, claims.Source{Name: name, Source: s.tracer.ClaimsSource(name, measured(cs, sourceMetricName(i, src), s.metrics)), OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
 }
@@ -568,8 +577,11 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
-	if _, err := s.stores.Durable.Keys.List(ctx); err != nil {
-		return fmt.Errorf("durable store: %w", err)
+	if err := s.checkDurable(ctx); err != nil {
+		return err
+	}
+	if err := s.checkEphemeral(ctx); err != nil {
+		return err
 	}
 	return s.plugins.healthy(ctx, s.log)
 }

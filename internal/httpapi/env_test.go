@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/testkeys"
 	"github.com/keyward/keyward/internal/testlog"
@@ -53,6 +54,11 @@ type envOptions struct {
 	split bool
 	// ready replaces the readiness check of /monitor/v1/ping.
 	ready func(context.Context) error
+	// health replaces the checks of /monitor/v1/healthcheck (default: one
+	// that lists the in-memory store's keys).
+	health []HealthCheck
+	// prometheusOpen serves /metrics without a token.
+	prometheusOpen bool
 }
 
 // loginUIMarker stands in for the login UI: the routes only have to reach it.
@@ -135,6 +141,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	health := o.health
+	if health == nil {
+		health = []HealthCheck{{Name: "durableStore", Check: func(ctx context.Context) error {
+			_, err := dur.Keys.List(ctx)
+			return err
+		}}}
+	}
 	api, err := New(Deps{
 		Authz:               authzSvc,
 		Tokens:              tokenSvc,
@@ -170,6 +183,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 		LogoutUI:     loginUIMarker,
 		Ready:        o.ready,
 		Log:          log,
+
+		Metrics:        metrics.New(nil),
+		HealthChecks:   health,
+		PrometheusOpen: o.prometheusOpen,
 	})
 	if err != nil {
 		t.Fatal(err)

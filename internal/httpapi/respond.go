@@ -61,6 +61,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, wrongType *oa
 // wrap store.ErrNotFound as its cause, and must still be a 500.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.AsError(err)
+	if oe != nil {
+		noteError(r, oe.Code)
+	}
 	switch {
 	case oe != nil && oe.Code != oauth.ErrCodeServerError:
 		if oe.Status == http.StatusUnauthorized || oe.Code == oauth.ErrCodeInsufficientScope {

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/core/logout"
 	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
+	"github.com/keyward/keyward/internal/metrics"
 )
 
 // KeySet is what the HTTP layer needs of the signing keys.
@@ -64,7 +65,16 @@ type Deps struct {
 	LogoutUI http.Handler
 	// Ready reports whether the node can serve (stores reachable).
 	Ready func(ctx context.Context) error
-	Log   *slog.Logger
+
+	// Metrics records the requests and serves /monitor/v1/metrics and
+	// /metrics; nil leaves both out. PrometheusOpen serves /metrics
+	// without the monitoring token (monitor.prometheus_open).
+	Metrics        *metrics.Registry
+	PrometheusOpen bool
+	// HealthChecks are the checks of /monitor/v1/healthcheck.
+	HealthChecks []HealthCheck
+
+	Log *slog.Logger
 }
 
 // API holds the HTTP handlers.
@@ -113,6 +123,7 @@ func (a *API) wrap(h http.Handler) http.Handler {
 	if mux, ok := h.(*http.ServeMux); ok {
 		h = jsonMuxErrors(mux)
 	}
+	h = a.withMetrics(h)
 	return withRequestID(withAccessLog(a.log, h))
 }
 
@@ -142,6 +153,7 @@ func (a *API) publicRoutes(mux *http.ServeMux) {
 		mux.Handle("/logout", a.LogoutUI)
 		mux.Handle("/logout/", a.LogoutUI)
 	}
+	a.probeRoutes(mux)
 	mux.HandleFunc("GET /{$}", a.serveRoot)
 	// Browsers ask for it on every page; an empty answer keeps their
 	// consoles and our logs free of 404s.
@@ -165,6 +177,7 @@ func (a *API) integrationRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /authz-sessions/rest/v3/{sid}/data", guard(a.servePutAuthzData))
 	mux.Handle("POST /direct-authz/rest/v2", a.requireToken(a.DirectAuthzTokens, http.HandlerFunc(a.serveDirectAuthz)))
 	mux.Handle("GET /monitor/v1/ping", a.requireMonitorToken(http.HandlerFunc(a.servePing)))
+	a.monitorRoutes(mux)
 	a.authzStoreRoutes(mux)
 	a.sessionStoreRoutes(mux)
 	a.logoutRoutes(mux)
@@ -176,13 +189,17 @@ func (a *API) serveRoot(w http.ResponseWriter, r *http.Request) {
 		a.Metadata.Issuer+"/.well-known/openid-configuration")
 }
 
+// servePing answers text/plain "pong", as Connect2id's
+// (https://connect2id.com/products/server/docs/integration/monitoring);
+// load balancers poll it, so a node that is not ready answers 503
+// "unavailable" and the reason goes to the log only.
 func (a *API) servePing(w http.ResponseWriter, r *http.Request) {
 	if a.Ready != nil {
 		if err := a.Ready(r.Context()); err != nil {
 			a.log.WarnContext(r.Context(), "not ready", "error", err.Error())
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable"})
+			writeText(w, http.StatusServiceUnavailable, "unavailable")
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeText(w, http.StatusOK, "pong")
 }

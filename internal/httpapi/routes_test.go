@@ -227,7 +227,18 @@ func routeTable(clientID, regToken string) map[string]route {
 			wantStatus: 404, wantError: "not_found"},
 		"GET /monitor/v1/ping": {
 			req: request{path: "/monitor/v1/ping", header: bearer(apiToken)}, wantStatus: 200,
-			check: wantJSONMember("status", "ok")},
+			check: wantText("pong")},
+		"GET /monitor/v1/healthcheck": {
+			req: request{path: "/monitor/v1/healthcheck", header: bearer(apiToken)}, wantStatus: 200,
+			check: wantJSONKey("durableStore")},
+		"GET /monitor/v1/metrics": {
+			req: request{path: "/monitor/v1/metrics", header: bearer(apiToken)}, wantStatus: 200,
+			check: wantJSONKey("timers")},
+		"GET /metrics": {
+			req: request{path: "/metrics", header: bearer(apiToken)}, wantStatus: 200,
+			check: wantTextContaining("keyward_http_requests_total")},
+		"GET /healthz": {req: request{path: "/healthz"}, wantStatus: 200, check: wantText("ok\n")},
+		"GET /readyz":  {req: request{path: "/readyz"}, wantStatus: 200, check: wantText("ok\n")},
 	}
 }
 
@@ -235,7 +246,35 @@ func routeTable(clientID, regToken string) map[string]route {
 func isIntegration(name string) bool {
 	return strings.Contains(name, "/authz-sessions/") || strings.Contains(name, "/monitor/") ||
 		strings.Contains(name, "/direct-authz/") || strings.Contains(name, "/authz-store/") ||
-		strings.Contains(name, "/session-store/") || strings.Contains(name, "/logout-sessions/")
+		strings.Contains(name, "/session-store/") || strings.Contains(name, "/logout-sessions/") ||
+		name == "GET /metrics"
+}
+
+func wantText(want string) func(t *testing.T, r *response) {
+	return func(t *testing.T, r *response) {
+		t.Helper()
+		if !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") || string(r.raw) != want {
+			t.Errorf("got %q (%s), want text/plain %q", r.raw, r.header.Get("Content-Type"), want)
+		}
+	}
+}
+
+func wantTextContaining(want string) func(t *testing.T, r *response) {
+	return func(t *testing.T, r *response) {
+		t.Helper()
+		if !strings.Contains(string(r.raw), want) {
+			t.Errorf("body does not contain %q: %.300q", want, r.raw)
+		}
+	}
+}
+
+func wantJSONKey(key string) func(t *testing.T, r *response) {
+	return func(t *testing.T, r *response) {
+		t.Helper()
+		if _, ok := r.body[key]; !ok {
+			t.Errorf("no member %q in %.300q", key, r.raw)
+		}
+	}
 }
 
 func checkRoute(t *testing.T, rt route, r *response) {
@@ -286,7 +325,7 @@ func TestRouteTable(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) { checkRoute(t, table[name], e.do(e.public, table[name].req)) })
 	}
-	if want := 45; len(table) != want {
+	if want := 50; len(table) != want {
 		t.Errorf("the table has %d routes, want %d: a route was added or removed without a row here", len(table), want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 func (a *API) serveToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	creds, err := credentials(w, r)
+	noteGrant(r, r.PostForm.Get("grant_type"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

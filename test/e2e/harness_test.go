@@ -86,6 +86,19 @@ func (e *env) doJSON(req *http.Request) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// doStatus sends req and returns the status and the body, whatever its
+// type (the monitoring API answers text/plain).
+func (e *env) doStatus(req *http.Request) (int, string) {
+	e.t.Helper()
+	resp, err := e.http.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
 // newRP registers a confidential web client whose redirect URI is a
 // loopback URL (admitted in dev mode) and sets up go-oidc and x/oauth2.
 func (e *env) newRP(extra map[string]any) *rp {

@@ -148,7 +148,7 @@ func TestLDAPPasswordGrantAndReadiness(t *testing.T) {
 	ping := func() int {
 		req, _ := http.NewRequest(http.MethodGet, e.issuer+"/monitor/v1/ping", nil)
 		req.Header.Set("Authorization", "Bearer "+e.apiToken)
-		st, _ := e.doJSON(req)
+		st, _ := e.doStatus(req)
 		return st
 	}
 	if st := ping(); st != 200 {

@@ -224,7 +224,10 @@ func TestMonitorPingNeedsToken(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		status, _ := e.doJSON(req)
+		status, body := e.doStatus(req)
+		if status == http.StatusOK && body != "pong" {
+			t.Errorf("ping answered %q, want pong", body)
+		}
 		return status
 	}
 	ping := e.issuer + "/monitor/v1/ping"
