@@ -3,13 +3,33 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/http"
 )
 
 // reqInfoKey carries a *reqInfo: what the handlers learn about a request
 // that its access-log line reports.
 const reqInfoKey ctxKey = 100
 
-type reqInfo struct{ clientID string }
+type reqInfo struct {
+	clientID string
+	// route is the pattern the mux chose (recordRoute): the outer
+	// middleware holds other copies of the request, whose Pattern the
+	// mux never sets.
+	route string
+}
+
+// recordRoute notes the route pattern of a request for the access log; it
+// wraps the mux directly, where r.Pattern is set.
+func recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if info, ok := r.Context().Value(reqInfoKey).(*reqInfo); ok {
+				info.route = r.Pattern
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
 
 // setClientID records the client a request is from (as it names itself; a
 // failed authentication is in the status), for the access-log line.

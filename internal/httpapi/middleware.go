@@ -69,12 +69,12 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey, info))
 		defer func() {
 			if p := recover(); p != nil {
-				log.ErrorContext(r.Context(), "panic serving request", "route", r.Pattern, "panic", p)
+				log.ErrorContext(r.Context(), "panic serving request", "route", info.route, "panic", p)
 				if !rec.wrote {
 					writeJSON(rec, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError})
 				}
 			}
-			attrs := []any{"method", r.Method, "route", r.Pattern, "status", rec.status,
+			attrs := []any{"method", r.Method, "route", info.route, "status", rec.status,
 				"duration_ms", time.Since(start).Milliseconds()}
 			if info.clientID != "" {
 				attrs = append(attrs, "client_id", info.clientID)

@@ -123,7 +123,7 @@ func (a *API) wrap(h http.Handler) http.Handler {
 	if mux, ok := h.(*http.ServeMux); ok {
 		h = jsonMuxErrors(mux)
 	}
-	h = a.withMetrics(h)
+	h = a.withMetrics(recordRoute(h))
 	return withRequestID(withAccessLog(a.log, h))
 }
 
