@@ -58,28 +58,14 @@ func (e *env) grantTypesSupported() []string {
 // rowCounts returns the number of rows of every table.
 func rowCounts(t *testing.T, dsn string) map[string]int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for _, name := range tables {
+	postgresTables(t, dsn, func(ctx context.Context, conn *pgx.Conn, name string) {
 		var n int
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{name}.Sanitize()).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		out[name] = n
-	}
+	})
 	return out
 }
 

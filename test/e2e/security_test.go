@@ -146,8 +146,9 @@ func dumpFiles(t *testing.T, dir string) string {
 	return b.String()
 }
 
-// dumpPostgres returns every row of every table of the database as text.
-func dumpPostgres(t *testing.T, dsn string) string {
+// postgresTables calls fn with a connection for every table of the
+// database's public schema.
+func postgresTables(t *testing.T, dsn string, fn func(ctx context.Context, conn *pgx.Conn, table string)) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -163,8 +164,16 @@ func dumpPostgres(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
 	for _, name := range tables {
+		fn(ctx, conn, name)
+	}
+}
+
+// dumpPostgres returns every row of every table of the database as text.
+func dumpPostgres(t *testing.T, dsn string) string {
+	t.Helper()
+	var b strings.Builder
+	postgresTables(t, dsn, func(ctx context.Context, conn *pgx.Conn, name string) {
 		var text string
 		q := `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM ` + pgx.Identifier{name}.Sanitize() + ` t`
 		if err := conn.QueryRow(ctx, q).Scan(&text); err != nil {
@@ -172,7 +181,7 @@ func dumpPostgres(t *testing.T, dsn string) string {
 		}
 		b.WriteString(text)
 		b.WriteByte('\n')
-	}
+	})
 	return b.String()
 }
 
