@@ -316,19 +316,44 @@ func TestImplicitAccessTokensOff(t *testing.T) {
 		"response_types": []string{"id_token token"}, "grant_types": []string{"implicit"}})
 	wantOAuthError(t, status, body, http.StatusBadRequest, "invalid_client_metadata")
 
-	var md struct {
-		ResponseTypes []string `json:"response_types_supported"`
+	if got, want := e.implicitDiscovery().ResponseTypes, []string{"code", "id_token", "code id_token"}; !slices.Equal(got, want) {
+		t.Errorf("response_types_supported = %v, want %v", got, want)
 	}
+}
+
+type implicitDiscovery struct {
+	ResponseTypes []string `json:"response_types_supported"`
+	ResponseModes []string `json:"response_modes_supported"`
+	GrantTypes    []string `json:"grant_types_supported"`
+}
+
+func (e *env) implicitDiscovery() implicitDiscovery {
+	e.t.Helper()
+	var md implicitDiscovery
 	resp, err := e.http.Get(e.issuer + "/.well-known/openid-configuration")
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	if want := []string{"code", "id_token", "code id_token"}; !slices.Equal(md.ResponseTypes, want) {
+	return md
+}
+
+// TestImplicitDiscovery: by default discovery lists exactly the response
+// types the authorisation endpoint serves, the modes they use, and the
+// implicit grant they are registered with.
+func TestImplicitDiscovery(t *testing.T) {
+	md := newEnv(t).implicitDiscovery()
+	if want := []string{"code", "id_token", "code id_token", "id_token token", "code token", "code id_token token"}; !slices.Equal(md.ResponseTypes, want) {
 		t.Errorf("response_types_supported = %v, want %v", md.ResponseTypes, want)
+	}
+	if want := []string{"query", "fragment", "form_post"}; !slices.Equal(md.ResponseModes, want) {
+		t.Errorf("response_modes_supported = %v, want %v", md.ResponseModes, want)
+	}
+	if !slices.Contains(md.GrantTypes, "implicit") {
+		t.Errorf("grant_types_supported = %v, want implicit", md.GrantTypes)
 	}
 }
 
