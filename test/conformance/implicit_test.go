@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"hash"
 	"net/http"
 	"net/url"
@@ -138,9 +139,13 @@ func (c *client) implicitFlow(v variant, q url.Values, subSID string, who login)
 	if v.idToken {
 		var idClaims []string
 		if !v.token && !v.code {
+			// Without an access token every requested claim comes in
+			// the ID token (OIDC Core §5.4), the claims parameter's
+			// userinfo members too.
 			for _, s := range strings.Fields(q.Get("scope")) {
 				idClaims = append(idClaims, scopeClaims[s]...)
 			}
+			idClaims = append(idClaims, requestedUserInfoClaims(t, q.Get("claims"))...)
 		}
 		f.front = checkIDToken(t, c, ar.params.Get("id_token"), idTokenExpect{
 			nonce: q.Get("nonce"), accessToken: f.accessToken, idClaims: idClaims,
@@ -278,6 +283,20 @@ func runVariantModules(t *testing.T, e *env, c *client, v variant) {
 			}
 		})
 	}
+
+	t.Run("oidcc-claims-essential", func(t *testing.T) {
+		c := with(t)
+		q := variantQuery(c, v)
+		q.Set("claims", `{"userinfo":{"name":{"essential":true}}}`)
+		f := c.implicitFlow(v, q, "", alice)
+		got, where := f.id.claims, "ID token"
+		if v.token || v.code {
+			got, where = checkUserInfo(t, c.e.userinfo(http.MethodGet, f.accessToken), f.id), "userinfo"
+		}
+		if got["name"] != "Alice Adams" {
+			t.Errorf("%s name = %v, want Alice Adams", where, got["name"])
+		}
+	})
 
 	t.Run("oidcc-ensure-other-scope-order-succeeds", func(t *testing.T) {
 		c := with(t)
@@ -432,4 +451,24 @@ func runVariantModules(t *testing.T, e *env, c *client, v variant) {
 			t.Errorf("mode %v, want form_post", f.authz.final["mode"])
 		}
 	})
+}
+
+// requestedUserInfoClaims returns the member names of the claims
+// parameter's userinfo object.
+func requestedUserInfoClaims(t *testing.T, claimsParam string) []string {
+	t.Helper()
+	if claimsParam == "" {
+		return nil
+	}
+	var cp struct {
+		UserInfo map[string]any `json:"userinfo"`
+	}
+	if err := json.Unmarshal([]byte(claimsParam), &cp); err != nil {
+		t.Fatalf("claims parameter: %v", err)
+	}
+	var out []string
+	for k := range cp.UserInfo {
+		out = append(out, k)
+	}
+	return out
 }
