@@ -244,6 +244,14 @@ func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Cli
 		// Minted before the code is stored: the ID token's c_hash needs
 		// only the code's value.
 		if err := s.frontChannel(ctx, a, c, grant, code, resp); err != nil {
+			// A failure the token core reports as an OAuth error (a claims
+			// source under on_error: fail, or a logged internal failure)
+			// goes to the client, as the token endpoint would answer it
+			// (temporarily_unavailable, server_error; RFC 6749 §4.1.2.1).
+			if oe := oauth.AsError(err); oe != nil {
+				a.State = store.AuthzStateFailed
+				return s.finalError(a, oe), nil
+			}
 			return nil, err
 		}
 	}

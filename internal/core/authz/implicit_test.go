@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/internal/core/token"
@@ -204,5 +205,38 @@ func TestImplicitSessionKeepsResponseType(t *testing.T) {
 	}
 	if !slices.Equal(obj.AuthReq.ResponseType, []string{"id_token", "token"}) {
 		t.Errorf("response type %v, want the sorted set", obj.AuthReq.ResponseType)
+	}
+}
+
+// failingClaims fails like a claims source under on_error: fail.
+type failingClaims struct{}
+
+func (failingClaims) Get(context.Context, plugin.ClaimsRequest) (map[string]any, error) {
+	return nil, oauth.TemporarilyUnavailable("claims source down")
+}
+
+// TestImplicitClaimsSourceFailure: a claims source failure while minting
+// the front-channel ID token reaches the client as temporarily_unavailable,
+// never as an error of the session API, and leaves no code or grant.
+func TestImplicitClaimsSourceFailure(t *testing.T) {
+	for _, rt := range []string{"id_token", "id_token token", "code id_token token"} {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			e.withTokens()
+			e.svc.Tokens.(*token.Service).Claims = failingClaims{}
+			q := implicitQuery(rt)
+			if strings.Contains(rt, "code") {
+				q = query("client_id", "implicit", "response_type", rt)
+			}
+			m := e.login(q, `{"sub":"alice"}`, `{"scope":["*"],"claims":["id_token:email"]}`)
+			_, v := params(t, m)
+			if v.Get("error") != oauth.ErrCodeTemporarilyUnavailable || v.Has("id_token") || v.Has("access_token") || v.Has("code") || m.Mode != "fragment" {
+				t.Errorf("final response %s %v, want temporarily_unavailable in the fragment", m.Mode, v)
+			}
+			grants, err := e.dur.Grants.List(context.Background(), store.GrantFilter{Subject: "alice"}, e.clock.Now())
+			if err != nil || len(grants) != 0 {
+				t.Errorf("grants left: %d (%v)", len(grants), err)
+			}
+		})
 	}
 }

@@ -55,6 +55,12 @@ func (s *Service) IssueFrontChannel(ctx context.Context, client *store.Client, g
 	if fc.IDToken {
 		idt, err := s.mintIDToken(ctx, now, client, g, s.spec(g.Tokens), d, resp.AccessToken)
 		if err != nil {
+			if fc.AccessToken {
+				// The access token is never delivered: its grant goes.
+				if derr := s.Grants.Delete(ctx, g.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+					s.log().WarnContext(ctx, "remove the grant of an undelivered access token", "grant_id", g.ID, "err", derr)
+				}
+			}
 			return nil, s.frontChannelError(ctx, err)
 		}
 		resp.IDToken = idt
