@@ -65,6 +65,10 @@ type Config struct {
 	// none (Connect2id's op.idToken.includeSubjectSessionClaims defaults
 	// to "*").
 	IDTokenSessionClaims []string
+	// RequireSignedRequestObject requires every client to send its
+	// requests in signed request objects (RFC 9101 §10.5), as the client
+	// metadata require_signed_request_object does for one.
+	RequireSignedRequestObject bool
 }
 
 func (c Config) withDefaults() Config {

@@ -46,9 +46,10 @@ func pipeline() []step {
 		{"client_id", stepClientID, false},
 		{"client", stepClient, false},
 		{"pushed_request", stepPushedRequest, false},
+		// The request object may hold redirect_uri (RFC 9101 §6).
+		{"request_object", stepRequestObject, true},
 		{"redirect_uri", stepRedirectURI, true},
 		{"duplicates", stepDuplicates, true},
-		{"request_object", stepRequestObject, true},
 		{"par_required", stepPARRequired, false},
 		{"response_type", stepResponseType, true},
 		{"response_mode", stepResponseMode, true},
