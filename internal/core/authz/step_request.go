@@ -78,7 +78,7 @@ func stepRequestObject(ctx context.Context, s *Service, f *flow) error {
 	if raw == "" {
 		// A pushed request was checked when it was pushed: its stored
 		// parameters no longer hold the object they came from.
-		if !f.pushed && s.requireSignedRequestObject(f.client) {
+		if (!f.pushed || f.atPush) && s.requireSignedRequestObject(f.client) {
 			return oauth.InvalidRequest("the client must send its request in a signed request object (require_signed_request_object)").NoRedirect()
 		}
 		return nil
