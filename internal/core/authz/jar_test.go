@@ -88,7 +88,7 @@ func (j *jarEnv) object(id string, kv ...any) map[string]any {
 		"client_id": id, "response_type": "code", "redirect_uri": rpCB, "scope": "openid email",
 		"state": "from-object", "nonce": "n-1", "code_challenge": challenge, "code_challenge_method": "S256",
 		"max_age": 3600,
-		"claims": map[string]any{"userinfo": map[string]any{"email": map[string]any{"essential": true}}},
+		"claims":  map[string]any{"userinfo": map[string]any{"email": map[string]any{"essential": true}}},
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == nil {
