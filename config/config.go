@@ -104,7 +104,19 @@ type Authz struct {
 	// IncludeRawClaimsRequest adds the claims parameter as received to the
 	// consent prompt as claims.raw_request.
 	IncludeRawClaimsRequest bool `koanf:"include_raw_claims_request"`
+	// RequireSignedRequestObject refuses authorisation requests whose
+	// parameters are not in a signed request object (RFC 9101 §10.5), for
+	// every client; the client metadata require_signed_request_object does
+	// it for one.
+	RequireSignedRequestObject bool `koanf:"require_signed_request_object"`
+	// RequestObjectMaxAge bounds how far ahead a request object's exp and
+	// how far back its iat may be.
+	RequestObjectMaxAge time.Duration `koanf:"request_object_max_age"`
 }
+
+// MaxRequestObjectMaxAge caps authz.request_object_max_age: a request
+// object is made for one request, seconds before it is sent.
+const MaxRequestObjectMaxAge = time.Hour
 
 // Tokens configures token defaults.
 type Tokens struct {
@@ -355,6 +367,7 @@ func Default() Config {
 			CodeLifetime:           60 * time.Second,
 			PARLifetime:            60 * time.Second,
 			LimitToRegisteredScope: true,
+			RequestObjectMaxAge:    10 * time.Minute,
 		},
 		Tokens: Tokens{
 			AccessTokenLifetime:   600 * time.Second,
@@ -539,6 +552,9 @@ func (c *Config) Validate() []error {
 		if key.value <= 0 {
 			add("%s must be positive", key.name)
 		}
+	}
+	if d := c.Authz.RequestObjectMaxAge; d <= 0 || d > MaxRequestObjectMaxAge {
+		add("authz.request_object_max_age must be positive and at most %.0fh", MaxRequestObjectMaxAge.Hours())
 	}
 	if c.Authz.CodeLifetime > MaxCodeLifetime {
 		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())
