@@ -217,7 +217,7 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported: []string{oauth.ResponseTypeCode},
-		ResponseModesSupported: []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
+		ResponseModesSupported: append([]string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost}, oauth.JARMResponseModes()...),
 		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken},
 		SubjectTypesSupported:  []string{"public"},
 		// Left out of the document when empty (omitempty).
@@ -243,6 +243,14 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		BackchannelLogoutSessionSupported:          true,
 		FrontchannelLogoutSupported:                true,
 		FrontchannelLogoutSessionSupported:         true,
+
+		RequestParameterSupported:                 true,
+		RequestURIParameterSupported:              true,
+		RequireRequestURIRegistration:             true,
+		RequestObjectSigningAlgValuesSupported:    oauth.AsymmetricAlgs(),
+		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
+		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
+		AuthorizationSigningAlgValuesSupported:    idAlgs,
 	}
 }
 
