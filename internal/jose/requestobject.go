@@ -101,7 +101,7 @@ func (r *RequestObjects) VerifyRequestObject(ctx context.Context, raw string, cl
 	allowed := filterAlgs(r.Algs, asymmetricAlgs)
 	if want := client.Metadata.RequestObjectSigningAlg; want != "" {
 		if !slices.Contains(allowed, gojose.SignatureAlgorithm(want)) {
-			return nil, refuse("the client's request_object_signing_alg %q is not accepted", want)
+			return nil, refuse("the client's request_object_signing_alg %s is not accepted", want)
 		}
 		allowed = []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(want)}
 	}
@@ -117,10 +117,13 @@ func (r *RequestObjects) VerifyRequestObject(ctx context.Context, raw string, cl
 	}
 	payload, err := r.Keys.verifyWithClientKeys(ctx, jws, client)
 	if err != nil {
-		if errors.Is(err, errFetch) {
+		switch {
+		case errors.Is(err, errFetch):
 			return nil, err
+		case errors.Is(err, errNoKey):
+			return nil, refuse("no registered key of the client matches its kid and alg")
 		}
-		return nil, refuse("%v", err)
+		return nil, refuse("the signature does not verify with the client's registered keys")
 	}
 	claims, err := r.checkClaims(payload, client.ID, issuer)
 	if err != nil {
@@ -147,10 +150,10 @@ func (r *RequestObjects) checkClaims(payload []byte, clientID, issuer string) (m
 		return nil, refuse("bad registered claims: %v", err)
 	}
 	if c.Issuer != clientID {
-		return nil, refuse("iss %q is not the client ID", c.Issuer)
+		return nil, refuse("iss is not the client ID")
 	}
 	if issuer == "" || !c.Audience.Contains(issuer) {
-		return nil, refuse("aud %q does not name this server", []string(c.Audience))
+		return nil, refuse("aud does not name this server")
 	}
 	maxAge := r.MaxAge
 	if maxAge <= 0 {

@@ -93,7 +93,7 @@ func TestVerifyRequestObject(t *testing.T) {
 	}{
 		"alg none":            {unsigned, "alg none"},
 		"encrypted unsigned":  {encryptTo(t, m.JWKS(), AlgECDHES, unsigned), "alg none"},
-		"another client key":  {sign(t, gojose.ES256, other.priv, "es", requestClaims(now)), "verify"},
+		"another client key":  {sign(t, gojose.ES256, other.priv, "es", requestClaims(now)), "does not verify"},
 		"another client iss":  {sign(t, gojose.ES256, es.priv, "es", with(requestClaims(now), "iss", "client-2")), "iss"},
 		"wrong audience":      {sign(t, gojose.ES256, es.priv, "es", with(requestClaims(now), "aud", "https://evil.example")), "aud"},
 		"expired":             {sign(t, gojose.ES256, es.priv, "es", with(requestClaims(now), "exp", now.Add(-5*time.Minute).Unix())), "expired"},

@@ -94,7 +94,9 @@ func stepRequestObject(ctx context.Context, s *Service, f *flow) error {
 			s.log().WarnContext(ctx, "request object not verified", "client_id", f.client.ID, "err", err)
 			return oauth.InvalidRequestObject("the client's keys could not be obtained").NoRedirect()
 		}
-		return oauth.InvalidRequestObject(strings.TrimPrefix(err.Error(), jose.ErrRequestObject.Error()+": ")).NoRedirect()
+		// The description may quote the object; keep only what RFC 6749
+		// §4.1.2.1 allows in error_description.
+		return oauth.InvalidRequestObject(sanitize(strings.TrimPrefix(err.Error(), jose.ErrRequestObject.Error()+": "))).NoRedirect()
 	}
 	params, oe := requestObjectParams(claims, f.client.ID)
 	if oe != nil {
