@@ -69,6 +69,11 @@ type ClientMetadata struct {
 	// encryption is not implemented.
 	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty"`
 	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty"`
+	// RequestObjectEncryptionAlg and RequestObjectEncryptionEnc are how the
+	// client encrypts its request objects (OIDC Dynamic Registration §2);
+	// registration admits only what we can decrypt.
+	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
+	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
 	// CodeChallengeMethod forces PKCE with this method for the client
 	// (a Connect2id extension).
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`

@@ -502,6 +502,12 @@ func (s *Service) checkAlgorithms(md *store.ClientMetadata) *oauth.Error {
 	if a := md.RequestObjectSigningAlg; a != "" && !slices.Contains(asymmetricAlgs, a) {
 		return oauth.InvalidClientMetadata("unsupported request_object_signing_alg: " + safe(a))
 	}
+	if a := md.RequestObjectEncryptionAlg; a != "" && !slices.Contains(jose.RequestObjectEncAlgs, a) {
+		return oauth.InvalidClientMetadata("unsupported request_object_encryption_alg: " + safe(a))
+	}
+	if e := md.RequestObjectEncryptionEnc; e != "" && (md.RequestObjectEncryptionAlg == "" || !slices.Contains(jose.RequestObjectEncs, e)) {
+		return oauth.InvalidClientMetadata("unsupported request_object_encryption_enc: " + safe(e) + " (A256GCM, with request_object_encryption_alg)")
+	}
 	// JARM §3: responses are signed with one of our keys, never unsigned.
 	if a := md.AuthorizationSignedResponseAlg; a != "" && (a == oauth.AlgNone || !slices.Contains(idAlgs, a)) {
 		return oauth.InvalidClientMetadata("unsupported authorization_signed_response_alg: " + safe(a))
