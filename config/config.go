@@ -110,7 +110,19 @@ type Authz struct {
 	// Default true for Connect2id compatibility; RFC 9700 §2.1.2 advises
 	// against them.
 	AllowImplicitAccessTokens bool `koanf:"allow_implicit_access_tokens"`
+	// RequireSignedRequestObject refuses authorisation requests whose
+	// parameters are not in a signed request object (RFC 9101 §10.5), for
+	// every client; the client metadata require_signed_request_object does
+	// it for one.
+	RequireSignedRequestObject bool `koanf:"require_signed_request_object"`
+	// RequestObjectMaxAge bounds how far ahead a request object's exp and
+	// how far back its iat may be.
+	RequestObjectMaxAge time.Duration `koanf:"request_object_max_age"`
 }
+
+// MaxRequestObjectMaxAge caps authz.request_object_max_age: a request
+// object is made for one request, seconds before it is sent.
+const MaxRequestObjectMaxAge = time.Hour
 
 // Tokens configures token defaults.
 type Tokens struct {
@@ -364,6 +376,7 @@ func Default() Config {
 			// Connect2id serves the token-bearing response types to the
 			// clients registered for them.
 			AllowImplicitAccessTokens: true,
+			RequestObjectMaxAge:       10 * time.Minute,
 		},
 		Tokens: Tokens{
 			AccessTokenLifetime:   600 * time.Second,
@@ -548,6 +561,9 @@ func (c *Config) Validate() []error {
 		if key.value <= 0 {
 			add("%s must be positive", key.name)
 		}
+	}
+	if d := c.Authz.RequestObjectMaxAge; d <= 0 || d > MaxRequestObjectMaxAge {
+		add("authz.request_object_max_age must be positive and at most %.0fh", MaxRequestObjectMaxAge.Hours())
 	}
 	if c.Authz.CodeLifetime > MaxCodeLifetime {
 		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())

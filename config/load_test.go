@@ -116,6 +116,8 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"assertion max age too long", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=24h"}}, "client_assertion_max_age"},
 		{"negative reuse grace", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=-1s"}}, "refresh_token_reuse_grace"},
 		{"reuse grace too long", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=2m"}}, "refresh_token_reuse_grace"},
+		{"request object max age zero", Sources{Environ: []string{"KEYWARD_AUTHZ_REQUEST_OBJECT_MAX_AGE=0s"}}, "authz.request_object_max_age"},
+		{"request object max age too long", Sources{Environ: []string{"KEYWARD_AUTHZ_REQUEST_OBJECT_MAX_AGE=2h"}}, "authz.request_object_max_age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/internal/tracing"
 	"github.com/keyward/keyward/loginui"
+	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 	ldapplugin "github.com/keyward/keyward/plugin/ldap"
 	"github.com/keyward/keyward/plugin/sqlclaims"
@@ -227,6 +228,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			IDTokenSessionClaims:         cfg.Tokens.IDTokenSessionClaims,
 
 			DisallowImplicitAccessTokens: !cfg.Authz.AllowImplicitAccessTokens,
+			RequireSignedRequestObject:   cfg.Authz.RequireSignedRequestObject,
 		},
 		Clients:         s.clients,
 		Sessions:        s.stores.Ephemeral.AuthzSessions,
@@ -247,6 +249,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
+	// Request objects (RFC 9101) are verified with the same client key
+	// sets as client assertions, and decrypted with our encryption keys.
+	// request_uri documents are fetched like jwks_uri ones (the lead may
+	// swap in the SSRF-guarded fetcher: it has the same Fetch method).
+	authzSvc.RequestObjects = &jose.RequestObjects{
+		Keys: clientKeys, Decrypter: s.keys, Algs: oauth.AsymmetricAlgs(), MaxAge: cfg.Authz.RequestObjectMaxAge,
+	}
+	authzSvc.RequestURIs = jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout})
+	authzSvc.Responses = s.keys
 	tokenSvc := &token.Service{
 		Config: token.Config{
 			Issuer:            issuer,

@@ -79,9 +79,11 @@ func (s *Service) Push(ctx context.Context, client *store.Client, params url.Val
 		return "", 0, fmt.Errorf("push: %w", err)
 	}
 	pr := &store.PushedRequest{
-		ID:        parKey(ref),
-		ClientID:  client.ID,
-		Params:    maps.Clone(map[string][]string(params)),
+		ID:       parKey(ref),
+		ClientID: client.ID,
+		// The validated parameters: those of a pushed request object, not
+		// the object itself.
+		Params:    maps.Clone(map[string][]string(f.params)),
 		CreatedAt: f.now,
 		ExpiresAt: f.now.Add(cfg.PARLifetime),
 	}

@@ -39,6 +39,15 @@ type Service struct {
 	PAR             store.PARStore
 	Authorizations  store.AuthorizationStore
 	IDTokens        IDTokenVerifier
+	// RequestObjects verifies request objects (RFC 9101); nil refuses
+	// them with request_not_supported.
+	RequestObjects RequestObjectVerifier
+	// RequestURIs fetches request objects by reference; nil refuses
+	// request_uri values other than our pushed ones.
+	RequestURIs RequestURIFetcher
+	// Responses signs JWT-secured authorisation responses (JARM); nil
+	// refuses the JWT response modes.
+	Responses ResponseSigner
 	// Tokens mints the tokens of direct authorisations (Direct); the
 	// authorisation session API does not use it.
 	Tokens TokenIssuer
