@@ -126,9 +126,9 @@ func (s *Server) grants(h *grantHandlers, svc *token.Service, clientKeys *jose.C
 		v := &jose.JWTBearerVerifier{
 			Keys:       clientKeys,
 			IssuerKeys: issuerKeys,
-			Issuers:   issuers,
-			Audiences: audiences,
-			MaxAhead:  jose.DefaultBearerMaxAhead,
+			Issuers:    issuers,
+			Audiences:  audiences,
+			MaxAhead:   jose.DefaultBearerMaxAhead,
 			ClientSecret: func(_ context.Context, c *store.Client) ([]byte, error) {
 				// Only a client_secret_jwt client keeps its secret
 				// recoverable (sealed); the others' is hashed.
