@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyward/keyward/internal/jsoncheck"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -53,7 +54,18 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, wrongType *oa
 	if requireContentType(r, "application/json") != nil {
 		return nil, wrongType
 	}
-	return readBody(w, r, limit)
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Duplicate members, deep nesting and huge member counts are refused
+	// before any decoding (docs/api.md §23); malformed JSON is left to the
+	// handler, which reports it in its API's words.
+	var bad *jsoncheck.Error
+	if err := jsoncheck.Check(body, jsoncheck.Limits{}); errors.As(err, &bad) {
+		return nil, oauth.InvalidRequest("invalid JSON body: " + bad.Error())
+	}
+	return body, nil
 }
 
 // writeError answers err as an OAuth 2.0 error response. Sentinels are
