@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,6 +152,20 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
+		return oauth.InvalidRequest("malformed form body")
+	}
+	// Counted before parsing, so that a flood of parameters is named as
+	// such (docs/api.md §23) rather than as a parse failure.
+	if strings.Count(string(body), "&") >= oauth.MaxParams || strings.Count(r.URL.RawQuery, "&") >= oauth.MaxParams {
+		return oauth.InvalidRequest(fmt.Sprintf("too many parameters: at most %d", oauth.MaxParams))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
