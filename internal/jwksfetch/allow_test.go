@@ -123,6 +123,16 @@ func TestGuardedTransport(t *testing.T) {
 	if !errors.Is(err, ErrForbiddenAddress) || hits.Load() != 0 {
 		t.Errorf("POST to loopback: err = %v, hits %d; want ErrForbiddenAddress and none", err, hits.Load())
 	}
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer plain.Close()
+	open := NewGuarded(Options{Timeout: 5 * time.Second, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	resp, err = (&http.Client{Transport: open.Transport()}).Post(plain.URL, "text/plain", strings.NewReader("x"))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "scheme") || hits.Load() != 0 {
+		t.Errorf("plain http POST to an allowed range: err = %v, hits %d; want a scheme error and none", err, hits.Load())
+	}
 }
 
 // TestPublicAddrMetadata: the cloud metadata services and the special

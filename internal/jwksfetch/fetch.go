@@ -134,13 +134,33 @@ func (g guard) control(_, address string, _ syscall.RawConn) error {
 }
 
 // Transport returns the fetcher's round tripper, for callers that send
-// other requests under the same guard (back-channel logout POSTs). The
-// caller must refuse redirects itself.
+// other requests under the same guard (back-channel logout POSTs): the
+// address check and, when HTTPSOnly, the scheme check. The caller must
+// refuse redirects itself.
 func (f *Fetcher) Transport() http.RoundTripper {
 	if f == nil || f.Client == nil {
 		return nil
 	}
-	return f.Client.Transport
+	base := f.Client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return schemeGuard{base: base, httpsOnly: f.HTTPSOnly}
+}
+
+type schemeGuard struct {
+	base      http.RoundTripper
+	httpsOnly bool
+}
+
+func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s := req.URL.Scheme; s != "https" && (s != "http" || g.httpsOnly) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("unsupported URL scheme %q", s)
+	}
+	return g.base.RoundTrip(req)
 }
 
 // PublicAddr reports whether a is a public unicast address: not loopback,
