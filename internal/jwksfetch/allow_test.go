@@ -146,3 +146,16 @@ func TestPublicAddrMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardedRefusesInternalAddresses: the metadata service and private
+// ranges are refused in the dialer's Control, which runs before the
+// connection is attempted, so the test needs no such network.
+func TestGuardedRefusesInternalAddresses(t *testing.T) {
+	f := NewGuarded(Options{Timeout: 2 * time.Second})
+	for _, host := range []string{"169.254.169.254", "10.0.0.1", "192.168.0.1", "172.31.255.254", "100.100.100.200", "0.0.0.0"} {
+		_, err := f.Fetch(t.Context(), "https://"+host+"/latest/meta-data/", 1024)
+		if !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("%s: err = %v, want ErrForbiddenAddress", host, err)
+		}
+	}
+}
