@@ -66,12 +66,10 @@ func TestGuardedAllowCIDRs(t *testing.T) {
 	if _, err := f.Fetch(t.Context(), srv.URL+"/big", 1024); err == nil || !strings.Contains(err.Error(), "larger than 1024") {
 		t.Errorf("oversized body: err = %v, want a size error", err)
 	}
-	start := time.Now()
+	// The slow answer would arrive, complete, after 600 ms: only the
+	// 300 ms bound makes this fetch fail.
 	if _, err := f.Fetch(t.Context(), srv.URL+"/slow", 1024); err == nil {
 		t.Error("a fetch slower than the timeout succeeded")
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the slow fetch took %s", d)
 	}
 	plain := strings.Replace(srv.URL, "https://", "http://", 1)
 	if _, err := f.Fetch(t.Context(), plain, 1024); err == nil || !strings.Contains(err.Error(), "scheme") {
