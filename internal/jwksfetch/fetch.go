@@ -62,13 +62,16 @@ type Options struct {
 	// TLS configures the client side of TLS; nil: system roots. Tests set
 	// RootCAs to trust their httptest servers.
 	TLS *tls.Config
+	// Resolver resolves host names; nil: the system's. Tests point it at
+	// their own DNS server.
+	Resolver *net.Resolver
 }
 
 // NewGuarded returns a Fetcher that refuses, unless o.Dev, plain http and
 // connections to any address that is not public unicast. It uses no proxy
 // from the environment: a proxy would dial for it, unchecked.
 func NewGuarded(o Options) *Fetcher {
-	guarded := &net.Dialer{Timeout: o.Timeout}
+	guarded := &net.Dialer{Timeout: o.Timeout, Resolver: o.Resolver}
 	if !o.Dev {
 		g := guard{allow: o.AllowCIDRs}
 		guarded.Control = g.control
@@ -79,7 +82,7 @@ func NewGuarded(o Options) *Fetcher {
 		for _, h := range o.AllowHosts {
 			allowed[strings.ToLower(h)] = true
 		}
-		open := &net.Dialer{Timeout: o.Timeout}
+		open := &net.Dialer{Timeout: o.Timeout, Resolver: o.Resolver}
 		// The transport dials the URL's host:port before resolution, so
 		// the name the operator allowed is what is compared here.
 		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
