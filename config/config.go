@@ -61,6 +61,9 @@ type Config struct {
 	Log          Log          `koanf:"log"`
 	Tracing      Tracing      `koanf:"tracing"`
 	Monitor      Monitor      `koanf:"monitor"`
+	// Outbound configures the fetches made on a client's behalf
+	// (config/outbound.go).
+	Outbound Outbound `koanf:"outbound"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -543,6 +546,7 @@ func (c *Config) Validate() []error {
 	if c.Logout.Backchannel.QueueSize < 1 {
 		add("logout.backchannel.queue_size must be positive")
 	}
+	errs = append(errs, c.Outbound.validate()...)
 	for _, key := range []struct {
 		name  string
 		value time.Duration

@@ -27,6 +27,13 @@ func (u *UI) handleStart(w http.ResponseWriter, r *http.Request) {
 		}
 		query = r.PostForm.Encode()
 	}
+	if len(query) > maxQueryBytes || strings.Count(query, "&") >= oauth.MaxParams {
+		// Beyond what the session API takes (docs/api.md §23): answered
+		// here, as the API would, rather than as an upstream failure.
+		u.renderMessage(w, r, http.StatusBadRequest, "Invalid request",
+			"The sign-in request is too large. Return to the application and try again.")
+		return
+	}
 	var subSID string
 	if c, err := r.Cookie(u.cookie); err == nil {
 		subSID = c.Value

@@ -85,6 +85,10 @@ const subjectCookieMaxAge = 180 * 24 * 60 * 60
 // maxFormBytes caps every form body the UI parses.
 const maxFormBytes = 64 << 10
 
+// maxQueryBytes bounds the authorisation request the UI forwards: it must
+// fit, JSON-escaped, in the session API's 50,000-byte body limit.
+const maxQueryBytes = 32 << 10
+
 // UI is the login and consent UI. It is an http.Handler, safe for
 // concurrent use, and holds no per-user state in memory.
 type UI struct {

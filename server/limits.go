@@ -20,6 +20,8 @@ const (
 	// inProcessTimeout bounds a call from the built-in login UI or demo
 	// client to the node's own web APIs.
 	inProcessTimeout = 10 * time.Second
-	// jwksFetchTimeout bounds the fetch of a client's jwks_uri.
+	// jwksFetchTimeout bounds the fetch of the jwks_uri of a trusted JWT
+	// bearer issuer (grants.jwt_bearer.trusted_issuers), which the operator
+	// configured and so is fetched without the client SSRF guard.
 	jwksFetchTimeout = 5 * time.Second
 )

@@ -26,7 +26,6 @@ import (
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
-	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/internal/tracing"
@@ -247,16 +246,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("access token encryption: %w", err)
 	}
-	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
+	// jwks_uri documents go through the node's SSRF-guarded fetcher.
+	clientKeys := jose.NewClientKeys(s.node.Outbound, s.now)
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
 	// Request objects (RFC 9101) are verified with the same client key
 	// sets as client assertions, and decrypted with our encryption keys.
-	// request_uri documents are fetched like jwks_uri ones (the lead may
-	// swap in the SSRF-guarded fetcher: it has the same Fetch method).
+	// request_uri documents are fetched like jwks_uri ones, through the
+	// SSRF-guarded fetcher.
 	authzSvc.RequestObjects = &jose.RequestObjects{
 		Keys: clientKeys, Decrypter: s.keys, Algs: oauth.AsymmetricAlgs(), MaxAge: cfg.Authz.RequestObjectMaxAge,
 	}
-	authzSvc.RequestURIs = jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout})
+	authzSvc.RequestURIs = s.node.Outbound
 	authzSvc.Responses = s.keys
 	tokenSvc := &token.Service{
 		Config: token.Config{
@@ -302,7 +302,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Parallelism: cfg.Logout.Backchannel.Parallelism,
 		Retries:     cfg.Logout.Backchannel.Retries,
 		QueueSize:   cfg.Logout.Backchannel.QueueSize,
-	}, s.tracer.Transport(nil), s.log)
+	}, s.tracer.Transport(s.node.Outbound.Transport()), s.log)
 	bcCtx, stopBC := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBackchannel, s.backchannelDone = stopBC, make(chan struct{})
 	go func() {

@@ -86,7 +86,17 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 	if req.RedirectURITemplateParam != "" && !ValidTemplateParam(req.RedirectURITemplateParam) {
 		return nil, oauth.InvalidRequest("redirect_uri_template_param must be a DNS label (letters, digits, hyphens)")
 	}
-	f := &flow{params: parseQuery(req.Query), now: s.now(), templateParam: req.RedirectURITemplateParam}
+	// Input no client legitimately sends is refused before the pipeline,
+	// without a redirect: the request cannot be trusted enough to echo its
+	// state to its redirect URI (docs/api.md §23).
+	if oe := checkRawQuery(req.Query); oe != nil {
+		return errorMessage(oe), nil
+	}
+	params := parseQuery(req.Query)
+	if oe := oauth.CheckParams(params, oauth.ParamLimits{ValueSizes: true}); oe != nil {
+		return errorMessage(oe), nil
+	}
+	f := &flow{params: params, now: s.now(), templateParam: req.RedirectURITemplateParam}
 	if err := s.validate(ctx, f, false); err != nil {
 		oe := oauth.AsError(err)
 		if oe == nil {

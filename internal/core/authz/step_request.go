@@ -39,7 +39,8 @@ type RequestURIFetcher interface {
 // on errors are redirected.
 func stepDuplicates(_ context.Context, _ *Service, f *flow) error {
 	for name, v := range f.params {
-		if len(v) > 1 {
+		// RFC 8707 §2: resource may be repeated, one per resource.
+		if len(v) > 1 && name != "resource" {
 			return oauth.InvalidRequest("repeated " + name + " parameter")
 		}
 	}
