@@ -1,0 +1,85 @@
+package clientaddr
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+)
+
+func TestResolve(t *testing.T) {
+	r, err := ParseTrusted([]string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, remote string
+		header       http.Header
+		want         string
+	}{
+		{"untrusted peer ignores XFF", "203.0.113.9:5555", http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "203.0.113.9"},
+		{"untrusted peer ignores Forwarded", "203.0.113.9:5555", http.Header{"Forwarded": {"for=198.51.100.1"}}, "203.0.113.9"},
+		{"trusted peer, one hop", "10.1.2.3:1", http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "198.51.100.1"},
+		{"forged left entries are skipped", "10.1.2.3:1", http.Header{"X-Forwarded-For": {"1.1.1.1, 198.51.100.1, 10.9.9.9"}}, "198.51.100.1"},
+		{"several header lines", "10.1.2.3:1", http.Header{"X-Forwarded-For": {"1.1.1.1", "198.51.100.1"}}, "198.51.100.1"},
+		{"single trusted IP", "192.0.2.7:1", http.Header{"X-Forwarded-For": {"198.51.100.2"}}, "198.51.100.2"},
+		{"Forwarded with port and quotes", "10.1.2.3:1", http.Header{"Forwarded": {`for="[2001:db9::5]:4711";proto=https, for=10.0.0.2`}}, "2001:db9::5"},
+		{"Forwarded wins over XFF", "10.1.2.3:1", http.Header{"Forwarded": {"for=198.51.100.3"}, "X-Forwarded-For": {"198.51.100.4"}}, "198.51.100.3"},
+		{"obfuscated hop stops the walk", "10.1.2.3:1", http.Header{"Forwarded": {"for=198.51.100.3, for=_hidden"}}, "10.1.2.3"},
+		{"all hops trusted", "10.1.2.3:1", http.Header{"X-Forwarded-For": {"10.0.0.5"}}, "10.0.0.5"},
+		{"no header", "10.1.2.3:1", nil, "10.1.2.3"},
+		{"ipv4-mapped peer", "[::ffff:10.1.2.3]:1", http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "198.51.100.1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = c.remote
+			req.Header = c.header
+			if req.Header == nil {
+				req.Header = http.Header{}
+			}
+			if got := r.Resolve(req); got != netip.MustParseAddr(c.want) {
+				t.Errorf("Resolve = %v, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestNoTrustedProxies(t *testing.T) {
+	var r *Resolver
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:9"
+	req.Header.Set("X-Forwarded-For", "198.51.100.1")
+	if got := r.Resolve(req); got != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("nil resolver: %v", got)
+	}
+	if r.FromTrustedProxy(req) {
+		t.Error("nil resolver trusts a proxy")
+	}
+}
+
+func TestParseTrustedRefusesGarbage(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "example.com", ""} {
+		if _, err := ParseTrusted([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestHandlerAndFromTrustedProxy(t *testing.T) {
+	r, _ := ParseTrusted([]string{"127.0.0.1"})
+	var got netip.Addr
+	h := r.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { got = From(req.Context()) }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:9"
+	req.Header.Set("X-Forwarded-For", "198.51.100.1")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if got != netip.MustParseAddr("198.51.100.1") || !r.FromTrustedProxy(req) {
+		t.Errorf("From = %v", got)
+	}
+	req.RemoteAddr = "in-process"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if got.IsValid() || r.FromTrustedProxy(req) {
+		t.Errorf("in-process request got address %v", got)
+	}
+}
