@@ -61,6 +61,15 @@ type Config struct {
 	Log          Log          `koanf:"log"`
 	Tracing      Tracing      `koanf:"tracing"`
 	Monitor      Monitor      `koanf:"monitor"`
+
+	// TrustedProxies are the CIDRs and addresses of the proxies allowed to
+	// set the client address with X-Forwarded-For or Forwarded; the rest
+	// of the limits are in config/limits.go (docs/api.md §18).
+	TrustedProxies []string   `koanf:"trusted_proxies"`
+	RateLimits     RateLimits `koanf:"rate_limits"`
+	HTTP           HTTP       `koanf:"http"`
+	Limits         Limits     `koanf:"limits"`
+	Admission      Admission  `koanf:"admission"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -397,6 +406,11 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
+
+		RateLimits: defaultRateLimits(),
+		HTTP:       defaultHTTP(),
+		Limits:     defaultLimits(),
+		Admission:  defaultAdmission(),
 	}
 }
 
@@ -674,6 +688,7 @@ func (c *Config) Validate() []error {
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, c.validateLimits()...)
 	return errs
 }
 
