@@ -96,3 +96,23 @@ func (k *Keyed) Len() int {
 func RetryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }
+
+// Wait reports how long until key's bucket holds a token, without taking
+// one or remembering the key: 0 when a request would pass.
+func (k *Keyed) Wait(key string) time.Duration {
+	if k == nil {
+		return 0
+	}
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	el, found := k.byKey[key]
+	if !found {
+		return 0
+	}
+	tokens := el.Value.(*entry).lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(k.limit) * float64(time.Second))
+}

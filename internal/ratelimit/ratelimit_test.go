@@ -78,3 +78,26 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitPeeksWithoutTaking(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	k := New(1, 2, 0, c.now)
+	if k.Wait("a") != 0 || k.Len() != 0 {
+		t.Fatal("Wait on an unknown key must pass and remember nothing")
+	}
+	k.Allow("a")
+	if k.Wait("a") != 0 {
+		t.Fatal("one token left, Wait must pass")
+	}
+	k.Allow("a")
+	if w := k.Wait("a"); w <= 0 || w > time.Second {
+		t.Fatalf("empty bucket: Wait = %v", w)
+	}
+	if w := k.Wait("a"); w <= 0 {
+		t.Fatal("Wait took a token")
+	}
+	c.t = c.t.Add(time.Second)
+	if k.Wait("a") != 0 {
+		t.Fatal("refilled bucket still waits")
+	}
+}
