@@ -1,0 +1,294 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/admission"
+	"github.com/keyward/keyward/internal/clientaddr"
+	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/oauth"
+)
+
+// Limits are the throttles and overload guards of the HTTP layer
+// (docs/api.md §18). The zero value limits nothing but body sizes.
+type Limits struct {
+	// ClientAddr resolves the client address behind trusted proxies; nil
+	// takes the TCP peer.
+	ClientAddr *clientaddr.Resolver
+
+	Token, PAR, Introspect, Revoke, Registration RateLimit
+	// APIAuthFailures counts failed bearer authentications at the
+	// integration APIs, per address.
+	APIAuthFailures *ratelimit.Keyed
+
+	// MaxBodyBytes caps form and JSON bodies; 0: 50 000. Registration
+	// bodies may be five times larger.
+	MaxBodyBytes int64
+
+	// Admission holds a gate per route class; a class without a gate is
+	// not bounded.
+	Admission map[RouteClass]*admission.Gate
+}
+
+// RateLimit are an endpoint's buckets; nil buckets allow all.
+type RateLimit struct {
+	PerClient, PerAddress *ratelimit.Keyed
+}
+
+// RouteClass groups routes that share an admission budget.
+type RouteClass string
+
+// The route classes (docs/api.md §18).
+const (
+	ClassToken   RouteClass = "token"
+	ClassUI      RouteClass = "ui"
+	ClassAPI     RouteClass = "api"
+	ClassMonitor RouteClass = "monitor"
+)
+
+// registrationBodyFactor is how much larger a registration body may be
+// than other bodies: client metadata may carry a JWK set.
+const registrationBodyFactor = 5
+
+// classOf sorts a request path into its route class. It looks at the path
+// before the mux does, so that a request refused here costs no routing,
+// parsing or store work.
+func classOf(path string) RouteClass {
+	switch {
+	case path == "/healthz", path == "/readyz", path == "/metrics", strings.HasPrefix(path, "/monitor/"):
+		return ClassMonitor
+	case path == "/login", strings.HasPrefix(path, "/login/"), strings.HasPrefix(path, "/logout"),
+		strings.HasPrefix(path, "/authz-sessions/"):
+		return ClassUI
+	case strings.HasPrefix(path, "/direct-authz/"), strings.HasPrefix(path, "/authz-store/"),
+		strings.HasPrefix(path, "/session-store/"):
+		return ClassAPI
+	}
+	return ClassToken
+}
+
+type bodyLimitKey struct{}
+
+// bodyLimit is the body cap of a request: the configured one, scaled for
+// registration, or def without configuration.
+func bodyLimit(r *http.Request, def int64) int64 {
+	limit, ok := r.Context().Value(bodyLimitKey{}).(int64)
+	if !ok || limit <= 0 {
+		return def
+	}
+	if def == maxRegistrationBodyBytes {
+		return limit * registrationBodyFactor
+	}
+	return limit
+}
+
+// inProcess reports a request of the built-in login UI or demo client to
+// the node's own APIs: it has no network address, was admitted and
+// counted as the browser request it serves, and is not limited again (a
+// second admission slot per sign-in could deadlock the class).
+func inProcess(r *http.Request) bool { return !clientaddr.From(r.Context()).IsValid() }
+
+// withLimits applies the body cap, admission control and the per-endpoint rate limits, and sets the headers every
+// response carries.
+func (a *API) withLimits(next http.Handler) http.Handler {
+	l := a.Limits
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "no-referrer")
+		if l.MaxBodyBytes > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, l.MaxBodyBytes))
+		}
+		if inProcess(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w = &retryAfterWriter{ResponseWriter: w}
+		if gate := l.Admission[classOf(r.URL.Path)]; gate != nil {
+			release, err := gate.Acquire(r.Context())
+			if err != nil {
+				noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+				w.Header().Set("Retry-After", "1")
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: oauth.ErrCodeTemporarilyUnavailable,
+					ErrorDescription: "the server is overloaded; retry later"})
+				return
+			}
+			defer release()
+		}
+		if !a.allowRate(w, r) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// endpointLimit picks the rate limit of a request by method and path, and
+// the endpoint's name for the logs.
+func (l *Limits) endpointLimit(r *http.Request) (RateLimit, string) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodPost && p == "/token":
+		return l.Token, "token"
+	case r.Method == http.MethodPost && p == "/par":
+		return l.PAR, "par"
+	case r.Method == http.MethodPost && p == "/token/introspect":
+		return l.Introspect, "introspect"
+	case r.Method == http.MethodPost && p == "/token/revoke":
+		return l.Revoke, "revoke"
+	case r.Method != http.MethodOptions && (p == "/clients" || strings.HasPrefix(p, "/clients/")):
+		return l.Registration, "registration"
+	}
+	return RateLimit{}, ""
+}
+
+// allowRate applies the endpoint's per-address bucket, then its per-client
+// one, answering 429 when either is empty.
+func (a *API) allowRate(w http.ResponseWriter, r *http.Request) bool {
+	lim, endpoint := a.Limits.endpointLimit(r)
+	if lim.PerAddress == nil && lim.PerClient == nil {
+		return true
+	}
+	if ok, wait := lim.PerAddress.Allow(clientaddr.From(r.Context()).String()); !ok {
+		a.writeRateLimited(w, r, endpoint, "address", wait)
+		return false
+	}
+	if lim.PerClient == nil {
+		return true
+	}
+	client, err := claimedClient(w, r, endpoint)
+	if err != nil {
+		a.writeError(w, r, err)
+		return false
+	}
+	if client == "" {
+		return true
+	}
+	if ok, wait := lim.PerClient.Allow(client); !ok {
+		a.writeRateLimited(w, r, endpoint, "client", wait)
+		return false
+	}
+	return true
+}
+
+// claimedClient is the client a request names itself as, before any
+// authentication: the HTTP Basic user, the client_id parameter, or the
+// subject of a client assertion; for registration the {client_id} of the
+// path. The per-client bucket is a budget, not an authorisation: a caller
+// that names another client spends that client's budget only as far as
+// the per-address bucket lets it.
+func claimedClient(w http.ResponseWriter, r *http.Request, endpoint string) (string, error) {
+	if endpoint == "registration" {
+		id, _ := strings.CutPrefix(r.URL.Path, "/clients/")
+		if id == r.URL.Path {
+			return "", nil
+		}
+		return id, nil
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		if id, err := url.QueryUnescape(user); err == nil && id != "" {
+			return id, nil
+		}
+		return user, nil
+	}
+	// The form is parsed here with the body cap, once; the handler's own
+	// parseForm finds it parsed. A body the handler would refuse is
+	// refused here the same way.
+	if requireContentType(r, "application/x-www-form-urlencoded") != nil {
+		return "", nil
+	}
+	if err := parseForm(w, r); err != nil {
+		return "", err
+	}
+	if id := r.PostForm.Get("client_id"); id != "" {
+		return id, nil
+	}
+	return assertionSubject(r.PostForm.Get("client_assertion")), nil
+}
+
+// assertionSubject reads the sub of a JWT without verifying it (RFC 7523
+// §3: sub is the client_id); "" when it cannot.
+func assertionSubject(jwt string) string {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 || len(parts[1]) > 8192 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.Sub
+}
+
+// writeRateLimited answers 429 (RFC 6585 §4) with Retry-After and an OAuth
+// error body; temporarily_unavailable is the code RFC 6749 has for "try
+// again later".
+func (a *API) writeRateLimited(w http.ResponseWriter, r *http.Request, endpoint, scope string, wait time.Duration) {
+	secs := ratelimit.RetryAfterSeconds(wait)
+	a.audit(r.Context(), "rate_limited", "endpoint", endpoint, "scope", scope,
+		"client_addr", clientaddr.From(r.Context()).String())
+	noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: oauth.ErrCodeTemporarilyUnavailable,
+		ErrorDescription: fmt.Sprintf("too many requests; retry after %d s", secs)})
+}
+
+// apiAuthThrottled refuses an integration API call from an address whose
+// failed authentications used up its bucket, before the token is checked.
+func (a *API) apiAuthThrottled(w http.ResponseWriter, r *http.Request) bool {
+	if inProcess(r) {
+		return false
+	}
+	if wait := a.Limits.APIAuthFailures.Wait(clientaddr.From(r.Context()).String()); wait > 0 {
+		a.writeRateLimited(w, r, "api_auth_failures", "address", wait)
+		return true
+	}
+	return false
+}
+
+// noteAPIAuthFailure spends a token of the address's bucket.
+func (a *API) noteAPIAuthFailure(r *http.Request) {
+	if !inProcess(r) {
+		a.Limits.APIAuthFailures.Allow(clientaddr.From(r.Context()).String())
+	}
+}
+
+// retryAfterWriter adds Retry-After to a 503 or 429 that has none, so
+// that every "try later" answer says when (RFC 9110 §10.2.3): a cap that
+// is full, a store that is down.
+type retryAfterWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (rw *retryAfterWriter) WriteHeader(code int) {
+	if !rw.wrote {
+		rw.wrote = true
+		if (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) && rw.Header().Get("Retry-After") == "" {
+			rw.Header().Set("Retry-After", "1")
+		}
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *retryAfterWriter) Write(b []byte) (int, error) {
+	if !rw.wrote {
+		rw.WriteHeader(http.StatusOK)
+	}
+	return rw.ResponseWriter.Write(b)
+}
+
+func (rw *retryAfterWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
