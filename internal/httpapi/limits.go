@@ -96,17 +96,28 @@ func bodyLimit(r *http.Request, def int64) int64 {
 // second admission slot per sign-in could deadlock the class).
 func inProcess(r *http.Request) bool { return !clientaddr.From(r.Context()).IsValid() }
 
-// withLimits applies the body cap, admission control and the per-endpoint rate limits, and sets the headers every
-// response carries.
+// withBodyLimit puts the configured body cap in the request's context,
+// for readBody and parseForm. It runs outside the metrics middleware,
+// which must see the very request the mux is given.
+func (a *API) withBodyLimit(next http.Handler) http.Handler {
+	limit := a.Limits.MaxBodyBytes
+	if limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, limit)))
+	})
+}
+
+// withLimits applies admission control and the per-endpoint rate limits,
+// and sets the headers every response carries. It passes the request on
+// unchanged (see withMetrics).
 func (a *API) withLimits(next http.Handler) http.Handler {
 	l := a.Limits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "no-referrer")
-		if l.MaxBodyBytes > 0 {
-			r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, l.MaxBodyBytes))
-		}
 		if inProcess(r) {
 			next.ServeHTTP(w, r)
 			return
@@ -124,6 +135,10 @@ func (a *API) withLimits(next http.Handler) http.Handler {
 			defer release()
 		}
 		if !a.allowRate(w, r) {
+			return
+		}
+		if l.APIAuthFailures != nil && integrationAPI(r.URL.Path) {
+			a.serveCountingAuthFailures(w, r, next)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -155,6 +170,13 @@ func (a *API) allowRate(w http.ResponseWriter, r *http.Request) bool {
 	lim, endpoint := a.Limits.endpointLimit(r)
 	if lim.PerAddress == nil && lim.PerClient == nil {
 		return true
+	}
+	if endpoint == "registration" {
+		// The registration master token is the operator provisioning
+		// clients, not a stranger: its calls are not counted.
+		if token, ok := bearerToken(r); ok && a.RegistrationTokens.Allows(token) {
+			return true
+		}
 	}
 	if ok, wait := lim.PerAddress.Allow(clientaddr.From(r.Context()).String()); !ok {
 		a.writeRateLimited(w, r, endpoint, "address", wait)
@@ -246,23 +268,33 @@ func (a *API) writeRateLimited(w http.ResponseWriter, r *http.Request, endpoint,
 		ErrorDescription: fmt.Sprintf("too many requests; retry after %d s", secs)})
 }
 
-// apiAuthThrottled refuses an integration API call from an address whose
-// failed authentications used up its bucket, before the token is checked.
-func (a *API) apiAuthThrottled(w http.ResponseWriter, r *http.Request) bool {
-	if inProcess(r) {
-		return false
+// integrationAPI reports the paths of the integration web APIs, whose
+// callers authenticate with bearer API tokens (docs/api.md §1).
+func integrationAPI(path string) bool {
+	for _, p := range []string{"/authz-sessions/", "/logout-sessions/", "/direct-authz/", "/authz-store/",
+		"/session-store/", "/monitor/", "/clients"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
 	}
-	if wait := a.Limits.APIAuthFailures.Wait(clientaddr.From(r.Context()).String()); wait > 0 {
-		a.writeRateLimited(w, r, "api_auth_failures", "address", wait)
-		return true
-	}
-	return false
+	return path == "/metrics"
 }
 
-// noteAPIAuthFailure spends a token of the address's bucket.
-func (a *API) noteAPIAuthFailure(r *http.Request) {
-	if !inProcess(r) {
-		a.Limits.APIAuthFailures.Allow(clientaddr.From(r.Context()).String())
+// serveCountingAuthFailures serves an integration API request and spends a
+// token of the address's bucket when it is answered 401 (every API guard
+// answers a missing or wrong token so). An address whose bucket is empty
+// is refused before its token is checked, right or wrong: a prober must
+// not learn when it has guessed one.
+func (a *API) serveCountingAuthFailures(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	addr := clientaddr.From(r.Context()).String()
+	if wait := a.Limits.APIAuthFailures.Wait(addr); wait > 0 {
+		a.writeRateLimited(w, r, "api_auth_failures", "address", wait)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	if rec.status == http.StatusUnauthorized {
+		a.Limits.APIAuthFailures.Allow(addr)
 	}
 }
 

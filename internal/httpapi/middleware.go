@@ -149,11 +149,7 @@ func (s TokenSet) Allows(token string) bool {
 // prober nothing beyond "not allowed".
 func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.apiAuthThrottled(w, r) {
-			return
-		}
 		if token, ok := bearerToken(r); !ok || !set.Allows(token) {
-			a.noteAPIAuthFailure(r)
 			a.audit(r.Context(), "api_auth_failed", "route", r.Pattern, "token_present", ok)
 			a.writeError(w, r, oauth.InvalidToken("missing or invalid bearer token"))
 			return
@@ -170,16 +166,12 @@ func (a *API) requireToken(set TokenSet, next http.Handler) http.Handler {
 // and load-balancer logs.
 func (a *API) requireMonitorToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.apiAuthThrottled(w, r) {
-			return
-		}
 		allowed := a.MonitorTokens
 		token, ok := bearerToken(r)
 		if !ok {
 			token, allowed = r.URL.Query().Get("access_token"), a.MonitorQueryTokens
 		}
 		if !allowed.Allows(token) {
-			a.noteAPIAuthFailure(r)
 			a.audit(r.Context(), "api_auth_failed", "route", r.Pattern, "token_present", token != "")
 			a.writeError(w, r, oauth.InvalidToken("a valid monitoring token is required"))
 			return

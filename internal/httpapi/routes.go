@@ -128,7 +128,7 @@ func (a *API) wrap(h http.Handler) http.Handler {
 		h = jsonMuxErrors(mux)
 	}
 	h = a.withMetrics(a.withLimits(recordRoute(h)))
-	return withRequestID(a.Limits.ClientAddr.Handler(withAccessLog(a.log, h)))
+	return withRequestID(a.Limits.ClientAddr.Handler(a.withBodyLimit(withAccessLog(a.log, h))))
 }
 
 // publicRoutes lists every endpoint clients and browsers reach.
