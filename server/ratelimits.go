@@ -160,3 +160,27 @@ func sessionCookieName(cfg config.Config) string {
 	}
 	return "__Host-sid"
 }
+
+// registerAdmissionMetrics exposes each class's gate: requests in flight
+// and queued, and how many were shed.
+func (s *Server) registerAdmissionMetrics(gates map[httpapi.RouteClass]*admission.Gate) error {
+	for _, class := range []httpapi.RouteClass{httpapi.ClassToken, httpapi.ClassUI, httpapi.ClassAPI, httpapi.ClassMonitor} {
+		g, c := gates[class], string(class)
+		if g == nil {
+			continue
+		}
+		if err := s.metrics.Gauge("admission."+c+".inFlight", "keyward_admission_"+c+"_in_flight",
+			"Requests of the "+c+" route class in progress.", func() float64 { return float64(g.InFlight()) }); err != nil {
+			return err
+		}
+		if err := s.metrics.Gauge("admission."+c+".queued", "keyward_admission_"+c+"_queued",
+			"Requests of the "+c+" route class waiting for a slot.", func() float64 { return float64(g.Queued()) }); err != nil {
+			return err
+		}
+		if err := s.metrics.CounterFunc("admission."+c+".refused", "keyward_admission_"+c+"_refused_total",
+			"Requests of the "+c+" route class shed with 503 (queue full or wait too long).", func() float64 { return float64(g.Refused()) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}

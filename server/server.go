@@ -423,6 +423,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}
 
+	// Rate limits run on the wall clock, whatever Options.Now says.
+	limits := httpLimits(cfg, s.clientAddr, nil)
+	if err := s.registerAdmissionMetrics(limits.Admission); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	api, err := httpapi.New(httpapi.Deps{
 		Authz:               authzSvc,
 		Tokens:              tokenSvc,
@@ -448,9 +453,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Metrics:             s.metrics,
 		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
 		HealthChecks:        s.healthChecks(),
-		// Rate limits run on the wall clock, whatever Options.Now says.
-		Limits: httpLimits(cfg, s.clientAddr, nil),
-		Log:    s.log,
+		Limits:              limits,
+		Log:                 s.log,
 	})
 	if err != nil {
 		return nil, err

@@ -406,6 +406,13 @@ func TestAdmissionKeepsClassesApart(t *testing.T) {
 	if s, b, _ := e.send("GET", "/authz-store/rest/v3/subjects?client_id=x", nil, map[string]string{"Authorization": "Bearer " + e.apiToken}); s >= 500 {
 		t.Errorf("authz store API during the token flood: %d %v", s, b)
 	}
+	// The shed requests are counted for the operator.
+	req, _ = http.NewRequest("GET", e.issuer+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.apiToken)
+	if _, body := e.doStatus(req); !strings.Contains(body, "keyward_admission_token_refused_total ") ||
+		strings.Contains(body, "keyward_admission_token_refused_total 0\n") {
+		t.Errorf("metrics do not count the shed token requests")
+	}
 	// Freeing the slot readmits token requests.
 	conn.Close()
 	for i := 0; ; i++ {
