@@ -90,11 +90,17 @@ func bodyLimit(r *http.Request, def int64) int64 {
 	return limit
 }
 
+// InProcessRemoteAddr is the RemoteAddr of the requests the built-in login
+// UI and demo client make to the node's own APIs without a socket.
+const InProcessRemoteAddr = "in-process"
+
 // inProcess reports a request of the built-in login UI or demo client to
-// the node's own APIs: it has no network address, was admitted and
-// counted as the browser request it serves, and is not limited again (a
-// second admission slot per sign-in could deadlock the class).
-func inProcess(r *http.Request) bool { return !clientaddr.From(r.Context()).IsValid() }
+// the node's own APIs: it was admitted and counted as the browser request
+// it serves, and is not limited again (a second admission slot per sign-in
+// could deadlock the class). It is recognised by its RemoteAddr, which no
+// network connection has, not by a missing address: a request over a Unix
+// socket is limited like any other.
+func inProcess(r *http.Request) bool { return r.RemoteAddr == InProcessRemoteAddr }
 
 // withBodyLimit puts the configured body cap in the request's context,
 // for readBody and parseForm. It runs outside the metrics middleware,

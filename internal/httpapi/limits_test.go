@@ -93,9 +93,14 @@ func TestInProcessRequestsAreNotLimited(t *testing.T) {
 		t.Fatal("the bucket of 192.0.2.1 should hold one request")
 	}
 	for range 5 {
-		if s := status("in-process"); s != 204 {
+		if s := status(InProcessRemoteAddr); s != 204 {
 			t.Fatalf("in-process request: %d", s)
 		}
+	}
+	// A request without an IP address (a Unix socket) is limited all the
+	// same, in one shared bucket.
+	if status("@") != 204 || status("@") != 429 {
+		t.Error("a request without an IP address escaped the limit")
 	}
 }
 
