@@ -65,11 +65,14 @@ type Config struct {
 	// TrustedProxies are the CIDRs and addresses of the proxies allowed to
 	// set the client address with X-Forwarded-For or Forwarded; the rest
 	// of the limits are in config/limits.go (docs/api.md §18).
-	TrustedProxies []string   `koanf:"trusted_proxies"`
-	RateLimits     RateLimits `koanf:"rate_limits"`
-	HTTP           HTTP       `koanf:"http"`
-	Limits         Limits     `koanf:"limits"`
-	Admission      Admission  `koanf:"admission"`
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// TrustedProxyHeader is the one forwarding header the trusted proxies
+	// write: X-Forwarded-For or Forwarded.
+	TrustedProxyHeader string     `koanf:"trusted_proxy_header"`
+	RateLimits         RateLimits `koanf:"rate_limits"`
+	HTTP               HTTP       `koanf:"http"`
+	Limits             Limits     `koanf:"limits"`
+	Admission          Admission  `koanf:"admission"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -407,10 +410,11 @@ func Default() Config {
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
 
-		RateLimits: defaultRateLimits(),
-		HTTP:       defaultHTTP(),
-		Limits:     defaultLimits(),
-		Admission:  defaultAdmission(),
+		TrustedProxyHeader: "X-Forwarded-For",
+		RateLimits:         defaultRateLimits(),
+		HTTP:               defaultHTTP(),
+		Limits:             defaultLimits(),
+		Admission:          defaultAdmission(),
 	}
 }
 

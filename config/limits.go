@@ -135,6 +135,11 @@ func (c *Config) validateLimits() []error {
 			add("trusted_proxies: %q is not an IP address or CIDR", p)
 		}
 	}
+	switch strings.ToLower(c.TrustedProxyHeader) {
+	case "x-forwarded-for", "forwarded":
+	default:
+		add("trusted_proxy_header %q must be X-Forwarded-For or Forwarded", c.TrustedProxyHeader)
+	}
 	rl := c.RateLimits
 	for name, e := range map[string]EndpointRate{"token": rl.Token, "par": rl.PAR, "introspect": rl.Introspect,
 		"revoke": rl.Revoke, "registration": rl.Registration, "api_auth_failures": rl.APIAuthFailures, "login": rl.Login} {

@@ -46,6 +46,7 @@ admission:
 func TestLimitsRefused(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"trusted_proxies: [example.com]":                                      `trusted_proxies: "example.com"`,
+		"trusted_proxy_header: X-Real-IP":                                     `trusted_proxy_header "X-Real-IP"`,
 		"rate_limits: {token: {per_client: {rate: -1}}}":                      "rate_limits.token.per_client",
 		"rate_limits: {api_auth_failures: {per_client: {rate: 1, burst: 1}}}": "rate_limits.api_auth_failures.per_client is not supported",
 		"rate_limits: {token: {per_user: {rate: 1}}}":                         "rate_limits.token.per_user",

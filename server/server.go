@@ -128,6 +128,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if s.clientAddr, err = clientaddr.ParseTrusted(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
+	if err = s.clientAddr.SetHeader(cfg.TrustedProxyHeader); err != nil {
+		return nil, err
+	}
 	if cfg.Dev {
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}

@@ -1,11 +1,14 @@
 // Package clientaddr resolves the address of the client behind a request.
 //
 // The peer address of the TCP connection is the client, unless the peer
-// is a trusted proxy (the trusted_proxies configuration key): only then are
-// X-Forwarded-For and Forwarded (RFC 7239) believed. The chain is walked
-// from the right, the hops the operator's own proxies appended, and the
-// first address that is not a trusted proxy is the client. Anything left of
-// it was written by the client and may be forged.
+// is a trusted proxy (the trusted_proxies configuration key): only then is
+// the forwarding header believed, X-Forwarded-For or Forwarded (RFC 7239),
+// whichever the proxies write (trusted_proxy_header). Only that one is
+// read: a proxy that appends to X-Forwarded-For passes a Forwarded header
+// from the client through untouched, so reading both would let the client
+// choose. The chain is walked from the right, the hops the operator's own
+// proxies appended, and the first address that is not a trusted proxy is
+// the client. Anything left of it was written by the client.
 package clientaddr
 
 import (
@@ -20,7 +23,28 @@ import (
 // Resolver resolves client addresses against a set of trusted proxies.
 // The zero value and nil trust no proxy.
 type Resolver struct {
-	trusted []netip.Prefix
+	trusted   []netip.Prefix
+	forwarded bool // read Forwarded instead of X-Forwarded-For
+}
+
+// Headers the proxies may write, for SetHeader.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// SetHeader chooses the forwarding header to read: HeaderXForwardedFor
+// (the default) or HeaderForwarded.
+func (r *Resolver) SetHeader(name string) error {
+	switch {
+	case strings.EqualFold(name, HeaderXForwardedFor):
+		r.forwarded = false
+	case strings.EqualFold(name, HeaderForwarded):
+		r.forwarded = true
+	default:
+		return fmt.Errorf("trusted_proxy_header %q must be X-Forwarded-For or Forwarded", name)
+	}
+	return nil
 }
 
 // ParseTrusted builds a Resolver from CIDRs and single IP addresses.
@@ -88,7 +112,7 @@ func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	if !r.isTrusted(p) {
 		return p
 	}
-	hops := forwardedFor(req.Header)
+	hops := forwardedFor(req.Header, r.forwarded)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a := hops[i]
 		if !a.IsValid() {
@@ -104,13 +128,13 @@ func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	return p
 }
 
-// forwardedFor lists the hops of Forwarded (preferred, RFC 7239) or else
+// forwardedFor lists the hops of Forwarded (RFC 7239 §4) or of
 // X-Forwarded-For, left to right, every header line in order. A hop that
 // is not an IP address is the zero Addr.
-func forwardedFor(h http.Header) []netip.Addr {
+func forwardedFor(h http.Header, forwarded bool) []netip.Addr {
 	var hops []netip.Addr
-	if lines := h.Values("Forwarded"); len(lines) > 0 {
-		for _, line := range lines {
+	if forwarded {
+		for _, line := range h.Values("Forwarded") {
 			for elem := range strings.SplitSeq(line, ",") {
 				for pair := range strings.SplitSeq(elem, ";") {
 					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")

@@ -169,8 +169,23 @@ func TestTrustedProxiesSetTheClientAddress(t *testing.T) {
 		if s, _, _ := e.send(http.MethodPost, "/token", url.Values{}, xff("198.51.100.2")); s == 429 {
 			t.Error("198.51.100.2 limited by 198.51.100.1's bucket")
 		}
-		if s, _, _ := e.send(http.MethodPost, "/token", url.Values{}, map[string]string{"Forwarded": `for="198.51.100.3"`}); s == 429 {
-			t.Error("Forwarded: for=198.51.100.3 limited by another bucket")
+		// Forwarded is not the configured header: a client's own is
+		// ignored, and both requests count against the proxy's address.
+		e.send(http.MethodPost, "/token", url.Values{}, map[string]string{"Forwarded": `for="198.51.100.3"`})
+		s, b, h = e.send(http.MethodPost, "/token", url.Values{}, map[string]string{"Forwarded": `for="198.51.100.4"`})
+		want429(t, "Forwarded while X-Forwarded-For is the header", s, b, h)
+	})
+	t.Run("Forwarded", func(t *testing.T) {
+		e := newEnv(t, noRateLimits, func(c *config.Config) {
+			c.TrustedProxies, c.TrustedProxyHeader = []string{"127.0.0.0/8", "::1"}, "Forwarded"
+			c.RateLimits.Token.PerAddress = slow(1)
+		})
+		fwd := func(a string) map[string]string { return map[string]string{"Forwarded": `for="` + a + `"`} }
+		e.send(http.MethodPost, "/token", url.Values{}, fwd("198.51.100.3"))
+		s, b, h := e.send(http.MethodPost, "/token", url.Values{}, fwd("198.51.100.3"))
+		want429(t, "second from 198.51.100.3", s, b, h)
+		if s, _, _ := e.send(http.MethodPost, "/token", url.Values{}, fwd("[2001:db8::3]:4711")); s == 429 {
+			t.Error("another Forwarded address limited by 198.51.100.3's bucket")
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {
