@@ -116,6 +116,12 @@ type Authz struct {
 	// IncludeRawClaimsRequest adds the claims parameter as received to the
 	// consent prompt as claims.raw_request.
 	IncludeRawClaimsRequest bool `koanf:"include_raw_claims_request"`
+	// AllowImplicitAccessTokens offers the response types that return an
+	// access token from the authorisation endpoint (token, id_token token,
+	// code token, code id_token token) to the clients that register them.
+	// Default true for Connect2id compatibility; RFC 9700 §2.1.2 advises
+	// against them.
+	AllowImplicitAccessTokens bool `koanf:"allow_implicit_access_tokens"`
 }
 
 // Tokens configures token defaults.
@@ -367,6 +373,9 @@ func Default() Config {
 			CodeLifetime:           60 * time.Second,
 			PARLifetime:            60 * time.Second,
 			LimitToRegisteredScope: true,
+			// Connect2id serves the token-bearing response types to the
+			// clients registered for them.
+			AllowImplicitAccessTokens: true,
 		},
 		Tokens: Tokens{
 			AccessTokenLifetime:   600 * time.Second,

@@ -28,7 +28,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		RevocationEndpoint:                 issuer + "/token/revoke",
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
-		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
+		ResponseTypesSupported:            node.ResponseTypeStrings(s.cfg),
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
 		GrantTypesSupported:               node.GrantTypesFor(s.cfg),
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,

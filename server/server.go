@@ -238,6 +238,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			RequestParamsInConsentPrompt: cfg.Authz.RequestParamsInConsentPrompt,
 			IncludeRawClaimsRequest:      cfg.Authz.IncludeRawClaimsRequest,
 			IDTokenSessionClaims:         cfg.Tokens.IDTokenSessionClaims,
+
+			DisallowImplicitAccessTokens: !cfg.Authz.AllowImplicitAccessTokens,
 		},
 		Clients:         s.clients,
 		SubjectSessions: sessions,

@@ -216,9 +216,10 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		RevocationEndpoint:                 testIssuer + "/token/revoke",
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
-		ResponseTypesSupported: []string{oauth.ResponseTypeCode},
+		// As node.ResponseTypeStrings with the default configuration.
+		ResponseTypesSupported: []string{"code", "id_token", "code id_token", "id_token token", "code token", "code id_token token"},
 		ResponseModesSupported: []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
-		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken},
+		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeImplicit},
 		SubjectTypesSupported:  []string{"public"},
 		// Left out of the document when empty (omitempty).
 		ACRValuesSupported:               nil,

@@ -42,6 +42,9 @@ var (
 // advertises.
 func GrantTypesFor(cfg config.Config) []string {
 	out := append([]string(nil), GrantTypes...)
+	// The implicit grant is what a client registers for the implicit and
+	// hybrid response types (OpenID Connect Registration §2).
+	out = append(out, oauth.GrantTypeImplicit)
 	for _, g := range []struct {
 		on bool
 		gt string
@@ -54,6 +57,37 @@ func GrantTypesFor(cfg config.Config) []string {
 		if g.on {
 			out = append(out, g.gt)
 		}
+	}
+	return out
+}
+
+// ResponseTypesFor returns the response types registration accepts and
+// discovery advertises, each as its space-separated values: code, the
+// implicit and hybrid types that return an ID token (OIDC Core §3.2, §3.3),
+// and, unless authz.allow_implicit_access_tokens is off, those that return
+// an access token from the authorisation endpoint. Plain "token" (OAuth
+// implicit without OpenID) is not offered.
+func ResponseTypesFor(cfg config.Config) [][]string {
+	out := [][]string{
+		{oauth.ResponseTypeCode},
+		{oauth.ResponseTypeIDToken},
+		{oauth.ResponseTypeCode, oauth.ResponseTypeIDToken},
+	}
+	if cfg.Authz.AllowImplicitAccessTokens {
+		out = append(out,
+			[]string{oauth.ResponseTypeIDToken, oauth.ResponseTypeToken},
+			[]string{oauth.ResponseTypeCode, oauth.ResponseTypeToken},
+			[]string{oauth.ResponseTypeCode, oauth.ResponseTypeIDToken, oauth.ResponseTypeToken})
+	}
+	return out
+}
+
+// ResponseTypeStrings joins each response type of ResponseTypesFor with
+// spaces, as discovery lists them.
+func ResponseTypeStrings(cfg config.Config) []string {
+	var out []string
+	for _, rt := range ResponseTypesFor(cfg) {
+		out = append(out, strings.Join(rt, " "))
 	}
 	return out
 }
@@ -114,7 +148,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			Issuer:                 strings.TrimSuffix(cfg.Issuer, "/"),
 			DevLoopbackHTTP:        cfg.Dev,
 			AllowedAuthMethods:     AuthMethods,
-			SupportedResponseTypes: [][]string{{oauth.ResponseTypeCode}},
+			SupportedResponseTypes: ResponseTypesFor(cfg),
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,

@@ -65,6 +65,11 @@ type Config struct {
 	// none (Connect2id's op.idToken.includeSubjectSessionClaims defaults
 	// to "*").
 	IDTokenSessionClaims []string
+	// DisallowImplicitAccessTokens refuses the response types that return
+	// an access token from the authorisation endpoint (the negation of
+	// authz.allow_implicit_access_tokens, so that the zero Config keeps
+	// Connect2id's behaviour).
+	DisallowImplicitAccessTokens bool
 }
 
 func (c Config) withDefaults() Config {

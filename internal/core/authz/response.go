@@ -9,11 +9,10 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// finalSuccess is the successful authorisation response (RFC 6749 §4.1.2)
-// with iss (RFC 9207).
-func (s *Service) finalSuccess(a *store.AuthzSession, code string) *Message {
-	v := url.Values{}
-	v.Set("code", code)
+// finalSuccess is the successful authorisation response with iss
+// (RFC 9207): v holds the code (RFC 6749 §4.1.2) and/or the tokens of an
+// implicit or hybrid response (OIDC Core §3.2.2.5, §3.3.2.5).
+func (s *Service) finalSuccess(a *store.AuthzSession, v url.Values) *Message {
 	return s.finalResponse(a, v)
 }
 

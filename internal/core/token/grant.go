@@ -76,6 +76,10 @@ type Decision struct {
 	// token, client or subject). Only a client credentials decision is
 	// stateless (decide).
 	Stateless bool
+	// Code is the authorisation code issued alongside an ID token from the
+	// authorisation endpoint (hybrid flow): the ID token then carries its
+	// c_hash (OIDC Core §3.3.2.11). See IssueFrontChannel.
+	Code string
 }
 
 // grant returns the handler for grant type t, or nil.
