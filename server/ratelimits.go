@@ -77,9 +77,10 @@ func loginRateLimit(e config.EndpointRate, now func() time.Time) func(*http.Requ
 	}
 }
 
-// loginAddr is the client address the HTTP layer resolved.
+// loginAddr is the client address the HTTP layer resolved, as a
+// rate-limit key (an IPv6 address by its /64).
 func loginAddr(r *http.Request) string {
-	return clientaddr.From(r.Context()).String()
+	return clientaddr.Key(clientaddr.From(r.Context()))
 }
 
 // errCapReached is how a full cap answers: 503 temporarily_unavailable,

@@ -184,3 +184,17 @@ func From(ctx context.Context) netip.Addr {
 	a, _ := ctx.Value(ctxKey{}).(netip.Addr)
 	return a
 }
+
+// Key is the rate-limit key of an address: an IPv4 address as it is, an
+// IPv6 address by its /64, the smallest allocation a subscriber gets (RFC
+// 6177): a host that owns a /64 could otherwise take a fresh bucket for
+// each of its 2^64 addresses. The zero Addr is "unknown".
+func Key(a netip.Addr) string {
+	switch {
+	case !a.IsValid():
+		return "unknown"
+	case a.Is4():
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}

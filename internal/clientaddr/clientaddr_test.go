@@ -110,3 +110,20 @@ func TestHandlerAndFromTrustedProxy(t *testing.T) {
 		t.Errorf("in-process request got address %v", got)
 	}
 }
+
+func TestKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.1":         "198.51.100.1",
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"::1":                  "::/64",
+	} {
+		if got := Key(netip.MustParseAddr(in)); got != want {
+			t.Errorf("Key(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if Key(netip.Addr{}) != "unknown" {
+		t.Error("zero Addr")
+	}
+}

@@ -184,7 +184,7 @@ func (a *API) allowRate(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 	}
-	if ok, wait := lim.PerAddress.Allow(clientaddr.From(r.Context()).String()); !ok {
+	if ok, wait := lim.PerAddress.Allow(clientaddr.Key(clientaddr.From(r.Context()))); !ok {
 		a.writeRateLimited(w, r, endpoint, "address", wait)
 		return false
 	}
@@ -292,7 +292,7 @@ func integrationAPI(path string) bool {
 // is refused before its token is checked, right or wrong: a prober must
 // not learn when it has guessed one.
 func (a *API) serveCountingAuthFailures(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	addr := clientaddr.From(r.Context()).String()
+	addr := clientaddr.Key(clientaddr.From(r.Context()))
 	if wait := a.Limits.APIAuthFailures.Wait(addr); wait > 0 {
 		a.writeRateLimited(w, r, "api_auth_failures", "address", wait)
 		return
