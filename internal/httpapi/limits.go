@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -129,6 +131,24 @@ func (a *API) withLimits(next http.Handler) http.Handler {
 			return
 		}
 		w = &retryAfterWriter{ResponseWriter: w}
+		lim, endpoint := a.Limits.endpointLimit(r)
+		if a.operatorRegistration(r, endpoint) {
+			lim = RateLimit{}
+		}
+		if ok, wait := lim.PerAddress.Allow(clientaddr.Key(clientaddr.From(r.Context()))); !ok {
+			a.writeRateLimited(w, r, endpoint, "address", wait)
+			return
+		}
+		// The body is read before a slot is taken: admission bounds the
+		// work in progress, and a client sending its body slowly must not
+		// hold a slot while it does (http.read_timeout bounds the wait).
+		if err := preReadBody(w, r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if !a.allowClient(w, r, lim, endpoint) {
+			return
+		}
 		if gate := l.Admission[classOf(r.URL.Path)]; gate != nil {
 			release, err := gate.Acquire(r.Context())
 			if err != nil {
@@ -139,9 +159,6 @@ func (a *API) withLimits(next http.Handler) http.Handler {
 				return
 			}
 			defer release()
-		}
-		if !a.allowRate(w, r) {
-			return
 		}
 		if l.APIAuthFailures != nil && integrationAPI(r.URL.Path) {
 			a.serveCountingAuthFailures(w, r, next)
@@ -170,24 +187,20 @@ func (l *Limits) endpointLimit(r *http.Request) (RateLimit, string) {
 	return RateLimit{}, ""
 }
 
-// allowRate applies the endpoint's per-address bucket, then its per-client
-// one, answering 429 when either is empty.
-func (a *API) allowRate(w http.ResponseWriter, r *http.Request) bool {
-	lim, endpoint := a.Limits.endpointLimit(r)
-	if lim.PerAddress == nil && lim.PerClient == nil {
-		return true
-	}
-	if endpoint == "registration" {
-		// The registration master token is the operator provisioning
-		// clients, not a stranger: its calls are not counted.
-		if token, ok := bearerToken(r); ok && a.RegistrationTokens.Allows(token) {
-			return true
-		}
-	}
-	if ok, wait := lim.PerAddress.Allow(clientaddr.Key(clientaddr.From(r.Context()))); !ok {
-		a.writeRateLimited(w, r, endpoint, "address", wait)
+// operatorRegistration reports a registration call with the registration
+// master token: the operator provisioning clients, not a stranger, so not
+// counted.
+func (a *API) operatorRegistration(r *http.Request, endpoint string) bool {
+	if endpoint != "registration" {
 		return false
 	}
+	token, ok := bearerToken(r)
+	return ok && a.RegistrationTokens.Allows(token)
+}
+
+// allowClient applies the endpoint's per-client bucket, answering 429 when
+// it is empty.
+func (a *API) allowClient(w http.ResponseWriter, r *http.Request, lim RateLimit, endpoint string) bool {
 	if lim.PerClient == nil {
 		return true
 	}
@@ -204,6 +217,25 @@ func (a *API) allowRate(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// preReadBody reads a request body, up to the body cap of its path, into
+// memory. Too large is errBodyTooLarge (413); a body that ends early or
+// trickles past http.read_timeout is invalid_request.
+func preReadBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	limit := bodyLimit(r, maxBodyBytes)
+	if r.URL.Path == "/clients" || strings.HasPrefix(r.URL.Path, "/clients/") {
+		limit = bodyLimit(r, maxRegistrationBodyBytes)
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
 }
 
 // claimedClient is the client a request names itself as, before any

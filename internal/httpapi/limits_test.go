@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyward/keyward/internal/admission"
 	"github.com/keyward/keyward/internal/ratelimit"
 )
 
@@ -119,5 +121,52 @@ func TestRetryAfterAddedTo503And429(t *testing.T) {
 	w.WriteHeader(503)
 	if rec.Header().Get("Retry-After") != "30" {
 		t.Error("an explicit Retry-After was replaced")
+	}
+}
+
+// A full token class sheds token requests at once with 503 and
+// Retry-After, while the monitor and ui classes are served; a slot frees
+// when its request ends.
+func TestAdmissionClassesAreSeparate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.api.Limits = Limits{Admission: map[RouteClass]*admission.Gate{
+		ClassToken:   admission.NewGate(admission.Limit{MaxInFlight: 1, QueueTimeout: time.Hour}),
+		ClassMonitor: admission.NewGate(admission.Limit{MaxInFlight: 1, QueueTimeout: time.Hour}),
+		ClassUI:      admission.NewGate(admission.Limit{MaxInFlight: 1, QueueTimeout: time.Hour}),
+	}}
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := e.api.withLimits(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" && r.Header.Get("X-Hold") != "" {
+			close(entered)
+			<-release
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	serve := func(path string, hold bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, nil)
+		if hold {
+			r.Header.Set("X-Hold", "1")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	done := make(chan struct{})
+	go func() { serve("/token", true); close(done) }()
+	<-entered
+	rec := serve("/token", false)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(rec.Body.String(), `"temporarily_unavailable"`) {
+		t.Errorf("token while full: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	for _, path := range []string{"/readyz", "/monitor/v1/ping", "/login", "/authz-sessions/rest/v3"} {
+		if c := serve(path, false).Code; c != http.StatusNoContent {
+			t.Errorf("%s while the token class is full: %d", path, c)
+		}
+	}
+	close(release)
+	<-done
+	if c := serve("/token", false).Code; c != http.StatusNoContent {
+		t.Errorf("token after the slot freed: %d", c)
 	}
 }
