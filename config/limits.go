@@ -77,13 +77,13 @@ type AdmissionClass struct {
 	QueueTimeout time.Duration `koanf:"queue_timeout"`
 }
 
-// defaultRate is the bucket of an endpoint clients call in normal
-// operation; the per-address bucket is larger as a NAT or proxy may hide
-// many clients behind one address.
 func defaultRates(perClient, perAddress Rate) EndpointRate {
 	return EndpointRate{PerClient: perClient, PerAddress: perAddress}
 }
 
+// defaultRateLimits leave room for normal operation: a per-address bucket
+// is larger than a per-client one where a NAT or proxy may hide many
+// clients behind one address.
 func defaultRateLimits() RateLimits {
 	return RateLimits{
 		Token:        defaultRates(Rate{50, 100}, Rate{100, 200}),
