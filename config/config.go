@@ -64,6 +64,18 @@ type Config struct {
 	// Outbound configures the fetches made on a client's behalf
 	// (config/outbound.go).
 	Outbound Outbound `koanf:"outbound"`
+
+	// TrustedProxies are the CIDRs and addresses of the proxies allowed to
+	// set the client address with X-Forwarded-For or Forwarded; the rest
+	// of the limits are in config/limits.go (docs/api.md §18).
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// TrustedProxyHeader is the one forwarding header the trusted proxies
+	// write: X-Forwarded-For or Forwarded.
+	TrustedProxyHeader string     `koanf:"trusted_proxy_header"`
+	RateLimits         RateLimits `koanf:"rate_limits"`
+	HTTP               HTTP       `koanf:"http"`
+	Limits             Limits     `koanf:"limits"`
+	Admission          Admission  `koanf:"admission"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -422,6 +434,12 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
+
+		TrustedProxyHeader: "X-Forwarded-For",
+		RateLimits:         defaultRateLimits(),
+		HTTP:               defaultHTTP(),
+		Limits:             defaultLimits(),
+		Admission:          defaultAdmission(),
 	}
 }
 
@@ -703,6 +721,7 @@ func (c *Config) Validate() []error {
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, c.validateLimits()...)
 	return errs
 }
 

@@ -3,6 +3,7 @@ package loginui
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,11 +78,20 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
-	key := keyFor(r, username)
+	key := keyForAddr(u.clientAddr(r), username)
+	if u.rateLimit != nil {
+		if wait := u.rateLimit(r, username); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			u.log.WarnContext(r.Context(), "audit", "event", "login_rate_limited", "remote", u.clientAddr(r))
+			u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
+				"Too many sign-in attempts. Please wait a moment and try again.")
+			return
+		}
+	}
 	if wait := u.throttle.attempt(key); wait > 0 {
 		minutes := int(wait.Round(time.Minute) / time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "remote", r.RemoteAddr)
+		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "remote", u.clientAddr(r))
 		u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 			fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", max(minutes, 1)))
 		return

@@ -6,12 +6,8 @@ import "time"
 // or hostile peer can hold: a client that sends headers slowly, a login UI
 // that never answers, a jwks_uri that trickles.
 const (
-	// HTTP servers (public and admin listeners).
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// The HTTP servers' timeouts and sizes are configuration (http.*,
+	// config/limits.go).
 
 	// shutdownTimeout is how long Run waits for requests in flight.
 	shutdownTimeout = 10 * time.Second

@@ -125,7 +125,7 @@ var errBodyTooLarge = errors.New("request body too large")
 
 // readBody reads at most limit bytes of the request body.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bodyLimit(r, limit)))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -151,7 +151,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if err := requireContentType(r, "application/x-www-form-urlencoded"); err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r, maxBodyBytes))
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
