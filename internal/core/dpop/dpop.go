@@ -53,7 +53,7 @@ type Verifier struct {
 	NonceRequired bool
 	// Sealer seals nonces; every node has the same key, so a nonce from
 	// one node is good at all.
-	Sealer                *secret.Sealer
+	Sealer                 *secret.Sealer
 	MaxAge, Skew, NonceTTL time.Duration
 	Now                    func() time.Time
 }
