@@ -150,6 +150,9 @@ type Code struct {
 	CodeChallenge       string `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 	Nonce               string `json:"nonce,omitempty"`
+	// DPoPJKT is the authorisation request's dpop_jkt (RFC 9449 §10): the
+	// code may only be redeemed with a proof of that key.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// Grant is the authorisation to issue on redemption.
 	Grant     Grant     `json:"grant"`
 	CreatedAt time.Time `json:"created_at"`

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -35,6 +36,12 @@ type Request struct {
 	Form      url.Values
 	// Now is the request time; grants judge expiry against it.
 	Now time.Time
+	// DPoP is the verified proof of the request, nil without one.
+	DPoP *jose.DPoPProof
+	// Confirmation is what the tokens minted now are bound to: the
+	// proof's key, the client certificate, or nothing (the dispatcher
+	// sets it; sender.go).
+	Confirmation store.Confirmation
 }
 
 // Decision is what a grant authorised; the dispatcher mints from it.
@@ -131,6 +138,9 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		return nil, oauth.UnauthorizedClient("grant type " + gt + " needs a confidential client")
 	}
 	req := &Request{GrantType: gt, Form: c.Form, Now: s.now()}
+	if err := s.senderConstrain(ctx, req, c, client); err != nil {
+		return nil, err
+	}
 	d, err := g.Authorize(ctx, req, client)
 	if err != nil {
 		if oauth.AsError(err) != nil {
@@ -138,7 +148,8 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		}
 		return nil, s.serverError(ctx, "authorize "+gt, err)
 	}
-	resp, err := s.mint(ctx, req.Now, client, d)
+	bindGrant(req, client, d)
+	resp, err := s.mint(ctx, req.Now, client, d, req.Confirmation)
 	if err != nil {
 		return nil, err
 	}
