@@ -74,11 +74,11 @@ type ClientMetadata struct {
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	// The certificate a tls_client_auth client authenticates with names
 	// exactly one of these (RFC 8705 §2.1.2).
-	TLSClientAuthSubjectDN  string `json:"tls_client_auth_subject_dn,omitempty"`
-	TLSClientAuthSANDNS     string `json:"tls_client_auth_san_dns,omitempty"`
-	TLSClientAuthSANURI     string `json:"tls_client_auth_san_uri,omitempty"`
-	TLSClientAuthSANIP      string `json:"tls_client_auth_san_ip,omitempty"`
-	TLSClientAuthSANEmail   string `json:"tls_client_auth_san_email,omitempty"`
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
 }
 
 // ClientStore keeps client registrations. Durable.

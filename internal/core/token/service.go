@@ -217,8 +217,8 @@ type Service struct {
 	// clients registered with tls_client_certificate_bound_access_tokens.
 	CertBoundAccessTokens bool
 	Now                   func() time.Time
-	Rand     io.Reader
-	Log      *slog.Logger
+	Rand                  io.Reader
+	Log                   *slog.Logger
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
