@@ -43,6 +43,9 @@ type AuthzRequest struct {
 	// Purpose is the purpose request parameter (OpenID Connect for Identity
 	// Assurance 1.0 §8), 3 to 300 characters.
 	Purpose string `json:"purpose,omitempty"`
+	// DPoPJKT is dpop_jkt (RFC 9449 §10): the thumbprint of the DPoP key
+	// the code must be redeemed with.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }

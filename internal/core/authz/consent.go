@@ -243,6 +243,7 @@ func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Cli
 		CodeChallenge:       a.Request.CodeChallenge,
 		CodeChallengeMethod: a.Request.CodeChallengeMethod,
 		Nonce:               a.Request.Nonce,
+		DPoPJKT:             a.Request.DPoPJKT,
 		Grant: store.Grant{
 			ID: grantID, Subject: a.Subject, ClientID: c.ID, Consented: consented, Tokens: spec,
 			LongLived: longLived, SubjectSessionID: a.SubjectSessionID,
