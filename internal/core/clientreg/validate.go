@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	jose "github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/mtls"
 
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -135,6 +136,7 @@ func (s *Service) validate(md *store.ClientMetadata) *oauth.Error {
 		s.checkGrantAndResponseTypes,
 		s.checkRedirectURIs,
 		s.checkAuthMethod,
+		mtls.CheckRegistration,
 		s.checkURIs,
 		s.checkAlgorithms,
 		s.checkSubjectType,

@@ -166,6 +166,12 @@ type AccessTokenEncrypter interface {
 	Decrypt(jwe string) (string, error)
 }
 
+// CertVerifier checks a client certificate against the registration of a
+// client that authenticates with method (internal/mtls.Verifier).
+type CertVerifier interface {
+	VerifyClientCert(ctx context.Context, cert *x509.Certificate, client *store.Client, method string) error
+}
+
 // ClaimsResolver fetches the claims of a subject from the claims sources
 // (internal/core/claims.Resolver).
 type ClaimsResolver interface {
@@ -212,6 +218,10 @@ type Service struct {
 	// DPoP verifies DPoP proofs (RFC 9449); without it a request with a
 	// DPoP header is refused with invalid_dpop_proof.
 	DPoP *dpop.Verifier
+	// Certs checks the TLS client certificates of tls_client_auth and
+	// self_signed_tls_client_auth clients (internal/mtls); without it
+	// those clients cannot authenticate.
+	Certs CertVerifier
 	// CertBoundAccessTokens binds every access token of a request made
 	// with a TLS client certificate to it (RFC 8705 §3), not only those of
 	// clients registered with tls_client_certificate_bound_access_tokens.
