@@ -153,3 +153,35 @@ func (s *Service) checkSender(ctx context.Context, b *bearer, p Presentation) er
 	}
 	return nil
 }
+
+// PushedDPoP binds a pushed authorisation request to the DPoP key of the
+// proof sent with it (RFC 9449 §10.1): the key's thumbprint becomes the
+// request's dpop_jkt, or must equal the one it carries. Without a proof
+// the request is left as it is. Errors: invalid_dpop_proof (400),
+// use_dpop_nonce (400).
+func (s *Service) PushedDPoP(ctx context.Context, c Credentials) error {
+	switch {
+	case len(c.DPoP) == 0:
+		return nil
+	case len(c.DPoP) > 1:
+		return oauth.InvalidDPoPProof("more than one DPoP header")
+	case s.DPoP == nil:
+		return oauth.InvalidDPoPProof("DPoP is not enabled")
+	}
+	url := c.URL
+	if url == "" {
+		url = s.Config.withDefaults().Issuer + "/par"
+	}
+	p, err := s.DPoP.Check(ctx, c.DPoP[0], "POST", url, "")
+	if err != nil {
+		return err
+	}
+	if vs := c.Form["dpop_jkt"]; len(vs) > 0 {
+		if len(vs) > 1 || !equalString(vs[0], p.JKT) {
+			return oauth.InvalidDPoPProof("dpop_jkt does not match the DPoP proof key")
+		}
+		return nil
+	}
+	c.Form.Set("dpop_jkt", p.JKT)
+	return nil
+}
