@@ -61,6 +61,14 @@ type Config struct {
 	Log          Log          `koanf:"log"`
 	Tracing      Tracing      `koanf:"tracing"`
 	Monitor      Monitor      `koanf:"monitor"`
+
+	// Sender-constrained tokens (config/sender.go): DPoP, mutual TLS,
+	// Keyward's own TLS listener and the proxies trusted to forward client
+	// certificates.
+	DPoP           DPoP     `koanf:"dpop"`
+	MTLS           MTLS     `koanf:"mtls"`
+	TLS            TLS      `koanf:"tls"`
+	TrustedProxies []string `koanf:"trusted_proxies"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -397,6 +405,10 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
+		DPoP: DPoP{
+			Algs:   []string{oauth.AlgES256, oauth.AlgPS256, oauth.AlgEdDSA, oauth.AlgRS256},
+			MaxAge: time.Minute,
+		},
 	}
 }
 
@@ -674,6 +686,7 @@ func (c *Config) Validate() []error {
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, c.validateSender()...)
 	return errs
 }
 
