@@ -45,14 +45,16 @@ type TLS struct {
 	Cert string `koanf:"cert"`
 	Key  string `koanf:"key"`
 	// ClientCA is a PEM file of the CAs tls_client_auth certificates must
-	// chain to. Client certificates are requested but optional.
+	// chain to, whether they come from the TLS listener (which requests
+	// client certificates but does not require them) or a proxy's header.
 	ClientCA string `koanf:"client_ca"`
 }
 
 // MTLSEnabled reports whether client certificates can reach the server:
-// from its own TLS listener or from a trusted proxy's header.
+// from its own TLS listener, which always asks for one, or from a trusted
+// proxy's header.
 func (c *Config) MTLSEnabled() bool {
-	return (c.TLS.Cert != "" && c.TLS.ClientCA != "") || c.MTLS.ClientCertHeader != ""
+	return c.TLS.Cert != "" || c.MTLS.ClientCertHeader != ""
 }
 
 // TrustedProxy reports whether r came straight from one of
@@ -95,8 +97,8 @@ func (c *Config) validateSender() []error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		add("tls.cert and tls.key must be set together")
 	}
-	if c.TLS.ClientCA != "" && c.TLS.Cert == "" {
-		add("tls.client_ca needs tls.cert and tls.key: client certificates come from Keyward's own TLS listener")
+	if c.TLS.ClientCA != "" && !c.MTLSEnabled() {
+		add("tls.client_ca needs mutual TLS: tls.cert and tls.key, or mtls.client_cert_header")
 	}
 	if h := c.MTLS.ClientCertHeader; h != "" {
 		if strings.ContainsAny(h, " \t:") {
@@ -116,11 +118,11 @@ func (c *Config) validateSender() []error {
 			add("mtls.endpoint_alias_base %q must be an https URL without query or fragment", b)
 		}
 		if !c.MTLSEnabled() {
-			add("mtls.endpoint_alias_base needs mutual TLS: tls.client_ca or mtls.client_cert_header")
+			add("mtls.endpoint_alias_base needs mutual TLS: tls.cert or mtls.client_cert_header")
 		}
 	}
 	if c.MTLS.CertificateBoundAccessTokens && !c.MTLSEnabled() {
-		add("mtls.certificate_bound_access_tokens needs mutual TLS: tls.client_ca or mtls.client_cert_header")
+		add("mtls.certificate_bound_access_tokens needs mutual TLS: tls.cert or mtls.client_cert_header")
 	}
 	return errs
 }

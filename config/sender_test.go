@@ -19,7 +19,10 @@ func TestValidateSender(t *testing.T) {
 		{"max_age zero", func(c *Config) { c.DPoP.MaxAge = 0 }, "dpop.max_age must be positive and at most 10m"},
 		{"max_age long", func(c *Config) { c.DPoP.MaxAge = 11 * 60e9 }, "dpop.max_age must be positive and at most 10m"},
 		{"cert without key", func(c *Config) { c.TLS.Cert = "c.pem" }, "tls.cert and tls.key must be set together"},
-		{"client CA without TLS", func(c *Config) { c.TLS.ClientCA = "ca.pem" }, "tls.client_ca needs tls.cert and tls.key"},
+		{"client CA without TLS", func(c *Config) { c.TLS.ClientCA = "ca.pem" }, "tls.client_ca needs mutual TLS"},
+		{"client CA with header", func(c *Config) {
+			c.TLS.ClientCA, c.MTLS.ClientCertHeader, c.TrustedProxies = "ca.pem", "X-Client-Cert", []string{"10.0.0.1"}
+		}, ""},
 		{"TLS with client CA", func(c *Config) { c.TLS = TLS{Cert: "c.pem", Key: "k.pem", ClientCA: "ca.pem"} }, ""},
 		{"header without proxies", func(c *Config) { c.MTLS.ClientCertHeader = "X-Client-Cert" }, "mtls.client_cert_header needs trusted_proxies"},
 		{"header with proxies", func(c *Config) {

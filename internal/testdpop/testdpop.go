@@ -1,20 +1,24 @@
-// Package testdpop is a DPoP client (RFC 9449) for tests: it holds a key
-// pair and signs proofs with go-jose, including the malformed proofs the
+// Package testdpop is a DPoP client (RFC 9449) for tests: it holds an
+// ES256 key pair and signs proofs, including the malformed proofs the
 // bad-input tests need.
+//
+// It builds the JWS (RFC 7515 §7.1) and the JWK thumbprint (RFC 7638)
+// with the standard library rather than go-jose, the library the server
+// verifies with: only internal/jose may import go-jose (server's
+// TestImportRules), and an independent client keeps the tests from
+// sharing a bug with the code under test.
 package testdpop
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"testing"
 	"time"
-
-	gojose "github.com/go-jose/go-jose/v4"
 )
 
 // Client is a DPoP key holder.
@@ -23,7 +27,6 @@ type Client struct {
 	key *ecdsa.PrivateKey
 	// Now dates the proofs; time.Now when nil.
 	Now func() time.Time
-	n   int
 }
 
 // New returns a client with a fresh P-256 key (ES256).
@@ -36,15 +39,29 @@ func New(t testing.TB) *Client {
 	return &Client{t: t, key: k}
 }
 
-// JKT is the base64url SHA-256 thumbprint of the public key.
-func (c *Client) JKT() string {
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// coords returns the base64url X and Y of the public key and D.
+func (c *Client) coords() (x, y, d string) {
 	c.t.Helper()
-	jwk := gojose.JSONWebKey{Key: c.key.Public()}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
+	pub, err := c.key.PublicKey.ECDH()
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(tp)
+	raw := pub.Bytes() // 0x04 || X || Y
+	priv, err := c.key.ECDH()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b64(raw[1:33]), b64(raw[33:65]), b64(priv.Bytes())
+}
+
+// JKT is the base64url SHA-256 JWK thumbprint of the public key: the
+// hash of the required members in lexicographic order (RFC 7638 §3.2).
+func (c *Client) JKT() string {
+	x, y, _ := c.coords()
+	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`))
+	return b64(sum[:])
 }
 
 // Opts alter a proof; the zero value is a good proof.
@@ -72,16 +89,10 @@ func (c *Client) Proof(method, url string, o Opts) string {
 	if typ == "" {
 		typ = "dpop+jwt"
 	}
-	var jwk gojose.JSONWebKey
+	x, y, d := c.coords()
+	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y}
 	if o.PrivateJWK {
-		jwk = gojose.JSONWebKey{Key: c.key, Algorithm: "ES256"}
-	} else {
-		jwk = gojose.JSONWebKey{Key: c.key.Public(), Algorithm: "ES256"}
-	}
-	opts := (&gojose.SignerOptions{}).WithType(gojose.ContentType(typ)).WithHeader("jwk", jwk)
-	s, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.ES256, Key: c.key}, opts)
-	if err != nil {
-		c.t.Fatal(err)
+		jwk["d"] = d
 	}
 	now := time.Now()
 	if c.Now != nil {
@@ -96,12 +107,12 @@ func (c *Client) Proof(method, url string, o Opts) string {
 		if _, err := rand.Read(b); err != nil {
 			c.t.Fatal(err)
 		}
-		jti = base64.RawURLEncoding.EncodeToString(b)
+		jti = b64(b)
 	}
 	claims := map[string]any{"jti": jti, "htm": method, "htu": url, "iat": now.Unix()}
 	if o.AccessToken != "" {
 		sum := sha256.Sum256([]byte(o.AccessToken))
-		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+		claims["ath"] = b64(sum[:])
 	}
 	if o.ATH != "" {
 		claims["ath"] = o.ATH
@@ -109,19 +120,25 @@ func (c *Client) Proof(method, url string, o Opts) string {
 	if o.Nonce != "" {
 		claims["nonce"] = o.Nonce
 	}
-	payload, err := jsonMarshal(claims)
+	header, err := json.Marshal(map[string]any{"typ": typ, "alg": "ES256", "jwk": jwk})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	jws, err := s.Sign(payload)
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	v, err := jws.CompactSerialize()
+	input := b64(header) + "." + b64(payload)
+	sum := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, c.key, sum[:])
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return v
+	// RFC 7518 §3.4: R and S as 32-byte big-endian integers.
+	sig := make([]byte, 64)
+	fill(sig[:32], r)
+	fill(sig[32:], s)
+	return input + "." + b64(sig)
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+func fill(dst []byte, n *big.Int) { n.FillBytes(dst) }

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	jose "github.com/keyward/keyward/internal/jose"
-	"github.com/keyward/keyward/internal/mtls"
 
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -136,7 +135,7 @@ func (s *Service) validate(md *store.ClientMetadata) *oauth.Error {
 		s.checkGrantAndResponseTypes,
 		s.checkRedirectURIs,
 		s.checkAuthMethod,
-		mtls.CheckRegistration,
+		checkMTLS,
 		s.checkURIs,
 		s.checkAlgorithms,
 		s.checkSubjectType,
