@@ -607,9 +607,11 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
 		if err == nil {
-			if ln, err = tlsListener(s.cfg, ln); err != nil {
+			var tln net.Listener
+			if tln, err = tlsListener(s.cfg, ln); err != nil {
 				ln.Close()
 			}
+			ln = tln
 		}
 		if err != nil {
 			for _, l := range listeners {
