@@ -270,3 +270,54 @@ func TestCertificateBoundTokens(t *testing.T) {
 		t.Fatalf("with its certificate: %v", err)
 	}
 }
+
+// A stateless client credentials token is DPoP-bound like any other, and
+// introspection reports the binding.
+func TestDPoPClientCredentials(t *testing.T) {
+	e := withDPoP(t)
+	e = e.withGrants(nil)
+	key := e.dpopClient()
+	resp, err := e.token(withProof(basic("svc", basicSecret, form("grant_type", gtCC, "scope", "read")), key.Proof("POST", tokenURL, testdpop.Opts{})))
+	if err != nil || resp.TokenType != "DPoP" {
+		t.Fatalf("client credentials with DPoP: %+v, %v", resp, err)
+	}
+	claims, _ := e.payload(resp.AccessToken)
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["jkt"] != key.JKT() {
+		t.Errorf("cnf = %v", claims["cnf"])
+	}
+	in, err := e.svc.Inspect(t.Context(), resp.AccessToken)
+	if err != nil || in == nil || in.Members(issuer)["token_type"] != "DPoP" || in.Confirmation.JKT != key.JKT() {
+		t.Errorf("introspection: %+v, %v", in, err)
+	}
+}
+
+// PushedDPoP (RFC 9449 §10.1): a proof at PAR sets dpop_jkt, or must match
+// the one the request carries.
+func TestPushedDPoP(t *testing.T) {
+	e := withDPoP(t)
+	ctx := t.Context()
+	key := e.dpopClient()
+	parURL := issuer + "/par"
+	c := formCreds(form("client_id", "public"))
+	c.URL, c.DPoP = parURL, []string{key.Proof("POST", parURL, testdpop.Opts{})}
+	if err := e.svc.PushedDPoP(ctx, c); err != nil || c.Form.Get("dpop_jkt") != key.JKT() {
+		t.Fatalf("PushedDPoP: %v, dpop_jkt %q", err, c.Form.Get("dpop_jkt"))
+	}
+	c = formCreds(form("client_id", "public", "dpop_jkt", key.JKT()))
+	c.URL, c.DPoP = parURL, []string{key.Proof("POST", parURL, testdpop.Opts{})}
+	if err := e.svc.PushedDPoP(ctx, c); err != nil {
+		t.Fatalf("matching dpop_jkt: %v", err)
+	}
+	c = formCreds(form("client_id", "public", "dpop_jkt", e.dpopClient().JKT()))
+	c.URL, c.DPoP = parURL, []string{key.Proof("POST", parURL, testdpop.Opts{})}
+	wantOAuthError(t, e.svc.PushedDPoP(ctx, c), oauth.ErrCodeInvalidDPoPProof, 400)
+	c = formCreds(form("client_id", "public"))
+	c.URL, c.DPoP = parURL, []string{key.Proof("POST", tokenURL, testdpop.Opts{})}
+	wantOAuthError(t, e.svc.PushedDPoP(ctx, c), oauth.ErrCodeInvalidDPoPProof, 400)
+	c.DPoP = []string{"a", "b"}
+	wantOAuthError(t, e.svc.PushedDPoP(ctx, c), oauth.ErrCodeInvalidDPoPProof, 400)
+	c = formCreds(form("client_id", "public"))
+	if err := e.svc.PushedDPoP(ctx, c); err != nil || c.Form.Has("dpop_jkt") {
+		t.Fatalf("no proof: %v, %v", err, c.Form)
+	}
+}
