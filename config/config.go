@@ -406,7 +406,9 @@ func Default() Config {
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
 		DPoP: DPoP{
-			Algs:   []string{oauth.AlgES256, oauth.AlgPS256, oauth.AlgEdDSA, oauth.AlgRS256},
+			// The FAPI 2.0 Security Profile's algorithms (§5.4.1);
+			// RS256 may be added.
+			Algs:   []string{oauth.AlgES256, oauth.AlgPS256, oauth.AlgEdDSA},
 			MaxAge: time.Minute,
 		},
 	}
