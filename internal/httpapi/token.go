@@ -55,6 +55,7 @@ func (a *API) servePAR(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.freshDPoPNonce(w)
 	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": requestURI, "expires_in": expiresIn})
 }
 

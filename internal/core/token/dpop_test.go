@@ -269,6 +269,25 @@ func TestCertificateBoundTokens(t *testing.T) {
 	if _, err := e.svc.UserInfoPresented(ctx, Presentation{Token: resp.AccessToken, Scheme: "Bearer", CertThumbprint: "thumb-A"}); err != nil {
 		t.Fatalf("with its certificate: %v", err)
 	}
+	// The public client's refresh token is bound to the certificate too
+	// (RFC 8705 §4).
+	refresh := func(thumb string) (*Response, error) {
+		c := formCreds(form("grant_type", "refresh_token", "refresh_token", resp.RefreshToken, "client_id", "mtls-bound"))
+		c.CertThumbprint = thumb
+		return e.svc.Token(ctx, c)
+	}
+	_, err = refresh("thumb-B")
+	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
+	_, err = refresh("")
+	wantOAuthError(t, err, oauth.ErrCodeInvalidRequest, http.StatusBadRequest)
+	again, err := refresh("thumb-A")
+	if err != nil {
+		t.Fatalf("refresh with the certificate: %v", err)
+	}
+	claims, _ = e.payload(again.AccessToken)
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["x5t#S256"] != "thumb-A" {
+		t.Errorf("refreshed cnf = %v", claims["cnf"])
+	}
 }
 
 // A stateless client credentials token is DPoP-bound like any other, and

@@ -38,6 +38,9 @@ type Request struct {
 	Now time.Time
 	// DPoP is the verified proof of the request, nil without one.
 	DPoP *jose.DPoPProof
+	// CertThumbprint is the request's TLS client certificate thumbprint
+	// (Credentials.CertThumbprint), empty without one.
+	CertThumbprint string
 	// Confirmation is what the tokens minted now are bound to: the
 	// proof's key, the client certificate, or nothing (the dispatcher
 	// sets it; sender.go).

@@ -32,6 +32,7 @@ func tokenType(cnf store.Confirmation) string {
 // what the tokens are bound to. A DPoP binding wins over a certificate one:
 // a client that sends a proof asked for it (RFC 9449 §5).
 func (s *Service) senderConstrain(ctx context.Context, req *Request, c Credentials, client *store.Client) error {
+	req.CertThumbprint = c.CertThumbprint
 	switch {
 	case len(c.DPoP) > 1:
 		return oauth.InvalidDPoPProof("more than one DPoP header")
@@ -62,12 +63,13 @@ func (s *Service) senderConstrain(ctx context.Context, req *Request, c Credentia
 	return nil
 }
 
-// bindGrant binds a new grant's refresh tokens to the DPoP key when the
-// client is public (RFC 9449 §5: a confidential client's refresh tokens are
-// bound by its authentication instead).
+// bindGrant binds a new grant's refresh tokens to what its access tokens
+// are bound to — the DPoP key or the client certificate — when the client
+// is public (RFC 9449 §5, RFC 8705 §4): a confidential client's refresh
+// tokens are bound by its authentication instead.
 func bindGrant(req *Request, client *store.Client, d *Decision) {
-	if d.Create && d.Grant != nil && req.DPoP != nil && client.Metadata.TokenEndpointAuthMethod == oauth.AuthMethodNone {
-		d.Grant.Confirmation = store.Confirmation{JKT: req.DPoP.JKT}
+	if d.Create && d.Grant != nil && client.Metadata.TokenEndpointAuthMethod == oauth.AuthMethodNone {
+		d.Grant.Confirmation = req.Confirmation
 	}
 }
 
@@ -86,9 +88,13 @@ func checkDPoPJKT(want string, req *Request) error {
 	return nil
 }
 
-// checkRefreshBinding enforces a public client's DPoP-bound refresh token
+// checkRefreshBinding enforces a public client's bound refresh token: the
+// same client certificate (RFC 8705 §4) or a proof of the same DPoP key
 // (RFC 9449 §5).
 func checkRefreshBinding(g *store.Grant, req *Request) error {
+	if g.Confirmation.X5TS256 != "" && !equalString(req.CertThumbprint, g.Confirmation.X5TS256) {
+		return oauth.InvalidGrant("the refresh token is bound to another client certificate")
+	}
 	if g.Confirmation.JKT == "" {
 		return nil
 	}
