@@ -326,7 +326,7 @@ func TestCodeReplayBeforeGrantStored(t *testing.T) {
 	_, err = e.svc.mint(t.Context(), e.now, client, &Decision{
 		Grant: &gr, Create: true, IDToken: true, IssueRefreshToken: true,
 		RevocationMark: revocationMark(stored.GrantID), RevocationMarkUntil: markUntil(stored),
-	}, store.Confirmation{})
+	})
 	wantOAuthError(t, err, oauth.ErrCodeInvalidGrant, http.StatusBadRequest)
 	if len(e.grants()) != 0 {
 		t.Errorf("the grant of a replayed code survived: %v", e.grants())

@@ -79,6 +79,9 @@ type Decision struct {
 	// storing Grant (see revocationMark).
 	RevocationMark      string
 	RevocationMarkUntil time.Time
+	// Confirmation binds the access tokens minted now (DPoP key or client
+	// certificate); the dispatcher sets it from the request (sender.go).
+	Confirmation store.Confirmation
 	// Stateless mints a self-contained access token and nothing else,
 	// storing nothing: Grant is not stored and its ID is empty, so the
 	// token carries no "gid". Such a token is valid by its signature and
@@ -151,8 +154,9 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		}
 		return nil, s.serverError(ctx, "authorize "+gt, err)
 	}
+	d.Confirmation = req.Confirmation
 	bindGrant(req, client, d)
-	resp, err := s.mint(ctx, req.Now, client, d, req.Confirmation)
+	resp, err := s.mint(ctx, req.Now, client, d)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (s *Service) Issue(ctx context.Context, client *store.Client, g *store.Gran
 	now := s.now()
 	d := s.newGrantDecision(now, g)
 	d.IDToken = d.IDToken && withIDToken
-	resp, err := s.mint(ctx, now, client, d, store.Confirmation{})
+	resp, err := s.mint(ctx, now, client, d)
 	if err != nil {
 		if oauth.AsError(err) != nil {
 			return nil, err

@@ -106,8 +106,8 @@ var reservedAccessClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "j
 const subTypePairwise = "PAIRWISE"
 
 // mint stores what the decision asks for and issues the tokens.
-func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client, d *Decision, cnf store.Confirmation) (*Response, error) {
-	g := d.Grant
+func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client, d *Decision) (*Response, error) {
+	g, cnf := d.Grant, d.Confirmation
 	spec := s.spec(g.Tokens)
 	scope := d.Scope
 	if scope == nil {
