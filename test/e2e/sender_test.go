@@ -144,6 +144,12 @@ func TestDPoPEndToEnd(t *testing.T) {
 	st, body, _ = userinfo(map[string]string{"Authorization": "DPoP " + at, "DPoP": replayed})
 	wantOAuthError(t, st, body, 401, "invalid_dpop_proof")
 
+	// Introspection reports the binding (RFC 9449 §6.2).
+	st, in, _ := e.sendForm("/token/introspect", url.Values{"token": {at}}, map[string]string{"Authorization": "Bearer " + e.apiToken})
+	if cnf, _ := in["cnf"].(map[string]any); st != 200 || in["active"] != true || in["token_type"] != "DPoP" || cnf["jkt"] != key.JKT() {
+		t.Errorf("introspection: %d %v", st, in)
+	}
+
 	// The public client's refresh token is bound too.
 	rt := tok["refresh_token"].(string)
 	refresh := func(header map[string]string) (int, map[string]any, http.Header) {
