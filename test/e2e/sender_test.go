@@ -278,6 +278,39 @@ func TestMTLSBehindProxy(t *testing.T) {
 		map[string]string{"X-Client-Cert": "garbage"})
 	wantOAuthError(t, st, body, 400, "invalid_request")
 
+	// A public client's certificate-bound token at UserInfo: only over a
+	// connection with the same certificate (RFC 8705 §3).
+	r := e.newRP(map[string]any{"token_endpoint_auth_method": "none", "tls_client_certificate_bound_access_tokens": true})
+	verifier := oauth2.GenerateVerifier()
+	q := r.baseQuery()
+	q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(verifier))
+	params, _ := r.loginViaAPI(e.issuer+"/login?"+q.Encode(), "alice", "")
+	certHeader := func(c *testcerts.Cert) map[string]string {
+		return map[string]string{"X-Client-Cert": url.QueryEscape(string(c.PEM()))}
+	}
+	st, tok, _ := e.sendForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {params.Get("code")},
+		"redirect_uri": {r.redirectURI}, "client_id": {r.clientID}, "code_verifier": {verifier}}, certHeader(self))
+	if st != 200 {
+		t.Fatalf("redeem with a certificate: %d %v", st, tok)
+	}
+	at := tok["access_token"].(string)
+	userinfo := func(h map[string]string) (int, map[string]any) {
+		req := mustRequest(t, http.MethodGet, e.issuer+"/userinfo")
+		req.Header.Set("Authorization", "Bearer "+at)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		st, body, _ := e.send(req)
+		return st, body
+	}
+	if st, body := userinfo(certHeader(self)); st != 200 || body["sub"] != "alice" {
+		t.Fatalf("userinfo with the certificate: %d %v", st, body)
+	}
+	st, body = userinfo(certHeader(pkiCert))
+	wantOAuthError(t, st, body, 401, "invalid_token")
+	st, body = userinfo(nil)
+	wantOAuthError(t, st, body, 401, "invalid_token")
+
 	// From a sender that is not a trusted proxy the header counts for
 	// nothing.
 	untrusted := newEnv(t, proxied("192.0.2.1"))
