@@ -24,6 +24,7 @@ var (
 	serveStringFlags = map[string]string{
 		"listen": "listen", "issuer": "issuer", "data-dir": "data_dir", "store": "store", "redis": "redis",
 		"api-token": "api_token", "users": "users", "master-key": "master_key", "admin-listen": "admin_listen",
+		"tls-cert": "tls.cert", "tls-key": "tls.key", "tls-client-ca": "tls.client_ca",
 	}
 	storeStringFlags = map[string]string{
 		"issuer": "issuer", "data-dir": "data_dir", "store": "store", "redis": "redis", "master-key": "master_key",
@@ -32,17 +33,20 @@ var (
 )
 
 var flagHelp = map[string]string{
-	"listen":       "HTTP listen address (default :8080)",
-	"issuer":       "issuer URL; all endpoint URLs derive from it (default http://localhost:8080)",
-	"data-dir":     "directory for the embedded database and generated secrets (default ./keyward-data)",
-	"store":        "durable store: sqlite://PATH or postgres://… (default sqlite://<data-dir>/keyward.db)",
-	"redis":        "optional redis://… for short-lived objects in a cluster",
-	"api-token":    "bearer token for the integration web APIs (default: generated on first start)",
-	"users":        "users file (JSON or YAML) backing the login UI and claims",
-	"master-key":   "base64 of 32 random bytes encrypting keys and secrets at rest (default: generated)",
-	"admin-listen": "move the integration web APIs to this listener",
-	"dev":          "development mode: accept http:// loopback redirect URIs for web clients",
-	"demo":         "seed demo users and a demo client (implies --dev)",
+	"listen":        "HTTP listen address (default :8080)",
+	"issuer":        "issuer URL; all endpoint URLs derive from it (default http://localhost:8080)",
+	"data-dir":      "directory for the embedded database and generated secrets (default ./keyward-data)",
+	"store":         "durable store: sqlite://PATH or postgres://… (default sqlite://<data-dir>/keyward.db)",
+	"redis":         "optional redis://… for short-lived objects in a cluster",
+	"api-token":     "bearer token for the integration web APIs (default: generated on first start)",
+	"users":         "users file (JSON or YAML) backing the login UI and claims",
+	"master-key":    "base64 of 32 random bytes encrypting keys and secrets at rest (default: generated)",
+	"admin-listen":  "move the integration web APIs to this listener",
+	"dev":           "development mode: accept http:// loopback redirect URIs for web clients",
+	"demo":          "seed demo users and a demo client (implies --dev)",
+	"tls-cert":      "PEM certificate: terminate TLS on the listeners (with --tls-key)",
+	"tls-key":       "PEM private key of --tls-cert",
+	"tls-client-ca": "PEM CAs that tls_client_auth client certificates must chain to",
 }
 
 func newConfigFlags(name string, out io.Writer, strs, bools map[string]string) *configFlags {

@@ -76,6 +76,13 @@ type Config struct {
 	HTTP               HTTP       `koanf:"http"`
 	Limits             Limits     `koanf:"limits"`
 	Admission          Admission  `koanf:"admission"`
+
+	// Sender-constrained tokens (config/sender.go): DPoP, mutual TLS,
+	// Keyward's own TLS listener and the proxies trusted to forward client
+	// certificates.
+	DPoP DPoP `koanf:"dpop"`
+	MTLS MTLS `koanf:"mtls"`
+	TLS  TLS  `koanf:"tls"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -440,6 +447,12 @@ func Default() Config {
 		HTTP:               defaultHTTP(),
 		Limits:             defaultLimits(),
 		Admission:          defaultAdmission(),
+		DPoP: DPoP{
+			// The FAPI 2.0 Security Profile's algorithms (§5.4.1);
+			// RS256 may be added.
+			Algs:   []string{oauth.AlgES256, oauth.AlgPS256, oauth.AlgEdDSA},
+			MaxAge: time.Minute,
+		},
 	}
 }
 
@@ -722,6 +735,7 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.Tracing.validate()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateSender()...)
 	return errs
 }
 

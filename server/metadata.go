@@ -17,7 +17,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 	if s.cfg.Authz.AllowPlainPKCE {
 		pkce = append(pkce, oauth.PKCEMethodPlain)
 	}
-	return &httpapi.ProviderMetadata{
+	m := &httpapi.ProviderMetadata{
 		Issuer:                             issuer,
 		AuthorizationEndpoint:              s.cfg.AuthorizationEndpoint(),
 		TokenEndpoint:                      issuer + "/token",
@@ -35,14 +35,14 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public", "pairwise"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,
-		TokenEndpointAuthMethodsSupported: node.AuthMethods,
+		TokenEndpointAuthMethodsSupported: node.AuthMethodsFor(s.cfg),
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
 		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
 		// Both endpoints authenticate clients as the token endpoint does;
 		// introspection also takes a bearer token (api_tokens.introspection).
-		IntrospectionEndpointAuthMethodsSupported: node.AuthMethods,
-		RevocationEndpointAuthMethodsSupported:    node.AuthMethods,
+		IntrospectionEndpointAuthMethodsSupported: node.AuthMethodsFor(s.cfg),
+		RevocationEndpointAuthMethodsSupported:    node.AuthMethodsFor(s.cfg),
 		IntrospectionSigningAlgValuesSupported:    []string{s.introspectionAlg()},
 		DisplayValuesSupported:                    []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported:                           s.claimsSupported(),
@@ -72,6 +72,8 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
 		AuthorizationSigningAlgValuesSupported:    idAlgs,
 	}
+	senderMetadata(s.cfg, m)
+	return m
 }
 
 // introspectionAlg signs JWT introspection responses (RFC 9701): the

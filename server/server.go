@@ -301,6 +301,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:           rand.Reader,
 		Log:            s.log,
 	}
+	tokenSvc.DPoP = s.dpopVerifier(keys.Sealer, s.stores.Ephemeral.Replay)
+	tokenSvc.CertBoundAccessTokens = cfg.MTLS.CertificateBoundAccessTokens
+	if tokenSvc.Certs, err = certVerifier(cfg); err != nil {
+		return nil, err
+	}
 	if tokenSvc.Handlers, err = s.grants(handlers, tokenSvc, clientKeys, keys.Sealer, issuer); err != nil {
 		return nil, err
 	}
@@ -450,6 +455,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Clients:             s.clients,
 		Keys:                s.keys,
 		Metadata:            s.metadata(issuer, idAlgs),
+		ClientCerts:         certExtractor(cfg, s.clientAddr),
 		AuthzSessionTokens:  authzTokens,
 		RegistrationTokens:  regTokens,
 		DirectAuthzTokens:   directAuthzTokens,
@@ -637,6 +643,13 @@ func (s *Server) Run(ctx context.Context) error {
 	listeners := make([]net.Listener, 0, len(servers))
 	for _, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
+		if err == nil {
+			var tln net.Listener
+			if tln, err = tlsListener(s.cfg, ln); err != nil {
+				ln.Close()
+			}
+			ln = tln
+		}
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()

@@ -46,6 +46,9 @@ type AuthzRequest struct {
 	// ResponseSigningAlg signs a JWT-secured response (JARM, ResponseMode
 	// query.jwt, fragment.jwt or form_post.jwt).
 	ResponseSigningAlg string `json:"response_signing_alg,omitempty"`
+	// DPoPJKT is dpop_jkt (RFC 9449 §10): the thumbprint of the DPoP key
+	// the code must be redeemed with.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }
@@ -153,6 +156,9 @@ type Code struct {
 	CodeChallenge       string `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 	Nonce               string `json:"nonce,omitempty"`
+	// DPoPJKT is the authorisation request's dpop_jkt (RFC 9449 §10): the
+	// code may only be redeemed with a proof of that key.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// Grant is the authorisation to issue on redemption.
 	Grant     Grant     `json:"grant"`
 	CreatedAt time.Time `json:"created_at"`

@@ -80,7 +80,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case oe != nil && oe.Code != oauth.ErrCodeServerError:
 		if oe.Status == http.StatusUnauthorized || oe.Code == oauth.ErrCodeInsufficientScope {
-			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe))
+			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe, a.Metadata.DPoPSigningAlgValuesSupported))
+		}
+		if oe.DPoPNonce != "" {
+			w.Header().Set("DPoP-Nonce", oe.DPoPNonce)
 		}
 		if cause := errors.Unwrap(oe); cause != nil {
 			a.log.DebugContext(r.Context(), "request refused", "error", oe.Code, "cause", cause.Error())
@@ -107,12 +110,20 @@ func statusOf(e *oauth.Error) int {
 // authenticateHeader builds WWW-Authenticate for 401s: Basic for client
 // authentication at the token endpoint (RFC 6749 §5.2), Bearer elsewhere
 // (RFC 6750 §3).
-func authenticateHeader(r *http.Request, e *oauth.Error) string {
+func authenticateHeader(r *http.Request, e *oauth.Error, dpopAlgs []string) string {
 	if e.Code == oauth.ErrCodeInvalidClient {
 		return `Basic realm="keyward"`
 	}
 	h := `Bearer realm="keyward"`
-	if e.Code != "" && r.Header.Get("Authorization") != "" {
+	if e.Scheme != "" {
+		// RFC 9449 §7.1: the DPoP challenge, with the algorithms proofs
+		// may use.
+		h = e.Scheme + ` realm="keyward"`
+		if e.Scheme == "DPoP" && len(dpopAlgs) > 0 {
+			h += ` algs="` + strings.Join(dpopAlgs, " ") + `"`
+		}
+	}
+	if e.Code != "" && (r.Header.Get("Authorization") != "" || e.Scheme != "") {
 		h += fmt.Sprintf(`, error=%q`, e.Code)
 		if e.Description != "" {
 			h += fmt.Sprintf(`, error_description=%q`, e.Description)

@@ -38,6 +38,21 @@ var (
 	GrantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
 )
 
+// AuthMethodsFor returns AuthMethods plus the mutual TLS methods (RFC
+// 8705 §2) when client certificates can reach the server:
+// self_signed_tls_client_auth, and tls_client_auth when tls.client_ca
+// gives the CAs to verify chains against.
+func AuthMethodsFor(cfg config.Config) []string {
+	out := append([]string(nil), AuthMethods...)
+	if !cfg.MTLSEnabled() {
+		return out
+	}
+	if cfg.TLS.ClientCA != "" {
+		out = append(out, oauth.AuthMethodTLSClientAuth)
+	}
+	return append(out, oauth.AuthMethodSelfSignedTLSClientAuth)
+}
+
 // GrantTypesFor returns the grant types of GrantTypes plus the grants
 // configured on (grants.*.handler): what registration accepts and discovery
 // advertises.
@@ -153,7 +168,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 		Config: clientreg.Config{
 			Issuer:                 strings.TrimSuffix(cfg.Issuer, "/"),
 			DevLoopbackHTTP:        cfg.Dev,
-			AllowedAuthMethods:     AuthMethods,
+			AllowedAuthMethods:     AuthMethodsFor(cfg),
 			SupportedResponseTypes: ResponseTypesFor(cfg),
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),

@@ -66,6 +66,9 @@ type accessClaims struct {
 	// Actor is RFC 8693 §4.1 "act": Keyward does not issue it yet, but a
 	// revocation by actor matches it when a token carries one.
 	Actor *actorClaim `json:"act,omitempty"`
+	// Cnf binds the token to a DPoP key ("jkt", RFC 9449 §6.1) or a
+	// client certificate ("x5t#S256", RFC 8705 §3.1).
+	Cnf *store.Confirmation `json:"cnf,omitempty"`
 }
 
 type actorClaim struct {
@@ -104,7 +107,7 @@ const subTypePairwise = "PAIRWISE"
 
 // mint stores what the decision asks for and issues the tokens.
 func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client, d *Decision) (*Response, error) {
-	g := d.Grant
+	g, cnf := d.Grant, d.Confirmation
 	spec := s.spec(g.Tokens)
 	scope := d.Scope
 	if scope == nil {
@@ -127,13 +130,13 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			}
 		}
 	}
-	resp := &Response{TokenType: oauth.TokenTypeBearer, Scope: scope.String()}
+	resp := &Response{TokenType: tokenType(cnf), Scope: scope.String()}
 	if d.Stateless {
 		if spec.AccessTokenEncoding != oauth.TokenEncodingSelfContained || d.IssueRefreshToken || d.IDToken || g.ID != "" {
 			return nil, s.serverError(ctx, "mint", errors.New("a stateless decision allows only a self-contained access token"))
 		}
 		atExp := now.Add(spec.AccessTokenLifetime)
-		at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope)
+		at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope, cnf)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +167,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 	}
 
 	atExp := earliest(now.Add(spec.AccessTokenLifetime), d.NotAfter, rtExp, g.ExpiresAt)
-	at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope)
+	at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope, cnf)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +184,7 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 	return resp, nil
 }
 
-func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, client *store.Client, g *store.Grant, spec store.TokenSpec, scope oauth.Scope) (string, error) {
+func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, client *store.Client, g *store.Grant, spec store.TokenSpec, scope oauth.Scope, cnf store.Confirmation) (string, error) {
 	if spec.AccessTokenEncoding == oauth.TokenEncodingIdentifier {
 		v, err := s.newToken()
 		if err != nil {
@@ -189,7 +192,7 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, clien
 		}
 		err = s.AccessTokens.Create(ctx, &store.AccessToken{
 			ID: secret.Hash(v), GrantID: g.ID, ClientID: g.ClientID, Subject: g.Subject,
-			Scope: slices.Clone(scope), CreatedAt: now, ExpiresAt: exp,
+			Scope: slices.Clone(scope), CreatedAt: now, ExpiresAt: exp, Confirmation: cnf,
 		})
 		if err != nil {
 			return "", s.storeTokenError(ctx, "create access token", err)
@@ -210,6 +213,9 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, clien
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: jti,
 		Data: g.Data, CLD: g.ClaimsData,
 		AuthTime: unixOrZero(g.AuthTime), ACR: g.ACR, AMR: g.AMR, GrantID: g.ID,
+	}
+	if !cnf.IsZero() {
+		c.Cnf = &cnf
 	}
 	top, uip, dat := s.accessTokenFedClaims(ctx, g)
 	if cfg.AccessTokenProfile == ProfileC2ID11 {

@@ -2,11 +2,13 @@ package token
 
 import (
 	"context"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/url"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/dpop"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -96,6 +98,17 @@ type Credentials struct {
 	HasBasic             bool
 	// Form is the POST body.
 	Form url.Values
+	// DPoP holds the values of the DPoP request headers (RFC 9449 §4.1);
+	// more than one is refused.
+	DPoP []string
+	// URL is the absolute URL the request was sent to, for the proof's
+	// "htu"; Config.TokenEndpoint (or the PAR endpoint) when empty.
+	URL string
+	// CertThumbprint is the base64url SHA-256 of the DER of the TLS client
+	// certificate the request came with (RFC 8705 §3.1), empty without
+	// one; ClientCert is the certificate itself.
+	CertThumbprint string
+	ClientCert     *x509.Certificate
 }
 
 // Response is the successful token response of RFC 6749 §5.1 (and OIDC
@@ -110,6 +123,10 @@ type Response struct {
 	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
 	IDToken               string `json:"id_token,omitempty"`
 	Scope                 string `json:"scope,omitempty"`
+
+	// DPoPNonce is not part of the body: the HTTP layer sends it as the
+	// DPoP-Nonce header when the server issues nonces.
+	DPoPNonce string `json:"-"`
 }
 
 // ClientGetter finds registered clients. It is on the hot path of every
@@ -147,6 +164,12 @@ type AssertionVerifier interface {
 type AccessTokenEncrypter interface {
 	Encrypt(jws string) (string, error)
 	Decrypt(jwe string) (string, error)
+}
+
+// CertVerifier checks a client certificate against the registration of a
+// client that authenticates with method (internal/mtls.Verifier).
+type CertVerifier interface {
+	VerifyClientCert(ctx context.Context, cert *x509.Certificate, client *store.Client, method string) error
 }
 
 // ClaimsResolver fetches the claims of a subject from the claims sources
@@ -192,9 +215,20 @@ type Service struct {
 	// jwt-bearer, saml2-bearer). The authorization_code and refresh_token
 	// grants are built in; a handler for one of their types is ignored.
 	Handlers []Grant
-	Now      func() time.Time
-	Rand     io.Reader
-	Log      *slog.Logger
+	// DPoP verifies DPoP proofs (RFC 9449); without it a request with a
+	// DPoP header is refused with invalid_dpop_proof.
+	DPoP *dpop.Verifier
+	// Certs checks the TLS client certificates of tls_client_auth and
+	// self_signed_tls_client_auth clients (internal/mtls); without it
+	// those clients cannot authenticate.
+	Certs CertVerifier
+	// CertBoundAccessTokens binds every access token of a request made
+	// with a TLS client certificate to it (RFC 8705 §3), not only those of
+	// clients registered with tls_client_certificate_bound_access_tokens.
+	CertBoundAccessTokens bool
+	Now                   func() time.Time
+	Rand                  io.Reader
+	Log                   *slog.Logger
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
