@@ -59,6 +59,8 @@ type envOptions struct {
 	health []HealthCheck
 	// prometheusOpen serves /metrics without a token.
 	prometheusOpen bool
+	// pprof serves /debug/pprof/.
+	pprof bool
 }
 
 // loginUIMarker stands in for the login UI: the routes only have to reach it.
@@ -187,6 +189,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Metrics:        metrics.New(nil),
 		HealthChecks:   health,
 		PrometheusOpen: o.prometheusOpen,
+		Pprof:          o.pprof,
 	})
 	if err != nil {
 		t.Fatal(err)
