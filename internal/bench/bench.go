@@ -108,6 +108,8 @@ type Result struct {
 	Signatures   []string `json:"signatures,omitempty"`
 	Ceiling      float64  `json:"signing_ceiling_per_core,omitempty"`
 	CeilingRatio float64  `json:"ceiling_ratio,omitempty"`
+	// SetupError says why the scenario did not run.
+	SetupError string `json:"setup_error,omitempty"`
 }
 
 // Report is a whole run, as -json writes it.
@@ -164,14 +166,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer t.cleanup()
+	// A scenario that cannot be set up is reported and skipped; the
+	// others still run, and Run returns the errors at the end.
+	var failed []error
 	for _, name := range cfg.Scenarios {
 		sc, err := t.scenario(ctx, name)
-		if err != nil {
-			return rep, fmt.Errorf("bench: %s: %w", name, err)
+		var res Result
+		if err == nil {
+			res, err = t.run(ctx, name, sc)
 		}
-		res, err := t.run(ctx, name, sc)
 		if err != nil {
-			return rep, fmt.Errorf("bench: %s: %w", name, err)
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			failed = append(failed, fmt.Errorf("bench: %s: %w", name, err))
+			rep.Results = append(rep.Results, Result{Scenario: name, SetupError: err.Error()})
+			continue
 		}
 		if len(sc.signatures) > 0 && cfg.CeilingDuration > 0 {
 			t.ceiling(ctx, &res, sc.signatures, rep.Ceilings)
@@ -181,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, ctx.Err()
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(failed...)
 }
 
 // op is one operation of a scenario for one worker; it returns "" on

@@ -128,12 +128,22 @@ func TestOpenLoop(t *testing.T) {
 // JWTs; cc-jwt likewise the other way round.
 func TestOpaqueClientCredentials(t *testing.T) {
 	jwtNode := startNode(t)
-	_, err := Run(t.Context(), Config{BaseURL: jwtNode.Issuer, APIToken: testAPIToken, Scenarios: []string{"cc-opaque"}, Duration: 100 * time.Millisecond})
+	rep, err := Run(t.Context(), Config{BaseURL: jwtNode.Issuer, APIToken: testAPIToken, Scenarios: []string{"cc-opaque", "discovery"},
+		Duration: 100 * time.Millisecond, CeilingDuration: -1})
 	if err == nil || !strings.Contains(err.Error(), "access_token_encoding: IDENTIFIER") {
 		t.Errorf("cc-opaque against a JWT server: %v", err)
 	}
+	// The refused scenario is reported; the next one still runs.
+	if len(rep.Results) != 2 || rep.Results[0].SetupError == "" || rep.Results[1].Ops == 0 {
+		t.Errorf("results after a refused scenario: %+v", rep.Results)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if !strings.Contains(text.String(), "cc-opaque  not run: the server issues JWT") {
+		t.Errorf("table does not say why cc-opaque did not run:\n%s", text.String())
+	}
 	opaque := startNode(t, func(c *config.Config) { c.Tokens.AccessTokenEncoding = "IDENTIFIER" })
-	rep, err := Run(t.Context(), Config{BaseURL: opaque.Issuer, APIToken: testAPIToken, Scenarios: []string{"cc-opaque"},
+	rep, err = Run(t.Context(), Config{BaseURL: opaque.Issuer, APIToken: testAPIToken, Scenarios: []string{"cc-opaque"},
 		Concurrency: 2, Duration: 300 * time.Millisecond, CeilingDuration: -1})
 	if err != nil {
 		t.Fatal(err)

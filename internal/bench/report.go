@@ -15,6 +15,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tmode\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcpu s\tops/s/core\tcpu ms/op\tRSS MB\tceiling/core\tratio\terrors\t")
 	for _, res := range r.Results {
+		if res.SetupError != "" {
+			fmt.Fprintf(tw, "%s\tnot run: %s\t\n", res.Scenario, res.SetupError)
+			continue
+		}
 		mode := fmt.Sprintf("c=%d", res.Concurrency)
 		if res.Mode == "open" {
 			mode = fmt.Sprintf("rate=%g", res.TargetRate)

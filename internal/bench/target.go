@@ -274,6 +274,9 @@ type flow struct {
 	query    string
 	verifier string
 	consent  []byte
+	// lastErr is the transport error of the last failed step, for setup
+	// messages.
+	lastErr error
 }
 
 func (t *target) newFlow(ctx context.Context, worker int, scope string) (*flow, error) {
@@ -315,6 +318,7 @@ func (f *flow) session(ctx context.Context, method, path string, body any) (int,
 	}
 	status, resp, err := f.t.do(ctx, method, f.t.sessions+path, raw, map[string]string{
 		"Authorization": "Bearer " + f.t.cfg.APIToken, "Content-Type": "application/json"})
+	f.lastErr = err
 	if err != nil || status != http.StatusOK {
 		return status, nil, err
 	}
@@ -407,11 +411,23 @@ func (t *target) workerTokens(ctx context.Context, worker int) (*flow, *tokenRes
 	if err != nil {
 		return nil, nil, err
 	}
-	tr, e := f.run(ctx, false)
-	if e != "" {
-		return nil, nil, fmt.Errorf("code flow failed at %s", e)
+	// A set-up flow is retried: one connection dropped by a busy server
+	// must not cancel a whole scenario.
+	var e string
+	for range 3 {
+		var tr *tokenResponse
+		if tr, e = f.run(ctx, false); e == "" {
+			return f, tr, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return f, tr, nil
+	if f.lastErr != nil {
+		return nil, nil, fmt.Errorf("code flow failed at %s: %w", e, f.lastErr)
+	}
+	return nil, nil, fmt.Errorf("code flow failed at %s", e)
 }
 
 func (t *target) refresh(ctx context.Context) (*scenario, error) {
