@@ -35,7 +35,7 @@ func (t traceAll) RoundTrip(r *http.Request) (*http.Response, error) {
 // store tracing decorator. Lower it when a change removes calls; a change
 // that adds calls must say why (every call is a round trip to SQLite,
 // PostgreSQL or Redis on the hot path).
-const maxStoreCallsPerFlow = 16
+const maxStoreCallsPerFlow = 15
 
 // TestStoreCallsPerCodeFlow counts the store calls of one complete code
 // flow, so that a regression in round trips shows here rather than only
