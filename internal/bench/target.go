@@ -166,7 +166,7 @@ func basicAuth(c *client) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(c.Secret)))
 }
 
-var formHeader = "application/x-www-form-urlencoded"
+const formHeader = "application/x-www-form-urlencoded"
 
 // get is a scenario of one GET whose answer must be 200.
 func (t *target) get(u string) *scenario {
