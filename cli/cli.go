@@ -53,6 +53,7 @@ commands:
   keys list|rotate               list or rotate the signing keys
   hash-password                  read a password on stdin, print its argon2id hash
   config check FILE              validate a config file, listing every problem with its key
+  bench [scenario ...]           load a running server and report its throughput (docs/performance.md)
   version                        print the version
 
 Run "keyward <command> -h" for the flags of a command.
@@ -77,6 +78,8 @@ func Run(ctx context.Context, opts Options, args, environ []string, stdin io.Rea
 		return runHashPassword(stdin, stdout)
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], environ, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keyward", opts.version())
 		return nil

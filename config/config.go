@@ -354,6 +354,10 @@ type Monitor struct {
 	// PrometheusOpen serves /metrics without the monitoring token, for
 	// scrapers on a trusted network (bind admin_listen to it).
 	PrometheusOpen bool `koanf:"prometheus_open"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ behind the
+	// monitoring token (docs/performance.md). Off by default: a profile
+	// costs CPU and a heap dump shows what the process holds.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Upper bounds that Validate enforces.

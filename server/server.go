@@ -474,6 +474,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Ready:               s.ready,
 		Metrics:             s.metrics,
 		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
+		Pprof:               cfg.Monitor.Pprof,
 		HealthChecks:        s.healthChecks(),
 		Limits:              limits,
 		Log:                 s.log,

@@ -3,6 +3,7 @@
 //	keyward serve [flags]                         run the server
 //	keyward client create|list|get|delete ...     manage clients against the store
 //	keyward keys list|rotate                      signing keys
+//	keyward bench [flags] [scenario ...]         load a running server (docs/performance.md)
 //	keyward hash-password                         hash a password from stdin for the users file
 //	keyward version
 //

@@ -66,6 +66,8 @@ type envOptions struct {
 	clientCA *x509.CertPool
 	// dpopNonce makes DPoP proofs carry a server nonce.
 	dpopNonce bool
+	// pprof serves /debug/pprof/.
+	pprof bool
 }
 
 // Mutual TLS in the tests: a client certificate comes in certHeader, as a
@@ -208,6 +210,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Metrics:        metrics.New(nil),
 		HealthChecks:   health,
 		PrometheusOpen: o.prometheusOpen,
+		Pprof:          o.pprof,
 	})
 	if err != nil {
 		t.Fatal(err)

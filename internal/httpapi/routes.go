@@ -75,6 +75,9 @@ type Deps struct {
 	// without the monitoring token (monitor.prometheus_open).
 	Metrics        *metrics.Registry
 	PrometheusOpen bool
+	// Pprof serves Go's profiles under /debug/pprof/ behind the
+	// monitoring token (monitor.pprof); off, the routes do not exist.
+	Pprof bool
 	// HealthChecks are the checks of /monitor/v1/healthcheck.
 	HealthChecks []HealthCheck
 

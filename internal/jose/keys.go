@@ -569,6 +569,13 @@ func (m *KeyManager) parse(sk *store.SigningKey, withPrivate bool) (*key, error)
 	if err != nil || base64.RawURLEncoding.EncodeToString(tp) != sk.ID {
 		return nil, fmt.Errorf("private key %s does not match its kid", sk.ID)
 	}
+	// go-jose fills Precomputed.Dp/Dq/Qinv but not the rest, so without
+	// this every RS256 signature re-derives and re-checks the key
+	// (rsa.(*PrivateKey).precompute and checkPrivateKey in the profiles,
+	// docs/performance.md). Keys are parsed once per reload, so do it here.
+	if rk, ok := signer.(*rsa.PrivateKey); ok {
+		rk.Precompute()
+	}
 	k.private = signer
 	return k, nil
 }

@@ -231,14 +231,21 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, clien
 	}
 	c.UIP = uip
 	c.Data = mergeClaims(g.Data, dat)
-	body, err := toClaimsMap(c)
-	if err != nil {
-		return "", s.serverError(ctx, "encode access token", err)
-	}
-	for k, v := range top {
-		if !slices.Contains(reservedAccessClaims, k) {
-			body[k] = v
+	// Sign the struct as it is unless a consent fed top-level claims into
+	// the token: the map round trip (encode, decode, encode again) was 8%
+	// of a client-credentials request's CPU (docs/performance.md).
+	var body any = c
+	if len(top) > 0 {
+		m, err := toClaimsMap(c)
+		if err != nil {
+			return "", s.serverError(ctx, "encode access token", err)
 		}
+		for k, v := range top {
+			if !slices.Contains(reservedAccessClaims, k) {
+				m[k] = v
+			}
+		}
+		body = m
 	}
 	v, err := s.Keys.Sign(cfg.AccessTokenAlg, TypeAccessTokenJWT, body)
 	if err != nil {
