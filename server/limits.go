@@ -23,3 +23,10 @@ const (
 	// jwksFetchTimeout bounds the fetch of a client's jwks_uri.
 	jwksFetchTimeout = 5 * time.Second
 )
+
+// requestDeadline bounds the work, backend calls included, of one request:
+// a hung PostgreSQL or a stopped Redis makes the request fail with 503
+// temporarily_unavailable (docs/api.md §6) instead of holding it and its
+// connection until the client gives up. It is below writeTimeout so that
+// the answer can still be written.
+const requestDeadline = 10 * time.Second

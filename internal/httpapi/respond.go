@@ -72,6 +72,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if cause := errors.Unwrap(oe); cause != nil {
 			a.log.DebugContext(r.Context(), "request refused", "error", oe.Code, "cause", cause.Error())
 		}
+		if statusOf(oe) == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
 		writeJSON(w, statusOf(oe), errorBody{oe.Code, oe.Description, oe.URI})
 	case oe == nil && errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", ErrorDescription: "no such resource"})
@@ -98,6 +101,9 @@ const retryAfterSeconds = "5"
 // The outage is the operator's to see, once per request, as a warning.
 func (a *API) writeUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 	noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+	if oe := oauth.AsError(err); oe != nil && errors.Unwrap(oe) != nil {
+		err = errors.Unwrap(oe) // the core's server_error says nothing; its cause does
+	}
 	a.log.WarnContext(r.Context(), "backend unavailable", "method", r.Method, "route", r.Pattern,
 		"error", err.Error())
 	w.Header().Set("Retry-After", retryAfterSeconds)
