@@ -7,8 +7,13 @@
 // {"step":"error"} and exits 1.
 //
 // Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI.
-import * as client from 'openid-client'
+import { webcrypto } from 'node:crypto'
 import { createInterface } from 'node:readline'
+
+// Node 18 (Debian 12's nodejs) has WebCrypto only under node:crypto;
+// openid-client expects the global. Set it before the library loads.
+if (!globalThis.crypto) globalThis.crypto = webcrypto
+const client = await import('openid-client')
 
 const { ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env
 
