@@ -230,6 +230,28 @@ func (h *harness) waitReady(want int, within time.Duration) time.Duration {
 	return 0
 }
 
+// checkLoginPageUnavailable opens the reference sign-in page as a browser
+// would and expects the "Try again" page: 503 with Retry-After.
+func (h *harness) checkLoginPageUnavailable() {
+	h.t.Helper()
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {h.clientID}, "redirect_uri": {h.redirectURI},
+		"scope": {"openid"}, "state": {"s"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+	}
+	resp, err := h.http.Do(h.newRequest(h.t.Context(), http.MethodGet, "/login?"+q.Encode(), nil))
+	if err != nil {
+		h.t.Fatalf("login page: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "Try again") {
+		h.t.Errorf("login page during the fault: %d Retry-After %q %s\n%s", resp.StatusCode,
+			resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), body)
+	}
+}
+
 // stillWork checks that the grants issued before a fault still work after
 // it: each access token at UserInfo, each refresh token at the token
 // endpoint.
@@ -305,10 +327,13 @@ func TestBackendOutages(t *testing.T) {
 		name    string
 		fault   func()
 		recover func()
+		// loginPage: the sign-in page needs this backend (authorisation
+		// sessions live in Redis; clients are cached from PostgreSQL).
+		loginPage bool
 	}{
-		{"redis killed", rs.kill9, rs.start},
-		{"postgres killed", pg.kill9, pg.start},
-		{"redis stopped", func() { rs.signal(syscall.SIGSTOP) }, func() { rs.signal(syscall.SIGCONT) }},
+		{"redis killed", rs.kill9, rs.start, true},
+		{"postgres killed", pg.kill9, pg.start, false},
+		{"redis stopped", func() { rs.signal(syscall.SIGSTOP) }, func() { rs.signal(syscall.SIGCONT) }, true},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
@@ -323,6 +348,9 @@ func TestBackendOutages(t *testing.T) {
 
 			f.fault()
 			notReady := h.waitReady(http.StatusServiceUnavailable, 8*time.Second)
+			if f.loginPage {
+				h.checkLoginPageUnavailable()
+			}
 			time.Sleep(3 * time.Second)
 			during, _ := ty.reset()
 
