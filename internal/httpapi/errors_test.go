@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,6 +138,28 @@ func TestErrorMapping(t *testing.T) {
 				t.Errorf("the 500's cause is not in the logs:\n%s", e.logs.String())
 			}
 		})
+	}
+}
+
+// TestClientGoneIsNotAnInternalError: a backend call cancelled because the
+// client went away is logged as that, not as an internal error.
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/token", nil).WithContext(ctx)
+	e.api.writeError(rec, req, oauth.ServerError("internal error").WithCause(fmt.Errorf("get grant: %w", context.Canceled)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, "internal error") || !strings.Contains(logs, "request abandoned by the client") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	// The same error while the client still waits is a fault: 500.
+	if r := e.serveError(fmt.Errorf("get grant: %w", context.Canceled), nil); r.status != http.StatusInternalServerError {
+		t.Errorf("cancelled backend call with the client waiting: status %d, want 500", r.status)
 	}
 }
 

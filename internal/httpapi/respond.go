@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,14 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{oauth.ErrCodeInvalidRequest, "request body too large", ""})
 	case store.IsUnavailable(err):
 		a.writeUnavailable(w, r, err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away (closed the connection, gave up waiting
+		// during an outage) and took the backend call with it: not a
+		// fault of the node. The answer is never read.
+		noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+		a.log.InfoContext(r.Context(), "request abandoned by the client", "method", r.Method, "route", r.Pattern)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: oauth.ErrCodeTemporarilyUnavailable})
 	default:
 		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern,
 			"error", err.Error())
