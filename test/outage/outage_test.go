@@ -70,6 +70,19 @@ func (ty *tally) reset() (map[int]int, int) {
 	return s, ok
 }
 
+// waitFor polls the tally until cond holds or within passes.
+func (ty *tally) waitFor(cond func(status map[int]int, okFlows int) bool, within time.Duration) bool {
+	for start := time.Now(); time.Since(start) < within; time.Sleep(50 * time.Millisecond) {
+		ty.mu.Lock()
+		ok := cond(ty.status, ty.okFlow)
+		ty.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // maxAnswerTime is what any answer may take: the node's request deadline
 // (10 s, server/limits.go) with slack for a loaded CI machine (the race
 // detector, other packages in parallel).
@@ -340,24 +353,29 @@ func TestBackendOutages(t *testing.T) {
 			before := h.grants(3)
 			ty := &tally{status: map[int]int{}}
 			stop := h.load(4, ty)
-			time.Sleep(time.Second)
-			if _, ok := ty.reset(); ok == 0 {
+			if !ty.waitFor(func(_ map[int]int, ok int) bool { return ok >= 4 }, 15*time.Second) {
 				stop()
-				t.Fatalf("no flow completed before the fault: %v", ty.bad)
+				t.Fatalf("no flows completed before the fault: %v", ty.bad)
 			}
+			ty.reset()
 
 			f.fault()
 			notReady := h.waitReady(http.StatusServiceUnavailable, 8*time.Second)
 			if f.loginPage {
 				h.checkLoginPageUnavailable()
 			}
+			// Run the load on the missing backend for 3 s, longer if the
+			// first 503 takes longer (a stopped Redis holds each request for
+			// the socket timeouts).
 			time.Sleep(3 * time.Second)
+			ty.waitFor(func(st map[int]int, _ int) bool { return st[http.StatusServiceUnavailable] > 0 }, 15*time.Second)
 			during, _ := ty.reset()
 
 			f.recover()
 			ready := h.waitReady(http.StatusOK, 20*time.Second)
 			// Let the load run on the recovered backend.
 			time.Sleep(2 * time.Second)
+			ty.waitFor(func(_ map[int]int, ok int) bool { return ok > 0 }, 15*time.Second)
 			stop()
 			after, okAfter := ty.reset()
 
