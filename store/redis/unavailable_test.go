@@ -42,23 +42,26 @@ func TestUnavailableWhenHung(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	hung := make(chan net.Conn, 16)
+	// Connections are accepted and held open, never answered; the
+	// goroutine closes them when the listener closes.
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			hung <- c // held open, never answered
+			held = append(held, c)
 		}
 	}()
-	defer func() {
-		close(hung)
-		for c := range hung {
-			c.Close()
-		}
-	}()
+	defer func() { ln.Close(); <-done }()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
