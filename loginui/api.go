@@ -104,7 +104,9 @@ func (c *apiClient) call(ctx context.Context, method, target string, body, out a
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", method, errSessionGone)
-	case resp.StatusCode == http.StatusBadRequest:
+	case resp.StatusCode == http.StatusBadRequest, resp.StatusCode == http.StatusRequestEntityTooLarge:
+		// 413: the browser's request made a body over the API's limit;
+		// the user's input, not an upstream fault.
 		return fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return fmt.Errorf("%w: %w: %s: %s", errUnavailable, errUpstream, method, snippet(data))

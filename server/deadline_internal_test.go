@@ -33,7 +33,14 @@ func TestWithDeadline(t *testing.T) {
 	if !errors.Is(waitErr, context.DeadlineExceeded) {
 		t.Errorf("context ended with %v, want DeadlineExceeded", waitErr)
 	}
-	if requestDeadline >= writeTimeout {
-		t.Errorf("requestDeadline %v must be below writeTimeout %v, so that the 503 can be written", requestDeadline, writeTimeout)
+	for _, c := range []struct{ write, want time.Duration }{
+		{30 * time.Second, requestDeadline},
+		{0, requestDeadline},
+		{10 * time.Second, 8 * time.Second},
+		{5 * time.Second, 4 * time.Second},
+	} {
+		if got := deadlineFor(c.write); got != c.want {
+			t.Errorf("deadlineFor(%v) = %v, want %v", c.write, got, c.want)
+		}
 	}
 }

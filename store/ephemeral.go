@@ -43,6 +43,9 @@ type AuthzRequest struct {
 	// Purpose is the purpose request parameter (OpenID Connect for Identity
 	// Assurance 1.0 §8), 3 to 300 characters.
 	Purpose string `json:"purpose,omitempty"`
+	// ResponseSigningAlg signs a JWT-secured response (JARM, ResponseMode
+	// query.jwt, fragment.jwt or form_post.jwt).
+	ResponseSigningAlg string `json:"response_signing_alg,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }

@@ -216,9 +216,10 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		RevocationEndpoint:                 testIssuer + "/token/revoke",
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
-		ResponseTypesSupported: []string{oauth.ResponseTypeCode},
-		ResponseModesSupported: []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
-		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken},
+		// As node.ResponseTypeStrings with the default configuration.
+		ResponseTypesSupported: []string{"code", "id_token", "code id_token", "id_token token", "code token", "code id_token token"},
+		ResponseModesSupported: append([]string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost}, oauth.JARMResponseModes()...),
+		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeImplicit},
 		SubjectTypesSupported:  []string{"public"},
 		// Left out of the document when empty (omitempty).
 		ACRValuesSupported:               nil,
@@ -243,6 +244,14 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		BackchannelLogoutSessionSupported:          true,
 		FrontchannelLogoutSupported:                true,
 		FrontchannelLogoutSessionSupported:         true,
+
+		RequestParameterSupported:                 true,
+		RequestURIParameterSupported:              true,
+		RequireRequestURIRegistration:             true,
+		RequestObjectSigningAlgValuesSupported:    oauth.AsymmetricAlgs(),
+		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
+		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
+		AuthorizationSigningAlgValuesSupported:    idAlgs,
 	}
 }
 

@@ -25,9 +25,10 @@ const (
 	TopicRevocations = "keyward_revocations"
 )
 
-// sectorFetchTimeout bounds the fetch of a sector_identifier_uri at
-// registration.
-const sectorFetchTimeout = 5 * time.Second
+// outboundTimeout bounds each fetch of a URL a client registered
+// (sector_identifier_uri at registration, jwks_uri at authentication),
+// connection included.
+const outboundTimeout = 5 * time.Second
 
 // Client registration and token endpoint capabilities, as implemented.
 // Discovery advertises exactly these.
@@ -42,6 +43,9 @@ var (
 // advertises.
 func GrantTypesFor(cfg config.Config) []string {
 	out := append([]string(nil), GrantTypes...)
+	// The implicit grant is what a client registers for the implicit and
+	// hybrid response types (OpenID Connect Registration §2).
+	out = append(out, oauth.GrantTypeImplicit)
 	for _, g := range []struct {
 		on bool
 		gt string
@@ -58,6 +62,37 @@ func GrantTypesFor(cfg config.Config) []string {
 	return out
 }
 
+// ResponseTypesFor returns the response types registration accepts and
+// discovery advertises, each as its space-separated values: code, the
+// implicit and hybrid types that return an ID token (OIDC Core §3.2, §3.3),
+// and, unless authz.allow_implicit_access_tokens is off, those that return
+// an access token from the authorisation endpoint. Plain "token" (OAuth
+// implicit without OpenID) is not offered.
+func ResponseTypesFor(cfg config.Config) [][]string {
+	out := [][]string{
+		{oauth.ResponseTypeCode},
+		{oauth.ResponseTypeIDToken},
+		{oauth.ResponseTypeCode, oauth.ResponseTypeIDToken},
+	}
+	if cfg.Authz.AllowImplicitAccessTokens {
+		out = append(out,
+			[]string{oauth.ResponseTypeIDToken, oauth.ResponseTypeToken},
+			[]string{oauth.ResponseTypeCode, oauth.ResponseTypeToken},
+			[]string{oauth.ResponseTypeCode, oauth.ResponseTypeIDToken, oauth.ResponseTypeToken})
+	}
+	return out
+}
+
+// ResponseTypeStrings joins each response type of ResponseTypesFor with
+// spaces, as discovery lists them.
+func ResponseTypeStrings(cfg config.Config) []string {
+	var out []string
+	for _, rt := range ResponseTypesFor(cfg) {
+		out = append(out, strings.Join(rt, " "))
+	}
+	return out
+}
+
 // Node is what every process that works on a deployment's data opens: the
 // keys derived from the master key, the stores, the signing keys and the
 // client registry. The server adds HTTP on top; the command line uses it
@@ -67,6 +102,11 @@ type Node struct {
 	Keys    *jose.KeyManager
 	Clients *clientreg.Service
 	Secrets *secret.Keys
+	// Outbound is the one SSRF-guarded fetcher for URLs clients register
+	// (jwks_uri, sector_identifier_uri, back-channel logout, request_uri):
+	// https and public addresses only, unless --dev or the operator's
+	// outbound.allow_hosts / outbound.allow_cidrs.
+	Outbound *jwksfetch.Fetcher
 }
 
 // Open loads (or, on first start, generates) the master key, opens the
@@ -87,7 +127,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Secrets: keys}
+	n := &Node{Secrets: keys, Outbound: NewOutbound(cfg)}
 	if n.Stores, err = OpenStores(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -114,7 +154,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			Issuer:                 strings.TrimSuffix(cfg.Issuer, "/"),
 			DevLoopbackHTTP:        cfg.Dev,
 			AllowedAuthMethods:     AuthMethods,
-			SupportedResponseTypes: [][]string{{oauth.ResponseTypeCode}},
+			SupportedResponseTypes: ResponseTypesFor(cfg),
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
@@ -122,9 +162,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 		Store:          n.Stores.Durable.Clients,
 		PushedRequests: n.Stores.Ephemeral.PAR,
 		// sector_identifier_uri documents (OIDC Core §8.1) are fetched
-		// with the SSRF guard: https and public addresses only, unless
-		// --dev.
-		Sectors: jwksfetch.NewGuarded(jwksfetch.Options{Timeout: sectorFetchTimeout, Dev: cfg.Dev}),
+		// with the SSRF guard.
+		Sectors: n.Outbound,
 		Sealer:  keys.Sealer,
 		Now:     now,
 		Rand:    rand.Reader,
@@ -153,3 +192,14 @@ func (n *Node) RotateKeys(ctx context.Context) error {
 
 // Close closes the stores.
 func (n *Node) Close() error { return n.Stores.Close() }
+
+// NewOutbound returns the guarded fetcher configured by cfg (--dev and the
+// outbound keys).
+func NewOutbound(cfg config.Config) *jwksfetch.Fetcher {
+	return jwksfetch.NewGuarded(jwksfetch.Options{
+		Timeout:    outboundTimeout,
+		Dev:        cfg.Dev,
+		AllowHosts: cfg.Outbound.AllowHosts,
+		AllowCIDRs: cfg.Outbound.Prefixes(),
+	})
+}

@@ -1,5 +1,6 @@
 // Package conformance re-implements the OpenID Foundation's OP conformance
-// modules (Basic, Config and the applicable Dynamic modules) as black-box Go
+// modules (Basic, Config, the applicable Dynamic modules, and the response-type
+// dependent modules of the Implicit and Hybrid plans; README.md) as black-box Go
 // tests against a real Keyward node on an httptest listener. Logins are
 // driven through the authorisation session API, as a login UI would, or
 // through the reference login UI with a cookie jar where the module is about

@@ -65,6 +65,15 @@ type Config struct {
 	// none (Connect2id's op.idToken.includeSubjectSessionClaims defaults
 	// to "*").
 	IDTokenSessionClaims []string
+	// DisallowImplicitAccessTokens refuses the response types that return
+	// an access token from the authorisation endpoint (the negation of
+	// authz.allow_implicit_access_tokens, so that the zero Config keeps
+	// Connect2id's behaviour).
+	DisallowImplicitAccessTokens bool
+	// RequireSignedRequestObject requires every client to send its
+	// requests in signed request objects (RFC 9101 §10.5), as the client
+	// metadata require_signed_request_object does for one.
+	RequireSignedRequestObject bool
 }
 
 func (c Config) withDefaults() Config {

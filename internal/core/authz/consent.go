@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -213,27 +214,72 @@ func (s *Service) issueFromAuthorization(ctx context.Context, a *store.AuthzSess
 	return s.issue(ctx, a, c, consented, auth.Tokens, true)
 }
 
-// issue stores a new authorisation code (RFC 6749 §4.1.2) — 256 random
-// bits, kept only as its SHA-256 — carrying the complete grant, records the
-// client in the subject session, and completes the session (Done).
-// Code.RedirectURI is the redirect_uri parameter as sent, empty when the
-// request omitted it (RFC 6749 §4.1.3).
+// issue completes the session (Done) with the response the request's
+// response_type asks for: an authorisation code (RFC 6749 §4.1.2) — 256
+// random bits, kept only as its SHA-256 — carrying the complete grant,
+// and/or the tokens of an implicit or hybrid response (frontChannel). It
+// records the client in the subject session. Code.RedirectURI is the
+// redirect_uri parameter as sent, empty when the request omitted it
+// (RFC 6749 §4.1.3).
 func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Client, consented store.Consented, spec store.TokenSpec, longLived bool) (*Message, error) {
 	now := s.now()
-	code, err := secret.Token(s.Rand, 32)
-	if err != nil {
-		return nil, fmt.Errorf("issue code: %w", err)
+	var err error
+	if consented.SessionClaims, err = s.sessionClaims(ctx, a.SubjectSessionID); err != nil {
+		return nil, err
 	}
+	grant := store.Grant{
+		Subject: a.Subject, ClientID: c.ID, Consented: consented, Tokens: spec,
+		LongLived: longLived, SubjectSessionID: a.SubjectSessionID,
+		AuthTime: a.AuthTime, ACR: a.ACR, AMR: a.AMR, CreatedAt: now,
+	}
+	resp := url.Values{}
+	var code string
+	if rt := a.Request.ResponseType; len(rt) == 0 || slices.Contains(rt, oauth.ResponseTypeCode) {
+		if code, err = secret.Token(s.Rand, 32); err != nil {
+			return nil, fmt.Errorf("issue code: %w", err)
+		}
+		resp.Set("code", code)
+	}
+	if frontChannelTokens(a.Request.ResponseType) {
+		// Minted before the code is stored: the ID token's c_hash needs
+		// only the code's value.
+		if err := s.frontChannel(ctx, a, c, grant, code, resp); err != nil {
+			// A failure the token core reports as an OAuth error (a claims
+			// source under on_error: fail, or a logged internal failure)
+			// goes to the client, as the token endpoint would answer it
+			// (temporarily_unavailable, server_error; RFC 6749 §4.1.2.1).
+			if oe := oauth.AsError(err); oe != nil {
+				a.State = store.AuthzStateFailed
+				return s.finalError(a, oe), nil
+			}
+			return nil, err
+		}
+	}
+	if code != "" {
+		if err := s.storeCode(ctx, a, c, grant, code, now); err != nil {
+			return nil, err
+		}
+	}
+	if a.SubjectSessionID != "" {
+		if err := s.SubjectSessions.AddRP(ctx, a.SubjectSessionID, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	a.State = store.AuthzStateDone
+	return s.finalSuccess(a, resp), nil
+}
+
+// storeCode stores the authorisation code with the grant it will create
+// when redeemed.
+func (s *Service) storeCode(ctx context.Context, a *store.AuthzSession, c *store.Client, grant store.Grant, code string, now time.Time) error {
 	grantID, err := secret.Token(s.Rand, 16)
 	if err != nil {
-		return nil, fmt.Errorf("issue code: %w", err)
+		return fmt.Errorf("issue code: %w", err)
 	}
+	grant.ID = grantID
 	var redirectParam string
 	if v := a.Request.Params["redirect_uri"]; len(v) == 1 {
 		redirectParam = v[0]
-	}
-	if consented.SessionClaims, err = s.sessionClaims(ctx, a.SubjectSessionID); err != nil {
-		return nil, err
 	}
 	rec := &store.Code{
 		ID:                  secret.Hash(code),
@@ -243,24 +289,14 @@ func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Cli
 		CodeChallenge:       a.Request.CodeChallenge,
 		CodeChallengeMethod: a.Request.CodeChallengeMethod,
 		Nonce:               a.Request.Nonce,
-		Grant: store.Grant{
-			ID: grantID, Subject: a.Subject, ClientID: c.ID, Consented: consented, Tokens: spec,
-			LongLived: longLived, SubjectSessionID: a.SubjectSessionID,
-			AuthTime: a.AuthTime, ACR: a.ACR, AMR: a.AMR, CreatedAt: now,
-		},
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg().CodeLifetime),
+		Grant:               grant,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.cfg().CodeLifetime),
 	}
 	if err := s.Codes.Create(ctx, rec); err != nil {
-		return nil, fmt.Errorf("store code: %w", err)
+		return fmt.Errorf("store code: %w", err)
 	}
-	if a.SubjectSessionID != "" {
-		if err := s.SubjectSessions.AddRP(ctx, a.SubjectSessionID, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-	}
-	a.State = store.AuthzStateDone
-	return s.finalSuccess(a, code), nil
+	return nil
 }
 
 // sessionClaims selects the subject session claims the ID token carries

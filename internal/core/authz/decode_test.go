@@ -115,7 +115,8 @@ func FuzzDecodeSubmission(f *testing.F) {
 func FuzzParseAuthorizationRequest(f *testing.F) {
 	for _, s := range []string{query(), query("prompt", "none"), query("response_mode", "form_post", "max_age", "x"),
 		"client_id=web&%zz", "?client_id=web;a", query() + "&client_id=web", query("claims", `{"id_token":{"acr":null}}`),
-		query("request_uri", parRequestURIPrefix+"x"), query("redirect_uri", "")} {
+		query("request_uri", parRequestURIPrefix+"x"), query("redirect_uri", ""),
+		implicitQuery("id_token token"), implicitQuery("code id_token", "response_mode", "query"), implicitQuery("id_token  token")} {
 		f.Add(s)
 	}
 	e := newEnv(f, Config{})

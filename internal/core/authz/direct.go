@@ -20,9 +20,13 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// TokenIssuer mints the tokens of a new grant (token.Service.Issue).
+// TokenIssuer mints the tokens of a new grant (token.Service.Issue), for
+// the direct authorisation API and for implicit and hybrid responses.
 type TokenIssuer interface {
 	Issue(ctx context.Context, client *store.Client, g *store.Grant, withIDToken bool) (*token.Response, error)
+	// IssueFrontChannel mints the tokens of an implicit or hybrid
+	// authorisation response (token.Service.IssueFrontChannel).
+	IssueFrontChannel(ctx context.Context, client *store.Client, g *store.Grant, fc token.FrontChannel) (*token.Response, error)
 }
 
 // DirectRequest is a direct authorisation request (docs/api.md §11,

@@ -66,6 +66,10 @@ func testClients() []*store.Client {
 		with("hybrid", func(m *store.ClientMetadata) { m.ResponseTypes = []string{"code id_token"} }),
 		with("nort", func(m *store.ClientMetadata) { m.GrantTypes = []string{oauth.GrantTypeAuthorizationCode} }),
 		with("acr", func(m *store.ClientMetadata) { m.DefaultACRValues = []string{"gold"} }),
+		with("implicit", func(m *store.ClientMetadata) {
+			m.ResponseTypes = []string{"code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"}
+			m.GrantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeImplicit, oauth.GrantTypeRefreshToken}
+		}),
 	}
 }
 

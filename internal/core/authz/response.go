@@ -9,11 +9,10 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// finalSuccess is the successful authorisation response (RFC 6749 §4.1.2)
-// with iss (RFC 9207).
-func (s *Service) finalSuccess(a *store.AuthzSession, code string) *Message {
-	v := url.Values{}
-	v.Set("code", code)
+// finalSuccess is the successful authorisation response with iss
+// (RFC 9207): v holds the code (RFC 6749 §4.1.2) and/or the tokens of an
+// implicit or hybrid response (OIDC Core §3.2.2.5, §3.3.2.5).
+func (s *Service) finalSuccess(a *store.AuthzSession, v url.Values) *Message {
 	return s.finalResponse(a, v)
 }
 
@@ -37,7 +36,12 @@ func errorValues(e *oauth.Error) url.Values {
 
 func (s *Service) finalResponse(a *store.AuthzSession, v url.Values) *Message {
 	mode := responseMode(a.Request.Params, responseModeInput{a.Request.ResponseMode, a.Request.ResponseType})
-	msg := buildResponse(a.Request.RedirectURI, mode, a.Request.State, s.Config.Issuer, v)
+	var msg *Message
+	if isJARMMode(mode) {
+		msg = s.jarmResponse(a.Request.RedirectURI, mode, a.Request.ClientID, a.Request.ResponseSigningAlg, a.Request.State, v)
+	} else {
+		msg = buildResponse(a.Request.RedirectURI, mode, a.Request.State, s.Config.Issuer, v)
+	}
 	if a.NewSubjectSession && a.SubjectSessionID != "" {
 		msg.SubSID = session.SIDForKey(s.SubjectSessions.MACKey, a.SubjectSessionID)
 	}
@@ -49,6 +53,9 @@ func (s *Service) finalResponse(a *store.AuthzSession, v url.Values) *Message {
 // may precede the state step.
 func (s *Service) requestErrorResponse(f *flow, e *oauth.Error) *Message {
 	state, _ := single(f.params, "state")
+	if mode, alg, ok := s.jarmErrorMode(f); ok {
+		return s.jarmResponse(f.req.RedirectURI, mode, f.client.ID, alg, state, errorValues(e))
+	}
 	mode := responseMode(f.params, responseModeInput{f.req.ResponseMode, f.req.ResponseType})
 	return buildResponse(f.req.RedirectURI, mode, state, s.Config.Issuer, errorValues(e))
 }

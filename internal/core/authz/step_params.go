@@ -10,14 +10,24 @@ import (
 )
 
 // stepNonce keeps the nonce (OIDC Core §3.1.2.1). It is optional for the
-// code flow; implicit and hybrid flows would require it here (§3.2.2.1).
+// code flow, and required whenever the authorisation endpoint returns an ID
+// token (§3.2.2.1, §3.3.2.11), which also needs the openid scope.
 func stepNonce(_ context.Context, _ *Service, f *flow) error {
 	f.req.Nonce = f.params.Get("nonce")
+	if slices.Contains(f.req.ResponseType, oauth.ResponseTypeIDToken) {
+		if !f.openID {
+			return oauth.InvalidRequest("response_type id_token requires the openid scope")
+		}
+		if f.req.Nonce == "" {
+			return oauth.InvalidRequest("missing nonce: required when the authorization endpoint returns an ID token")
+		}
+	}
 	return nil
 }
 
-// stepState keeps state for the response (RFC 6749 §4.1.1); any length the
-// query carries is echoed.
+// stepState keeps state for the response (RFC 6749 §4.1.1); Start has
+// bounded it (oauth.MaxParamBytes) and refused control characters, so
+// what is echoed is printable text.
 func stepState(_ context.Context, _ *Service, f *flow) error {
 	f.req.State = f.params.Get("state")
 	return nil

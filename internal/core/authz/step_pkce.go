@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"slices"
 
 	"github.com/keyward/keyward/oauth"
 )
@@ -14,6 +15,13 @@ func stepPKCE(_ context.Context, s *Service, f *flow) error {
 	challenge := f.params.Get("code_challenge")
 	method := f.params.Get("code_challenge_method")
 	forced := f.client.Metadata.CodeChallengeMethod
+	if !slices.Contains(f.req.ResponseType, oauth.ResponseTypeCode) {
+		// No code, nothing to bind a verifier to (implicit flow).
+		if challenge != "" || method != "" {
+			return oauth.InvalidRequest("code_challenge applies only to a response_type with code")
+		}
+		return nil
+	}
 	if challenge == "" {
 		switch {
 		case method != "":

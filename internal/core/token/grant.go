@@ -76,6 +76,10 @@ type Decision struct {
 	// token, client or subject). Only a client credentials decision is
 	// stateless (decide).
 	Stateless bool
+	// Code is the authorisation code issued alongside an ID token from the
+	// authorisation endpoint (hybrid flow): the ID token then carries its
+	// c_hash (OIDC Core §3.3.2.11). See IssueFrontChannel.
+	Code string
 }
 
 // grant returns the handler for grant type t, or nil.
@@ -107,6 +111,12 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		if len(vs) > 1 && name != "resource" {
 			return nil, oauth.InvalidRequest("repeated parameter " + name)
 		}
+	}
+	// Control characters, invalid UTF-8 and floods of parameters
+	// (docs/api.md §23); the values' sizes are bounded by the body limit
+	// and by each grant's parser.
+	if oe := oauth.CheckParams(c.Form, oauth.ParamLimits{}); oe != nil {
+		return nil, oe
 	}
 	gt := c.Form.Get(paramGrantType)
 	if gt == "" {

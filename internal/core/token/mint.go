@@ -349,9 +349,20 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 	if alg == "" {
 		alg = cfg.IDTokenAlg
 	}
-	atHash, err := halfHash(alg, accessToken)
-	if err != nil {
-		return "", s.serverError(ctx, "at_hash", err)
+	// at_hash binds the access token issued with the ID token (OIDC Core
+	// §3.1.3.6, §3.2.2.10); an ID token alone from the authorisation
+	// endpoint has none. c_hash binds a code issued alongside (§3.3.2.11).
+	var atHash, cHash string
+	var err error
+	if accessToken != "" {
+		if atHash, err = halfHash(alg, accessToken); err != nil {
+			return "", s.serverError(ctx, "at_hash", err)
+		}
+	}
+	if d.Code != "" {
+		if cHash, err = halfHash(alg, d.Code); err != nil {
+			return "", s.serverError(ctx, "c_hash", err)
+		}
 	}
 
 	idc := map[string]any{}
@@ -394,7 +405,8 @@ func (s *Service) mintIDToken(ctx context.Context, now time.Time, client *store.
 	idc["azp"] = client.ID
 	idc["iat"] = now.Unix()
 	idc["exp"] = now.Add(spec.IDTokenLifetime).Unix()
-	idc["at_hash"] = atHash
+	setOrDelete(idc, "at_hash", atHash)
+	setOrDelete(idc, "c_hash", cHash)
 	setOrDelete(idc, "auth_time", unixOrZero(g.AuthTime))
 	setOrDelete(idc, "nonce", d.Nonce)
 	setOrDelete(idc, "acr", g.ACR)
