@@ -298,6 +298,20 @@ func (u *UI) respond(w http.ResponseWriter, r *http.Request, msg *message, after
 	w.WriteHeader(status)
 }
 
+// unavailableRetryAfter is the Retry-After of the page shown while a
+// backend is down, the same as the API's 503s.
+const unavailableRetryAfter = "5"
+
+// unavailable shows a 503 page with Retry-After when the API could not
+// reach its store: an outage, not a fault of this request, so a warning
+// rather than an error in the log.
+func (u *UI) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	u.log.WarnContext(r.Context(), what, "err", err)
+	w.Header().Set("Retry-After", unavailableRetryAfter)
+	u.renderMessage(w, r, http.StatusServiceUnavailable, "Try again",
+		"The sign-in service is temporarily unavailable. Please try again in a moment.")
+}
+
 // apiFailure maps API client errors to pages that reveal no internals.
 func (u *UI) apiFailure(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
@@ -308,6 +322,8 @@ func (u *UI) apiFailure(w http.ResponseWriter, r *http.Request, err error) {
 		u.log.WarnContext(r.Context(), "authorisation session API rejected request", "err", err)
 		u.renderMessage(w, r, http.StatusBadRequest, "Sign-in cannot continue",
 			"This sign-in request can no longer be continued. Return to the application and try again.")
+	case errors.Is(err, errUnavailable):
+		u.unavailable(w, r, "authorisation session API unavailable", err)
 	default:
 		u.log.ErrorContext(r.Context(), "authorisation session API failure", "err", err)
 		u.renderMessage(w, r, http.StatusBadGateway, "Something went wrong",

@@ -485,6 +485,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.split = cfg.AdminListen != ""
 	s.public, s.integration = api.Handlers(s.split)
 	s.public, s.integration = s.tracer.Handler(s.public), s.tracer.Handler(s.integration)
+	s.public, s.integration = withDeadline(deadlineFor(cfg.HTTP.WriteTimeout), s.public), withDeadline(deadlineFor(cfg.HTTP.WriteTimeout), s.integration)
 	transport.set(s.integration)
 
 	if cfg.Demo {

@@ -58,6 +58,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		// The DSN may hold a password: never echo it.
 		return nil, errors.New("postgres: invalid connection string")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the DSN a connection attempt to an
+		// unreachable host waits for the kernel's TCP timeout (minutes);
+		// requests must fail fast with 503 instead (store.IsUnavailable).
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -156,6 +162,10 @@ const (
 	pgDeadlockDetected     = "40P01"
 	pgSerializationFailure = "40001"
 )
+
+// connectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout.
+const connectTimeout = 5 * time.Second
 
 // mapErr translates driver errors into store sentinels, keeping the cause.
 func mapErr(err error) error {

@@ -274,6 +274,11 @@ func (s *Service) spec(t store.TokenSpec) store.TokenSpec {
 // serverError logs err with op and returns a server_error that carries it
 // only as the log-only cause.
 func (s *Service) serverError(ctx context.Context, op string, err error) *oauth.Error {
+	if store.IsUnavailable(err) {
+		// An outage, not a fault: the HTTP layer answers 503 and logs it.
+		s.log().WarnContext(ctx, "token core: backend unavailable", slog.String("op", op), slog.Any("err", err))
+		return oauth.ServerError("internal error").WithCause(err)
+	}
 	s.log().ErrorContext(ctx, "token core failure", slog.String("op", op), slog.Any("err", err))
 	return oauth.ServerError("internal error").WithCause(err)
 }
