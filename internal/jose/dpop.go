@@ -79,7 +79,7 @@ func VerifyDPoPProof(proof string, c DPoPCheck) (*DPoPProof, error) {
 	if len(algs) == 0 {
 		return nil, errors.New("no DPoP algorithm allowed")
 	}
-	jws, err := gojose.ParseSigned(proof, algs)
+	jws, err := gojose.ParseSignedCompact(proof, algs)
 	if err != nil {
 		return nil, fmt.Errorf("parse proof: %w", err)
 	}
