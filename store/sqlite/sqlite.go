@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 
@@ -33,6 +34,9 @@ type Store struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
 	log *slog.Logger
+	// existing: open only a database that is there and at the current
+	// schema (WithoutMigrations).
+	existing bool
 }
 
 // Option configures Open.
@@ -47,6 +51,12 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithoutMigrations opens only an existing database whose schema is
+// current: Open neither creates the file nor migrates, and fails with
+// store.ErrNoSchema otherwise. The administrative commands use it, so that
+// a mistyped path cannot create a database (docs/operator-guide.md).
+func WithoutMigrations() Option { return func(s *Store) { s.existing = true } }
+
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date. path must name a file: two pools share it, so
 // ":memory:" does not work.
@@ -59,6 +69,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		opt(db)
 	}
 	log := db.log
+	if db.existing {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", path, store.ErrNoSchema)
+		}
+	} else if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
 	q.Set("_foreign_keys", "on")
@@ -77,10 +94,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := migrate(ctx, w, log); err != nil {
+	if db.existing {
+		err = checkSchema(ctx, w, log)
+	} else {
+		err = migrate(ctx, w, log)
+	}
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	restrictFiles(path, log)
 
 	q.Set("_txlock", "deferred")
 	q.Set("_query_only", "on")
