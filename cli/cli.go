@@ -22,7 +22,7 @@ type Options struct {
 	// server.Options.Plugins).
 	Plugins plugin.Factories
 	// Version is what `version` prints; default: the main module's version
-	// from the build information, or "dev".
+	// from the build information, or "(devel)"; `version` adds the VCS revision and time and the Go version.
 	Version string
 }
 
@@ -48,7 +48,8 @@ func Main(opts Options) int {
 const usage = `usage: keyward <command> [flags]
 
 commands:
-  serve                          run the server
+  serve                          run the server (creates schema and keys on first start)
+  init                           create or migrate the schema and create the keys, then exit
   client create|list|get|delete  manage registered clients
   keys list|rotate               list or rotate the signing keys
   hash-password                  read a password on stdin, print its argon2id hash
@@ -77,8 +78,10 @@ func Run(ctx context.Context, opts Options, args, environ []string, stdin io.Rea
 		return runHashPassword(stdin, stdout)
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "init":
+		return runInit(ctx, args[1:], environ, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "keyward", opts.version())
+		printVersion(stdout, opts)
 		return nil
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -96,5 +99,5 @@ func (o Options) version() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
-	return "dev"
+	return "(devel)"
 }

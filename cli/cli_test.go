@@ -51,6 +51,12 @@ func TestBadConfigurationIsOneLine(t *testing.T) {
 
 func TestClientAndKeysCommands(t *testing.T) {
 	dir := t.TempDir()
+	if _, _, err := runCmd(t, "", "client", "list", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "keyward init") {
+		t.Fatalf("client list on a fresh data dir: %v, want a refusal naming keyward init", err)
+	}
+	if out, _, err := runCmd(t, "", "init", "--data-dir", dir); err != nil || !strings.Contains(out, "3 signing key(s)") {
+		t.Fatalf("init: %q %v", out, err)
+	}
 	out, _, err := runCmd(t, "", "client", "create", "--data-dir", dir, "--name", "Shop",
 		"--redirect-uri", "https://shop.example/cb", "--id", "shop")
 	if err != nil {

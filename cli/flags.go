@@ -29,6 +29,9 @@ var (
 		"issuer": "issuer", "data-dir": "data_dir", "store": "store", "redis": "redis", "master-key": "master_key",
 	}
 	serveBoolFlags = map[string]string{"dev": "dev", "demo": "demo"}
+	// clientBoolFlags: client create validates redirect URIs as serve
+	// does, so --dev must match the deployment's.
+	clientBoolFlags = map[string]string{"dev": "dev"}
 )
 
 var flagHelp = map[string]string{
@@ -73,14 +76,15 @@ func (cf *configFlags) load(environ []string, strs, bools map[string]string) (co
 }
 
 // openAdmin parses the store flags of an administrative command, loads the
-// configuration and opens the stores and keys.
-func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, stderr io.Writer) (*node.Node, error) {
+// configuration and opens the existing stores and keys: it never creates a
+// schema, a master key or signing keys (node.OpenExisting).
+func (cf *configFlags) openAdmin(ctx context.Context, args, environ []string, stderr io.Writer, bools map[string]string) (*node.Node, error) {
 	if err := cf.fs.Parse(args); err != nil {
 		return nil, err
 	}
-	cfg, err := cf.load(environ, storeStringFlags, nil)
+	cfg, err := cf.load(environ, storeStringFlags, bools)
 	if err != nil {
 		return nil, err
 	}
-	return node.Open(ctx, cfg, newLogger(stderr, "warn"), time.Now)
+	return node.OpenExisting(ctx, cfg, newLogger(stderr, "warn"), time.Now)
 }

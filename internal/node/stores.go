@@ -34,18 +34,30 @@ func (s *Stores) Close() error {
 // PostgreSQL) and, when Redis is configured, puts the ephemeral objects
 // there.
 func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
+	return openStores(ctx, cfg, log, false)
+}
+
+// openStores opens the stores; existing: only a current schema, never
+// creating or migrating one (store.ErrNoSchema otherwise).
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*Stores, error) {
 	s := &Stores{}
+	var liteOpts []sqlite.Option
+	var pgOpts []postgres.Option
+	if existing {
+		liteOpts = append(liteOpts, sqlite.WithoutMigrations())
+		pgOpts = append(pgOpts, postgres.WithoutMigrations())
+	}
 	u := cfg.StoreURL()
 	switch {
 	case strings.HasPrefix(u, "sqlite://"):
-		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), sqlite.WithLogger(log))
+		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), append(liteOpts, sqlite.WithLogger(log))...)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}
 		s.closers = append(s.closers, db.Close)
 		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		db, err := postgres.Open(ctx, u, postgres.WithLogger(log))
+		db, err := postgres.Open(ctx, u, append(pgOpts, postgres.WithLogger(log))...)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// printVersion is `keyward version`: the module version and the VCS
+// revision, time and modified flag that `go build` stamps into the binary,
+// and the Go version, so that an operator can tell which commit runs.
+func printVersion(w io.Writer, opts Options) {
+	fmt.Fprintln(w, "keyward", opts.version())
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "go", runtime.Version())
+		return
+	}
+	fmt.Fprintln(w, "module", info.Main.Path, orUnknown(info.Main.Version))
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	for _, key := range []string{"vcs.revision", "vcs.time", "vcs.modified"} {
+		fmt.Fprintln(w, key, orUnknown(settings[key]))
+	}
+	fmt.Fprintln(w, "go", info.GoVersion)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
