@@ -445,6 +445,11 @@ func (c *Config) Validate() []error {
 	if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
 		u.RawQuery != "" || u.Fragment != "" {
 		add("issuer %q must be an http(s) URL without query or fragment", c.Issuer)
+	} else if strings.HasSuffix(u.Path, "/") || u.Path != u.EscapedPath() {
+		// The issuer appears verbatim in tokens and discovery and relying
+		// parties compare it exactly (OpenID Connect Discovery 1.0 §4.3):
+		// refuse rather than normalise it silently.
+		add("issuer %q must not end with \"/\" nor need escaping: relying parties compare it exactly; use %q", c.Issuer, strings.TrimRight(c.Issuer, "/"))
 	} else if u.Scheme == "http" && !c.Dev && !isLoopbackHost(u.Hostname()) {
 		add("issuer %q must use https (http is allowed for localhost, or with --dev)", c.Issuer)
 	}

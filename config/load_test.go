@@ -106,6 +106,7 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"http issuer off localhost", Sources{Flags: map[string]any{"issuer": "http://idp.example"}}, "must use https"},
 		{"bad listen", Sources{Flags: map[string]any{"listen": "8080"}}, "listen"},
 		{"bad store", Sources{Flags: map[string]any{"store": "mysql://x"}}, "store"},
+		{"issuer with trailing slash", Sources{Flags: map[string]any{"issuer": "https://op.example/"}}, `use "https://op.example"`},
 		{"short api token", Sources{Flags: map[string]any{"api_token": "short"}}, "api_token"},
 		{"bad duration", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=soon"}}, "code_lifetime"},
 		{"code lifetime too long", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=10m"}}, "180s"},
@@ -123,8 +124,19 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load succeeded, want an error mentioning %q", tt.wantErr)
 			}
-			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("error = %q, want one line mentioning %q", err, tt.wantErr)
+			// A heading line, then one line per problem.
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[1], tt.wantErr) {
+				t.Errorf("error = %q, want one problem line mentioning %q", err, tt.wantErr)
+			}
+			if env := tt.src.Environ; len(env) == 1 {
+				name, value, _ := strings.Cut(env[0], "=")
+				if !strings.Contains(lines[1], name) {
+					t.Errorf("error = %q, want it to name the variable %s", err, name)
+				}
+				if strings.HasPrefix(tt.name, "bad") && !strings.Contains(lines[1], value) {
+					t.Errorf("error = %q, want it to show the value %q", err, value)
+				}
 			}
 		})
 	}
