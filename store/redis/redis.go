@@ -68,6 +68,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(s)
 	}
+	routeDriverLog(s.log)
 	s.rdb = goredis.NewClient(o)
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.rdb.Close()
