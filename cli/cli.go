@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/plugin"
 )
 
@@ -40,9 +41,30 @@ func Main(opts Options) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
-		fmt.Fprintln(os.Stderr, "keyward:", err)
+		if len(os.Args) > 1 && os.Args[1] == "serve" {
+			// serve's stderr is JSON lines only (docs/operator-guide.md,
+			// "Logs"), its last one too.
+			logExit(os.Stderr, err)
+		} else {
+			fmt.Fprintln(os.Stderr, "keyward:", err)
+		}
 		return 1
 	}
+}
+
+// logExit writes the error that ends serve as a JSON line; a configuration
+// error lists its problems one per array element.
+func logExit(w io.Writer, err error) {
+	attrs := []any{"error", err.Error()}
+	var p *config.Problems
+	if errors.As(err, &p) {
+		problems := make([]string, len(p.List))
+		for i, e := range p.List {
+			problems[i] = e.Error()
+		}
+		attrs = []any{"error", "configuration problems", "problems", problems}
+	}
+	newLogger(w, "info").Error("keyward serve stopped", attrs...)
 }
 
 const usage = `usage: keyward <command> [flags]

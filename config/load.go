@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -340,4 +341,37 @@ func toMap(c Config) map[string]any {
 		}
 	}
 	return conv(reflect.ValueOf(c)).(map[string]any)
+}
+
+// Changed lists the keys whose values differ between two configurations,
+// except those in except; SIGHUP logs them as needing a restart.
+func Changed(a, b Config, except ...string) []string {
+	am, bm := flatten(toMap(a)), flatten(toMap(b))
+	var out []string
+	for key, av := range am {
+		if slices.Contains(except, key) {
+			continue
+		}
+		if !reflect.DeepEqual(av, bm[key]) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func flatten(m map[string]any) map[string]any {
+	out := map[string]any{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+				continue
+			}
+			out[prefix+k] = v
+		}
+	}
+	walk("", m)
+	return out
 }

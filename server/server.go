@@ -122,6 +122,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
 
+	// The users file is checked before anything is created (no data
+	// directory, schema or key for a configuration that cannot start).
+	if s.users, err = loadUsers(cfg); err != nil {
+		return nil, err
+	}
 	n, err := node.Open(ctx, cfg, s.log, s.now)
 	if err != nil {
 		return nil, err
@@ -169,9 +174,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		fmt.Fprintf(s.stdout, "Generated the API token (saved in %s/%s; shown only now):\n  %s\n", cfg.DataDir, node.APITokenFile, apiToken)
 	}
 
-	if s.users, err = loadUsers(cfg); err != nil {
-		return nil, err
-	}
 	issuer := strings.TrimSuffix(cfg.Issuer, "/")
 	sessions := &session.Service{
 		Store:  s.stores.Ephemeral.SubjectSessions,
@@ -626,15 +628,33 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	s.log.Info("shutting down")
+	// Drain (docs/operator-guide.md, "Signals"): stop accepting, let the
+	// requests in flight finish within shutdownTimeout, stop the
+	// background jobs, close plug-ins and stores; each step is logged.
+	s.log.Info("shutting down: no new connections; draining requests in flight", "timeout_seconds", shutdownTimeout.Seconds())
+	start := time.Now()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer stop()
+	drained := true
 	for _, srv := range servers {
-		srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			drained = false
+			srv.Close()
+		}
+	}
+	if drained {
+		s.log.Info("requests in flight finished", "duration_seconds", time.Since(start).Seconds())
+	} else {
+		s.log.Warn("drain timed out: remaining connections closed", "timeout_seconds", shutdownTimeout.Seconds())
 	}
 	cancel()
 	wg.Wait()
-	s.Close()
+	s.log.Info("background jobs stopped")
+	if err := s.Close(); err != nil {
+		s.log.Warn("closing plug-ins and stores", "error", err.Error())
+	} else {
+		s.log.Info("plug-ins and stores closed")
+	}
 	return runErr
 }
 

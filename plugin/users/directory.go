@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -292,4 +294,9 @@ func cloneValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// Subjects returns the subjects of the users, sorted.
+func (d *Directory) Subjects() []string {
+	return slices.Sorted(maps.Keys(d.cur.Load().bySub))
 }

@@ -117,7 +117,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	for _, r := range results {
-		log.InfoContext(ctx, "applied migration", "source", r.Source.Path, "duration", r.Duration)
+		log.InfoContext(ctx, "applied migration", "source", r.Source.Path, "duration_seconds", r.Duration.Seconds())
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	for _, r := range res {
-		log.Info("sqlite migration applied", "version", r.Source.Version, "duration", r.Duration)
+		log.Info("sqlite migration applied", "version", r.Source.Version, "duration_seconds", r.Duration.Seconds())
 	}
 	return nil
 }
