@@ -11,8 +11,13 @@ import (
 // revision, time and modified flag that `go build` stamps into the binary,
 // and the Go version, so that an operator can tell which commit runs.
 func printVersion(w io.Writer, opts Options) {
-	fmt.Fprintln(w, "keyward", opts.version())
 	info, ok := debug.ReadBuildInfo()
+	writeVersion(w, opts.version(), info, ok)
+}
+
+// writeVersion formats the build information (ok false: none).
+func writeVersion(w io.Writer, version string, info *debug.BuildInfo, ok bool) {
+	fmt.Fprintln(w, "keyward", version)
 	if !ok {
 		fmt.Fprintln(w, "go", runtime.Version())
 		return
