@@ -132,3 +132,30 @@ func TestInitCreatesThePrivateDataDirectory(t *testing.T) {
 		}
 	}
 }
+
+// client create reads the issuer from the same configuration as serve (here
+// the environment) for registration_client_uri, and --dev accepts an
+// http:// loopback redirect URI for a web client as serve --dev does.
+func TestClientCreateIssuerAndDev(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"KEYWARD_ISSUER=https://login.example.org", "KEYWARD_DATA_DIR=" + dir}
+	run := func(args ...string) (string, error) {
+		var out, errb strings.Builder
+		err := Run(t.Context(), Options{}, args, env, strings.NewReader(""), &out, &errb)
+		return out.String(), err
+	}
+	if _, err := run("init"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run("client", "create", "--name", "Shop", "--redirect-uri", "https://shop.example/cb", "--id", "shop")
+	if err != nil || !strings.Contains(out, `"registration_client_uri": "https://login.example.org/clients/shop"`) {
+		t.Errorf("client create: %v\n%s", err, out)
+	}
+	loopback := []string{"client", "create", "--name", "Local", "--redirect-uri", "http://127.0.0.1:5000/cb"}
+	if _, err := run(loopback...); err == nil {
+		t.Error("an http:// redirect URI was accepted without --dev")
+	}
+	if out, err := run(append(loopback, "--dev")...); err != nil {
+		t.Errorf("client create --dev: %v\n%s", err, out)
+	}
+}

@@ -307,3 +307,26 @@ func TestLogoutKeys(t *testing.T) {
 		}
 	}
 }
+
+// Demo mode binds loopback unless listen is set by a flag, the
+// environment or the file.
+func TestDemoListensOnLoopback(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("listen: \":9000\"\n"), 0o600)
+	for _, tt := range []struct {
+		name string
+		src  Sources
+		want string
+	}{
+		{"default", Sources{Flags: map[string]any{"demo": true}}, "127.0.0.1:8080"},
+		{"flag", Sources{Flags: map[string]any{"demo": true, "listen": ":8081"}}, ":8081"},
+		{"env", Sources{Flags: map[string]any{"demo": true}, Environ: []string{"KEYWARD_LISTEN=:8082"}}, ":8082"},
+		{"file", Sources{File: file, Flags: map[string]any{"demo": true}}, ":9000"},
+		{"no demo", Sources{}, ":8080"},
+	} {
+		cfg, err := Load(tt.src)
+		if err != nil || cfg.Listen != tt.want {
+			t.Errorf("%s: listen %q (%v), want %q", tt.name, cfg.Listen, err, tt.want)
+		}
+	}
+}
