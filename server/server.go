@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,6 +73,9 @@ type Server struct {
 	users    *users.Directory
 	ldap     []ldapSource
 	plugins  plugins
+	// prebuilt holds the downstream plug-ins New built before opening
+	// anything, until it wires them (prebuildPlugins).
+	prebuilt map[string]any
 	apiToken string
 	metrics  *metrics.Registry
 
@@ -127,6 +129,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if s.users, err = loadUsers(cfg); err != nil {
 		return nil, err
 	}
+	if s.prebuilt, err = prebuildPlugins(cfg, opts.Plugins); err != nil {
+		return nil, err
+	}
+	defer closePrebuilt(s.prebuilt)
 	n, err := node.Open(ctx, cfg, s.log, s.now)
 	if err != nil {
 		return nil, err
@@ -495,7 +501,13 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		)
 		switch {
 		case opts.Plugins[src.Type] != nil:
-			cs, err = buildClaimsSource(opts.Plugins[src.Type], src.Config)
+			var p any
+			if p, err = s.takePrebuilt(fmt.Sprintf("claims.sources[%d]", i)); err == nil {
+				var ok bool
+				if cs, ok = p.(plugin.ClaimsSource); !ok {
+					err = fmt.Errorf("plug-in %T is not a claims source", p)
+				}
+			}
 		case src.Type == "users":
 			cs = s.users
 		case src.Type == "webhook":
@@ -535,23 +547,6 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		sources = append(sources, claims.Source{Name: name, Source: s.tracer.ClaimsSource(name, measured(cs, sourceMetricName(i, src), s.metrics)), OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
-}
-
-// buildClaimsSource runs a plug-in factory on its raw configuration.
-func buildClaimsSource(factory plugin.Factory, cfg map[string]any) (plugin.ClaimsSource, error) {
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode plug-in config: %w", err)
-	}
-	p, err := factory(raw)
-	if err != nil {
-		return nil, err
-	}
-	cs, ok := p.(plugin.ClaimsSource)
-	if !ok {
-		return nil, fmt.Errorf("plug-in %T is not a claims source", p)
-	}
-	return cs, nil
 }
 
 // Handler returns the public HTTP handler; it also serves the integration
