@@ -65,14 +65,14 @@ type Server struct {
 	now    func() time.Time
 	stdout io.Writer
 
-	node     *node.Node
-	stores   *node.Stores
-	keys     *jose.KeyManager
-	clients  *clientreg.Service
-	journal  *token.Journal
-	users    *users.Directory
-	ldap     []ldapSource
-	plugins  plugins
+	node    *node.Node
+	stores  *node.Stores
+	keys    *jose.KeyManager
+	clients *clientreg.Service
+	journal *token.Journal
+	users   *users.Directory
+	ldap    []ldapSource
+	plugins plugins
 	// prebuilt holds the downstream plug-ins New built before opening
 	// anything, until it wires them (prebuildPlugins).
 	prebuilt map[string]any
