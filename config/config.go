@@ -468,10 +468,10 @@ func (c *Config) Validate() []error {
 	case c.Store == "", strings.HasPrefix(c.Store, "sqlite://"),
 		strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
 	default:
-		add("store %q must be sqlite://PATH or postgres://…", c.Store)
+		add("store %q must be sqlite://PATH or postgres://…", redactURL(c.Store))
 	}
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
-		add("redis %q must be a redis:// or rediss:// URL", c.Redis)
+		add("redis %q must be a redis:// or rediss:// URL", redactURL(c.Redis))
 	}
 	if c.APIToken != "" && len(c.APIToken) < 32 {
 		add("api_token must be at least 32 characters")
@@ -765,6 +765,14 @@ func (src ClaimsSource) validateLDAP(path string) []error {
 		add("pool_size must not be negative (0: the default)")
 	}
 	return errs
+}
+
+// redactURL hides the password of a URL that may be echoed in a message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func isLoopbackHost(h string) bool {

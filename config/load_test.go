@@ -106,6 +106,7 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"http issuer off localhost", Sources{Flags: map[string]any{"issuer": "http://idp.example"}}, "must use https"},
 		{"bad listen", Sources{Flags: map[string]any{"listen": "8080"}}, "listen"},
 		{"bad store", Sources{Flags: map[string]any{"store": "mysql://x"}}, "store"},
+		{"bad store with password", Sources{Flags: map[string]any{"store": "mysql://u:hunter2@x/db"}}, `"mysql://u:xxxxx@x/db"`},
 		{"issuer with trailing slash", Sources{Flags: map[string]any{"issuer": "https://op.example/"}}, `use "https://op.example"`},
 		{"short api token", Sources{Flags: map[string]any{"api_token": "short"}}, "api_token"},
 		{"bad duration", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=soon"}}, "code_lifetime"},
