@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/keyward/keyward/config"
@@ -41,6 +42,13 @@ func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stor
 // creating or migrating one (store.ErrNoSchema otherwise).
 func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*Stores, error) {
 	s := &Stores{}
+	if !existing {
+		// The data directory holds master.key, api-token and, by
+		// default, the database: owner only (docs/configuration.md).
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
 	var liteOpts []sqlite.Option
 	var pgOpts []postgres.Option
 	if existing {

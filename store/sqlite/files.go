@@ -8,19 +8,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/keyward/keyward/store"
 )
 
-// createPrivate creates the database file's directory (mode 0700) and the
-// file itself (mode 0600) when they do not exist, so that SQLite does not
-// create them with the process umask: the file holds sealed keys and
-// hashed secrets.
+// createPrivate creates the database file (mode 0600) when it does not
+// exist, so that SQLite does not create it with the process umask: the
+// file holds sealed keys and hashed secrets. The directory must exist: a
+// mistyped path is an error, not a new tree (node creates the data
+// directory).
 func createPrivate(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("sqlite: create directory of %s: %w", path, err)
-	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
 	case errors.Is(err, fs.ErrExist):
