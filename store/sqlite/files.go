@@ -66,3 +66,18 @@ func checkSchema(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// checkExisting checks the schema of the database at path through a
+// read-only connection, before Open's writer connection sets its journal
+// mode: a file that is not a current Keyward database is left untouched.
+func checkExisting(ctx context.Context, path string, log *slog.Logger) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", path, store.ErrNoSchema)
+	}
+	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	defer ro.Close()
+	return checkSchema(ctx, ro, log)
+}

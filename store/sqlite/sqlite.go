@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 
@@ -70,8 +69,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	log := db.log
 	if db.existing {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", path, store.ErrNoSchema)
+		if err := checkExisting(ctx, path, log); err != nil {
+			return nil, err
 		}
 	} else if err := createPrivate(path); err != nil {
 		return nil, err
