@@ -331,3 +331,17 @@ func TestDemoListensOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// Changed names the keys whose values differ (SIGHUP logs those that need
+// a restart).
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	b.Listen, b.Log.Level, b.Tokens.AccessTokenLifetime = ":9999", "debug", time.Hour
+	got := Changed(a, b, "log.level")
+	if diff := cmp.Diff([]string{"listen", "tokens.access_token_lifetime"}, got); diff != "" {
+		t.Errorf("Changed (-want +got):\n%s", diff)
+	}
+	if got := Changed(a, a); len(got) != 0 {
+		t.Errorf("Changed(a, a) = %v", got)
+	}
+}

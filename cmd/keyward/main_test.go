@@ -391,6 +391,9 @@ func TestSIGHUPReloadsUsersAndLogLevel(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), `"added":1`) || p.logged("SIGHUP: log.level changed", "to") != "DEBUG" {
 		t.Errorf("the reload did not log what changed:\n%s", p.stderr.String())
 	}
+	if strings.Contains(p.stderr.String(), "apply only after a restart") {
+		t.Errorf("SIGHUP reported settings as changed that were not:\n%s", p.stderr.String())
+	}
 	if got := signIn(t, p.base, issuer, "carol", "carol-password"); got != http.StatusSeeOther {
 		t.Fatalf("carol after the reload: status %d, want 303", got)
 	}
