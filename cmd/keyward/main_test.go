@@ -452,3 +452,36 @@ func TestStderrIsJSONWithRedisDown(t *testing.T) {
 	}
 	down.allJSON()
 }
+
+// A bad configuration ends serve with exit 1 and one JSON line listing
+// every problem; nothing is created.
+func TestConfigProblemsAsJSON(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(binary(t), "serve", "--issuer", "https://op.example/", "--data-dir", data)
+	cmd.Env = []string{"KEYWARD_TOKENS_ACCESS_TOKEN_LIFETIME=soon", "KEYWARD_LOGOUT_REVOKE_TOKENS=sometimes"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("serve accepted the configuration")
+	}
+	var line struct {
+		Msg      string   `json:"msg"`
+		Problems []string `json:"problems"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(stderr.Bytes()), &line); err != nil {
+		t.Fatalf("stderr is not one JSON line: %v\n%s", err, stderr.String())
+	}
+	if len(line.Problems) != 3 {
+		t.Errorf("problems %q, want 3", line.Problems)
+	}
+	joined := strings.Join(line.Problems, "\n")
+	for _, want := range []string{"KEYWARD_TOKENS_ACCESS_TOKEN_LIFETIME", `"soon"`, "KEYWARD_LOGOUT_REVOKE_TOKENS", `use "https://op.example"`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("problems lack %q:\n%s", want, joined)
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("the data directory was created")
+	}
+}
