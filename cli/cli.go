@@ -22,8 +22,9 @@ type Options struct {
 	// configuration selects them like the built-in ones (see
 	// server.Options.Plugins).
 	Plugins plugin.Factories
-	// Version is what `version` prints; default: the main module's version
-	// from the build information, or "(devel)"; `version` adds the VCS revision and time and the Go version.
+	// Version is what `version` prints first; default: the main module's
+	// version from the build information, or "(devel)". The VCS revision
+	// and time and the Go version follow it.
 	Version string
 }
 
