@@ -505,6 +505,11 @@ func (c *Config) Validate() []error {
 	if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
 		u.RawQuery != "" || u.Fragment != "" {
 		add("issuer %q must be an http(s) URL without query or fragment", c.Issuer)
+	} else if strings.HasSuffix(u.Path, "/") || u.Path != u.EscapedPath() {
+		// The issuer appears verbatim in tokens and discovery and relying
+		// parties compare it exactly (OpenID Connect Discovery 1.0 §4.3):
+		// refuse rather than normalise it silently.
+		add("issuer %q must not end with \"/\" nor need escaping: relying parties compare it exactly; use %q", c.Issuer, strings.TrimRight(c.Issuer, "/"))
 	} else if u.Scheme == "http" && !c.Dev && !isLoopbackHost(u.Hostname()) {
 		add("issuer %q must use https (http is allowed for localhost, or with --dev)", c.Issuer)
 	}
@@ -523,10 +528,10 @@ func (c *Config) Validate() []error {
 	case c.Store == "", strings.HasPrefix(c.Store, "sqlite://"),
 		strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
 	default:
-		add("store %q must be sqlite://PATH or postgres://…", c.Store)
+		add("store %q must be sqlite://PATH or postgres://…", redactURL(c.Store))
 	}
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
-		add("redis %q must be a redis:// or rediss:// URL", c.Redis)
+		add("redis %q must be a redis:// or rediss:// URL", redactURL(c.Redis))
 	}
 	if c.APIToken != "" && len(c.APIToken) < 32 {
 		add("api_token must be at least 32 characters")
@@ -826,6 +831,14 @@ func (src ClaimsSource) validateLDAP(path string) []error {
 		add("pool_size must not be negative (0: the default)")
 	}
 	return errs
+}
+
+// redactURL hides the password of a URL that may be echoed in a message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func isLoopbackHost(h string) bool {

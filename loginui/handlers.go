@@ -82,7 +82,7 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if u.rateLimit != nil {
 		if wait := u.rateLimit(r, username); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			u.log.WarnContext(r.Context(), "audit", "event", "login_rate_limited", "remote", u.clientAddr(r))
+			u.log.WarnContext(r.Context(), "audit", "event", "login_rate_limited", "username_sha256", usernameHash(username), "client_address", u.clientAddr(r))
 			u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 				"Too many sign-in attempts. Please wait a moment and try again.")
 			return
@@ -91,7 +91,8 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if wait := u.throttle.attempt(key); wait > 0 {
 		minutes := int(wait.Round(time.Minute) / time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "remote", u.clientAddr(r))
+		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "username_sha256", usernameHash(username),
+			"client_address", u.clientAddr(r))
 		u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 			fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", max(minutes, 1)))
 		return
@@ -122,7 +123,10 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Never log the password; the error says why for the operator.
-		u.log.InfoContext(r.Context(), "audit", "event", "login_failed", "err", err)
+		// The username is hashed: a user who typed the password into
+		// the username field must not find it in the logs.
+		u.log.InfoContext(r.Context(), "audit", "event", "login_failed", "username_sha256", usernameHash(username),
+			"client_address", u.clientAddr(r), "err", err)
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The username or password is incorrect.")
 		return

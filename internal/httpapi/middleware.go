@@ -76,7 +76,7 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 			attrs := []any{"method", r.Method, "route", info.route, "status", rec.status,
-				"duration_ms", time.Since(start).Milliseconds()}
+				"duration_seconds", time.Since(start).Seconds()}
 			if info.clientID != "" {
 				attrs = append(attrs, "client_id", info.clientID)
 			}

@@ -69,6 +69,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		opt(s)
 	}
 	applyTimeouts(o)
+	routeDriverLog(s.log)
 	s.rdb = goredis.NewClient(o)
 	s.rdb.AddHook(unavailableHook{})
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
