@@ -22,7 +22,7 @@ func TestClassOf(t *testing.T) {
 		"/direct-authz/rest/v2": ClassAPI, "/authz-store/rest/v3/subjects": ClassAPI, "/session-store/rest/v2/sessions": ClassAPI,
 		"/healthz": ClassMonitor, "/readyz": ClassMonitor, "/metrics": ClassMonitor, "/monitor/v1/ping": ClassMonitor,
 		"/debug/pprof/profile": ClassMonitor,
-		"/loginx": ClassToken,
+		"/loginx":              ClassToken,
 	} {
 		if got := classOf(path); got != want {
 			t.Errorf("classOf(%s) = %s, want %s", path, got, want)
