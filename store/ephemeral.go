@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/keyward/keyward/oauth"
@@ -43,6 +44,11 @@ type AuthzRequest struct {
 	// Purpose is the purpose request parameter (OpenID Connect for Identity
 	// Assurance 1.0 §8), 3 to 300 characters.
 	Purpose string `json:"purpose,omitempty"`
+	// AuthorizationDetails is the validated authorization_details
+	// parameter (RFC 9396), each element canonically encoded.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+	// Resource lists the resource indicators (RFC 8707) of the request.
+	Resource []string `json:"resource,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }
