@@ -70,6 +70,16 @@ type Config struct {
 	// authz.allow_implicit_access_tokens, so that the zero Config keeps
 	// Connect2id's behaviour).
 	DisallowImplicitAccessTokens bool
+	// AuthorizationDetailsTypes are the authorization_details types
+	// (RFC 9396) clients may request (authz.authorization_details_types);
+	// empty: the parameter is refused.
+	AuthorizationDetailsTypes []string
+	// Resources are the resource indicators (RFC 8707) every client may
+	// request (authz.resources); a client's allowed_resources add to them.
+	Resources []string
+	// Profile is the server-wide security profile (authz.profile): "" or
+	// authzpolicy.ProfileFAPI2.
+	Profile string
 }
 
 func (c Config) withDefaults() Config {

@@ -14,7 +14,7 @@ const parRequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 // on errors are redirected.
 func stepDuplicates(_ context.Context, _ *Service, f *flow) error {
 	for name, v := range f.params {
-		if len(v) > 1 {
+		if len(v) > 1 && name != paramResource {
 			return oauth.InvalidRequest("repeated " + name + " parameter")
 		}
 	}

@@ -1,0 +1,84 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/keyward/keyward/internal/core/authzpolicy"
+	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
+)
+
+// paramResource is the resource indicator (RFC 8707 §2), the one parameter
+// that may repeat.
+const paramResource = "resource"
+
+// stepResource checks the resource indicators (RFC 8707 §2): absolute URIs
+// without a fragment, each one the server (authz.resources) or the client
+// (allowed_resources) allows; otherwise invalid_target.
+func stepResource(_ context.Context, s *Service, f *flow) error {
+	vs := f.params[paramResource]
+	if len(vs) == 0 {
+		return nil
+	}
+	allowed := AllowedResources(s.Config.Resources, f.client)
+	var out []string
+	for _, v := range vs {
+		if !oauth.ValidResource(v) {
+			return oauth.InvalidTarget("resource must be an absolute URI without a fragment")
+		}
+		if !slices.Contains(allowed, v) {
+			return oauth.InvalidTarget("the client may not request this resource")
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	f.req.Resource = out
+	return nil
+}
+
+// AllowedResources are the resource indicators client c may request: the
+// server's and the client's own.
+func AllowedResources(server []string, c *store.Client) []string {
+	return slices.Concat(server, c.Metadata.AllowedResources)
+}
+
+// AllowedAuthorizationDetailsTypes are the authorization_details types
+// client c may request: the server's, narrowed to the client's registered
+// authorization_details_types when it registered any (RFC 9396 §10).
+func AllowedAuthorizationDetailsTypes(server []string, c *store.Client) []string {
+	reg := c.Metadata.AuthorizationDetailsTypes
+	if len(reg) == 0 {
+		return server
+	}
+	var out []string
+	for _, t := range server {
+		if slices.Contains(reg, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// stepAuthorizationDetails parses authorization_details (RFC 9396 §2);
+// a type the client may not use is invalid_authorization_details (§5).
+func stepAuthorizationDetails(_ context.Context, s *Service, f *flow) error {
+	raw := f.params.Get("authorization_details")
+	if raw == "" {
+		return nil
+	}
+	d, err := oauth.ParseAuthorizationDetails(raw, AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, f.client))
+	if err != nil {
+		return err
+	}
+	f.req.AuthorizationDetails = []json.RawMessage(d)
+	return nil
+}
+
+// stepProfile applies the security profile of the client
+// (internal/core/authzpolicy) once the request is parsed.
+func stepProfile(_ context.Context, s *Service, f *flow) error {
+	return authzpolicy.For(s.Config.Profile, f.client).CheckAuthzRequest(f.pushed, &f.req)
+}
