@@ -97,7 +97,7 @@ func (s *Service) grantConsent(ctx context.Context, sub string, client *store.Cl
 func (s *Service) grantDetails(consented *store.Consented, client *store.Client, req *store.AuthzRequest, c *Consent) error {
 	consented.AuthorizationDetails = req.AuthorizationDetails
 	if c.AuthorizationDetails != nil {
-		allowed := AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, client)
+		allowed := authzpolicy.AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, client)
 		sub, err := oauth.AuthorizationDetails(req.AuthorizationDetails).Subset(c.AuthorizationDetails, allowed)
 		if err != nil {
 			if oe := oauth.AsError(err); oe != nil {

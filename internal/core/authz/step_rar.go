@@ -7,7 +7,6 @@ import (
 
 	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/oauth"
-	"github.com/keyward/keyward/store"
 )
 
 // paramResource is the resource indicator (RFC 8707 §2), the one parameter
@@ -22,7 +21,7 @@ func stepResource(_ context.Context, s *Service, f *flow) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	allowed := AllowedResources(s.Config.Resources, f.client)
+	allowed := authzpolicy.AllowedResources(s.Config.Resources, f.client)
 	var out []string
 	for _, v := range vs {
 		if !oauth.ValidResource(v) {
@@ -39,29 +38,6 @@ func stepResource(_ context.Context, s *Service, f *flow) error {
 	return nil
 }
 
-// AllowedResources are the resource indicators client c may request: the
-// server's and the client's own.
-func AllowedResources(server []string, c *store.Client) []string {
-	return slices.Concat(server, c.Metadata.AllowedResources)
-}
-
-// AllowedAuthorizationDetailsTypes are the authorization_details types
-// client c may request: the server's, narrowed to the client's registered
-// authorization_details_types when it registered any (RFC 9396 §10).
-func AllowedAuthorizationDetailsTypes(server []string, c *store.Client) []string {
-	reg := c.Metadata.AuthorizationDetailsTypes
-	if len(reg) == 0 {
-		return server
-	}
-	var out []string
-	for _, t := range server {
-		if slices.Contains(reg, t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // stepAuthorizationDetails parses authorization_details (RFC 9396 §2);
 // a type the client may not use is invalid_authorization_details (§5).
 func stepAuthorizationDetails(_ context.Context, s *Service, f *flow) error {
@@ -69,7 +45,7 @@ func stepAuthorizationDetails(_ context.Context, s *Service, f *flow) error {
 	if raw == "" {
 		return nil
 	}
-	d, err := oauth.ParseAuthorizationDetails(raw, AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, f.client))
+	d, err := oauth.ParseAuthorizationDetails(raw, authzpolicy.AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, f.client))
 	if err != nil {
 		return err
 	}

@@ -140,3 +140,26 @@ func (p Policy) CheckMetadata(md *store.ClientMetadata, idTokenAlgs []string) *o
 	md.CodeChallengeMethod = oauth.PKCEMethodS256
 	return nil
 }
+
+// AllowedResources are the resource indicators client c may request: the
+// server's and the client's own.
+func AllowedResources(server []string, c *store.Client) []string {
+	return slices.Concat(server, c.Metadata.AllowedResources)
+}
+
+// AllowedAuthorizationDetailsTypes are the authorization_details types
+// client c may request: the server's, narrowed to the client's registered
+// authorization_details_types when it registered any (RFC 9396 §10).
+func AllowedAuthorizationDetailsTypes(server []string, c *store.Client) []string {
+	reg := c.Metadata.AuthorizationDetailsTypes
+	if len(reg) == 0 {
+		return server
+	}
+	var out []string
+	for _, t := range server {
+		if slices.Contains(reg, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"time"
@@ -46,6 +47,10 @@ type Decision struct {
 	Create bool
 	// Scope is the scope of the tokens minted now; nil means Grant.Scope.
 	Scope oauth.Scope
+	// Audience and AuthorizationDetails narrow the access token minted now
+	// (RFC 8707 §2.2, RFC 9396 §6.2); nil means the grant's.
+	Audience             []string
+	AuthorizationDetails []json.RawMessage
 	// IDToken asks for an ID token, with Nonce when non-empty.
 	IDToken bool
 	Nonce   string
@@ -135,12 +140,20 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		return nil, oauth.UnauthorizedClient("grant type " + gt + " needs a confidential client")
 	}
 	req := &Request{GrantType: gt, Form: c.Form, Now: s.now()}
+	if err := s.checkProfile(ctx, client, c); err != nil {
+		return nil, err
+	}
 	d, err := g.Authorize(ctx, req, client)
 	if err != nil {
 		if oauth.AsError(err) != nil {
 			return nil, err
 		}
 		return nil, s.serverError(ctx, "authorize "+gt, err)
+	}
+	if gt == oauth.GrantTypeAuthorizationCode || gt == oauth.GrantTypeRefreshToken {
+		if err := s.narrow(req, client, d); err != nil {
+			return nil, err
+		}
 	}
 	resp, err := s.mint(ctx, req.Now, client, d)
 	if err != nil {

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/url"
@@ -46,6 +47,12 @@ type Config struct {
 	// either profile are accepted whatever the setting, so that nodes of a
 	// cluster may be switched one at a time.
 	AccessTokenProfile string
+	// Profile is the server-wide security profile (authz.profile): "" or
+	// authzpolicy.ProfileFAPI2; a client may select it for itself.
+	Profile string
+	// Resources are the resource indicators (RFC 8707) every client may
+	// request (authz.resources); a client's allowed_resources add to them.
+	Resources []string
 }
 
 // Defaults of Config.
@@ -110,6 +117,9 @@ type Response struct {
 	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
 	IDToken               string `json:"id_token,omitempty"`
 	Scope                 string `json:"scope,omitempty"`
+	// AuthorizationDetails are the authorization_details the access token
+	// carries (RFC 9396 §7).
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // ClientGetter finds registered clients. It is on the hot path of every
@@ -163,17 +173,22 @@ type ClaimsResolver interface {
 // Claims (without it tokens and UserInfo carry no source claims), Handlers,
 // Rand (crypto/rand when nil) and Log (discarded when nil).
 type Service struct {
-	Config        Config
-	Clients       ClientGetter
-	Sealer        *secret.Sealer
-	Codes         store.CodeStore
-	Grants        store.GrantStore
-	RefreshTokens store.RefreshTokenStore
-	AccessTokens  store.AccessTokenStore
-	Replay        store.ReplayCache
-	Keys          Signer
-	ClientKeys    AssertionVerifier
-	Claims        ClaimsResolver
+	Config Config
+	// SenderConstrained reports whether the token request will be answered
+	// with sender-constrained tokens; the FAPI 2.0 profile refuses the
+	// request otherwise (requireSenderConstrained). Nil: nothing binds
+	// tokens, so FAPI 2.0 token requests are refused.
+	SenderConstrained SenderConstraint
+	Clients           ClientGetter
+	Sealer            *secret.Sealer
+	Codes             store.CodeStore
+	Grants            store.GrantStore
+	RefreshTokens     store.RefreshTokenStore
+	AccessTokens      store.AccessTokenStore
+	Replay            store.ReplayCache
+	Keys              Signer
+	ClientKeys        AssertionVerifier
+	Claims            ClaimsResolver
 	// Authorizations are the long-lived authorisations a revocation by
 	// subject or client removes; required by Revoke.
 	Authorizations store.AuthorizationStore
