@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	gojose "github.com/go-jose/go-jose/v4"
@@ -166,10 +167,16 @@ func TestFAPI2AtTheTokenEndpoint(t *testing.T) {
 	c := e.code(codeOpts{client: "fapi-basic"})
 	_, err := e.svc.Token(t.Context(), basic("fapi-basic", basicSecret, codeForm(c)))
 	wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+	if !strings.Contains(err.Error(), "private_key_jwt or mutual-TLS") {
+		t.Errorf("client_secret_basic refused for another reason: %v", err)
+	}
 
 	c = e.code(codeOpts{client: "fapi"})
 	_, err = e.svc.Token(t.Context(), pkjwt(codeForm(c), gojose.RS256, gojose.JSONWebKey{Key: rsaKey, KeyID: "rp-rsa"}))
 	wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+	if !strings.Contains(err.Error(), "PS256, ES256 or EdDSA") {
+		t.Errorf("RS256 assertion refused for another reason: %v", err)
+	}
 
 	// Without a sender constraint: refused.
 	c = e.code(codeOpts{client: "fapi"})
