@@ -227,6 +227,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			IDTokenSessionClaims:         cfg.Tokens.IDTokenSessionClaims,
 
 			DisallowImplicitAccessTokens: !cfg.Authz.AllowImplicitAccessTokens,
+
+			AuthorizationDetailsTypes: cfg.Authz.AuthorizationDetailsTypes,
+			Resources:                 cfg.Authz.Resources,
+			Profile:                   cfg.Authz.Profile,
 		},
 		Clients:         s.clients,
 		Sessions:        s.stores.Ephemeral.AuthzSessions,
@@ -258,6 +262,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			RotatedReuseGrace: cfg.Tokens.RefreshTokenReuseGrace,
 
 			AccessTokenProfile: cfg.Tokens.AccessTokenProfile,
+
+			Profile:   cfg.Authz.Profile,
+			Resources: cfg.Authz.Resources,
 		},
 		Encrypter:      atEncrypter,
 		PairwiseSalt:   keys.PairwiseSalt,

@@ -152,6 +152,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
+
+			AuthorizationDetailsTypes: cfg.Authz.AuthorizationDetailsTypes,
+			Profile:                   cfg.Authz.Profile,
 		},
 		Store:          n.Stores.Durable.Clients,
 		PushedRequests: n.Stores.Ephemeral.PAR,
