@@ -1,8 +1,10 @@
 package server
 
 import (
+	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/node"
@@ -16,7 +18,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 	if s.cfg.Authz.AllowPlainPKCE {
 		pkce = append(pkce, oauth.PKCEMethodPlain)
 	}
-	return &httpapi.ProviderMetadata{
+	m := &httpapi.ProviderMetadata{
 		Issuer:                             issuer,
 		AuthorizationEndpoint:              s.cfg.AuthorizationEndpoint(),
 		TokenEndpoint:                      issuer + "/token",
@@ -59,7 +61,38 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		BackchannelLogoutSessionSupported:  true,
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
+
+		AuthorizationDetailsTypesSupported: s.cfg.Authz.AuthorizationDetailsTypes,
 	}
+	if s.cfg.Authz.Profile == authzpolicy.ProfileFAPI2 {
+		fapi2Metadata(m)
+	}
+	return m
+}
+
+// fapi2Metadata narrows the document to what the FAPI 2.0 profile lets
+// every client use (authzpolicy): pushed requests only, the code flow,
+// private_key_jwt (the mTLS methods when they are implemented) and the
+// PS256, ES256 and EdDSA algorithms.
+func fapi2Metadata(m *httpapi.ProviderMetadata) {
+	keep := func(vs, allowed []string) []string {
+		var out []string
+		for _, v := range vs {
+			if slices.Contains(allowed, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	m.RequirePushedAuthorizationRequests = true
+	m.ResponseTypesSupported = keep(m.ResponseTypesSupported, []string{oauth.ResponseTypeCode})
+	m.GrantTypesSupported = keep(m.GrantTypesSupported, []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeClientCredentials})
+	m.TokenEndpointAuthMethodsSupported = keep(m.TokenEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.IntrospectionEndpointAuthMethodsSupported = keep(m.IntrospectionEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.RevocationEndpointAuthMethodsSupported = keep(m.RevocationEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.TokenEndpointAuthSigningAlgValuesSupported = keep(m.TokenEndpointAuthSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.IDTokenSigningAlgValuesSupported = keep(m.IDTokenSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.IntrospectionSigningAlgValuesSupported = keep(m.IntrospectionSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
 }
 
 // introspectionAlg signs JWT introspection responses (RFC 9701): the

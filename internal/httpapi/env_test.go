@@ -239,11 +239,14 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		UILocalesSupported:                         []string{"en"},
 		AuthorizationResponseIssParameterSupported: true,
-		EndSessionEndpoint:                         testIssuer + "/logout",
-		BackchannelLogoutSupported:                 true,
-		BackchannelLogoutSessionSupported:          true,
-		FrontchannelLogoutSupported:                true,
-		FrontchannelLogoutSessionSupported:         true,
+		// As with authz.authorization_details_types: [payment_initiation];
+		// absent by default (omitempty).
+		AuthorizationDetailsTypesSupported: []string{"payment_initiation"},
+		EndSessionEndpoint:                 testIssuer + "/logout",
+		BackchannelLogoutSupported:         true,
+		BackchannelLogoutSessionSupported:  true,
+		FrontchannelLogoutSupported:        true,
+		FrontchannelLogoutSessionSupported: true,
 	}
 }
 
