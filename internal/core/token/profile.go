@@ -2,6 +2,9 @@ package token
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 
 	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/oauth"
@@ -30,10 +33,40 @@ func (s *Service) checkProfileAuth(client *store.Client, assertion string) error
 	if !p.AllowsAuthMethod(client.Metadata.TokenEndpointAuthMethod) {
 		return oauth.InvalidClient("the FAPI 2.0 profile requires private_key_jwt or mutual-TLS client authentication")
 	}
-	if assertion != "" && !p.AllowsAlg(headerAlg(assertion)) {
+	if assertion == "" {
+		return nil
+	}
+	if !p.AllowsAlg(headerAlg(assertion)) {
 		return oauth.InvalidClient("the FAPI 2.0 profile requires a client assertion signed with PS256, ES256 or EdDSA")
 	}
+	if p.FAPI2 && !audIsIssuer(assertion, s.Config.withDefaults().Issuer) {
+		// FAPI 2.0 §5.3.2.1: the issuer identifier as the sole value of
+		// "aud", a string, which no other endpoint's assertion can carry
+		// (the audience injection of OpenID Foundation advisory 2025-01).
+		return oauth.InvalidClient("the FAPI 2.0 profile requires the client assertion's aud to be the issuer identifier, as a string")
+	}
 	return nil
+}
+
+// audIsIssuer reports whether the (already verified) compact JWT's "aud"
+// is the JSON string issuer.
+func audIsIssuer(jwt, issuer string) bool {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(raw, &c) != nil {
+		return false
+	}
+	var aud string
+	return json.Unmarshal(c.Aud, &aud) == nil && aud == issuer
 }
 
 // checkProfile applies the profile's token endpoint rules beyond client

@@ -158,10 +158,25 @@ func (e *env) addFAPIClients() *rsa.PrivateKey {
 func TestFAPI2AtTheTokenEndpoint(t *testing.T) {
 	e := newEnv(t)
 	rsaKey := e.addFAPIClients()
-	pkjwt := func(f map[string][]string, alg gojose.SignatureAlgorithm, key any) Credentials {
+	pkjwtAud := func(f map[string][]string, alg gojose.SignatureAlgorithm, key any, aud any) Credentials {
 		f["client_assertion_type"] = []string{oauth.ClientAssertionTypeJWTBearer}
-		f["client_assertion"] = []string{e.assertion(alg, key, nil, "fapi")}
+		f["client_assertion"] = []string{e.assertion(alg, key, map[string]any{"aud": aud}, "fapi")}
 		return formCreds(f)
+	}
+	// FAPI 2.0 §5.3.2.1: the issuer as the sole audience.
+	pkjwt := func(f map[string][]string, alg gojose.SignatureAlgorithm, key any) Credentials {
+		return pkjwtAud(f, alg, key, issuer)
+	}
+	for name, aud := range map[string]any{
+		"token endpoint as audience": issuer + "/token",
+		"array as audience":          []string{issuer},
+	} {
+		c := e.code(codeOpts{client: "fapi"})
+		_, err := e.svc.Token(t.Context(), pkjwtAud(codeForm(c), gojose.ES256, e.clientKey, aud))
+		wantOAuthError(t, err, oauth.ErrCodeInvalidClient, http.StatusUnauthorized)
+		if !strings.Contains(err.Error(), "aud to be the issuer identifier") {
+			t.Errorf("%s refused for another reason: %v", name, err)
+		}
 	}
 
 	c := e.code(codeOpts{client: "fapi-basic"})
