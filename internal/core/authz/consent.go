@@ -216,6 +216,8 @@ func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c
 	// Impersonation is a decision for this request only: a later request
 	// that the remembered consent covers gets the real subject.
 	spec.ImpersonatedSubject = ""
+	// authorization_details describe this transaction only (RFC 9396 §1).
+	c.AuthorizationDetails = nil
 	a := &store.Authorization{Subject: sub, ClientID: clientID, Consented: c, Tokens: spec, CreatedAt: now, UpdatedAt: now}
 	old, err := s.Authorizations.Get(ctx, sub, clientID)
 	switch {

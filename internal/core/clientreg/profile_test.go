@@ -22,7 +22,7 @@ func TestRegisterFAPI2Client(t *testing.T) {
 func TestRegisterProfileRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, desc string
-		server         string
+		server           string
 	}{
 		{"unknown profile", `{"redirect_uris":["https://rp.example.com/cb"],"profile":"fapi1"}`, "unsupported profile: fapi1", ""},
 		{"client secret", `{"redirect_uris":["https://rp.example.com/cb"],"profile":"fapi2"}`,
