@@ -79,11 +79,12 @@ func TestClientAndKeysCommands(t *testing.T) {
 	}
 
 	before, _, err := runCmd(t, "", "keys", "list", "--data-dir", dir)
-	if err != nil || strings.Count(before, "  active\n") != 3 {
+	// Three signing keys and two encryption keys (RSA-OAEP-256, ECDH-ES).
+	if err != nil || strings.Count(before, "  active\n") != 5 {
 		t.Fatalf("keys list: %q %v", before, err)
 	}
 	after, _, err := runCmd(t, "", "keys", "rotate", "--data-dir", dir)
-	if err != nil || strings.Count(after, "  active\n") != 3 || strings.Count(after, "  retired ") != 3 {
+	if err != nil || strings.Count(after, "  active\n") != 5 || strings.Count(after, "  retired ") != 5 {
 		t.Errorf("keys rotate: %q %v", after, err)
 	}
 	info, err := os.Stat(filepath.Join(dir, "master.key"))

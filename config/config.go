@@ -62,6 +62,21 @@ type Config struct {
 	Log          Log          `koanf:"log"`
 	Tracing      Tracing      `koanf:"tracing"`
 	Monitor      Monitor      `koanf:"monitor"`
+	// Outbound configures the fetches made on a client's behalf
+	// (config/outbound.go).
+	Outbound Outbound `koanf:"outbound"`
+
+	// TrustedProxies are the CIDRs and addresses of the proxies allowed to
+	// set the client address with X-Forwarded-For or Forwarded; the rest
+	// of the limits are in config/limits.go (docs/api.md §18).
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// TrustedProxyHeader is the one forwarding header the trusted proxies
+	// write: X-Forwarded-For or Forwarded.
+	TrustedProxyHeader string     `koanf:"trusted_proxy_header"`
+	RateLimits         RateLimits `koanf:"rate_limits"`
+	HTTP               HTTP       `koanf:"http"`
+	Limits             Limits     `koanf:"limits"`
+	Admission          Admission  `koanf:"admission"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -111,6 +126,14 @@ type Authz struct {
 	// Default true for Connect2id compatibility; RFC 9700 §2.1.2 advises
 	// against them.
 	AllowImplicitAccessTokens bool `koanf:"allow_implicit_access_tokens"`
+	// RequireSignedRequestObject refuses authorisation requests whose
+	// parameters are not in a signed request object (RFC 9101 §10.5), for
+	// every client; the client metadata require_signed_request_object does
+	// it for one.
+	RequireSignedRequestObject bool `koanf:"require_signed_request_object"`
+	// RequestObjectMaxAge bounds how far ahead a request object's exp and
+	// how far back its iat may be.
+	RequestObjectMaxAge time.Duration `koanf:"request_object_max_age"`
 	// AuthorizationDetailsTypes are the authorization_details types
 	// (RFC 9396) clients may request; empty refuses the parameter.
 	AuthorizationDetailsTypes []string `koanf:"authorization_details_types"`
@@ -122,6 +145,10 @@ type Authz struct {
 	// "profile" metadata.
 	Profile string `koanf:"profile"`
 }
+
+// MaxRequestObjectMaxAge caps authz.request_object_max_age: a request
+// object is made for one request, seconds before it is sent.
+const MaxRequestObjectMaxAge = time.Hour
 
 // Tokens configures token defaults.
 type Tokens struct {
@@ -375,6 +402,7 @@ func Default() Config {
 			// Connect2id serves the token-bearing response types to the
 			// clients registered for them.
 			AllowImplicitAccessTokens: true,
+			RequestObjectMaxAge:       10 * time.Minute,
 		},
 		Tokens: Tokens{
 			AccessTokenLifetime:   600 * time.Second,
@@ -417,6 +445,12 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
+
+		TrustedProxyHeader: "X-Forwarded-For",
+		RateLimits:         defaultRateLimits(),
+		HTTP:               defaultHTTP(),
+		Limits:             defaultLimits(),
+		Admission:          defaultAdmission(),
 	}
 }
 
@@ -579,6 +613,7 @@ func (c *Config) Validate() []error {
 	if c.Logout.Backchannel.QueueSize < 1 {
 		add("logout.backchannel.queue_size must be positive")
 	}
+	errs = append(errs, c.Outbound.validate()...)
 	for _, key := range []struct {
 		name  string
 		value time.Duration
@@ -597,6 +632,9 @@ func (c *Config) Validate() []error {
 		if key.value <= 0 {
 			add("%s must be positive", key.name)
 		}
+	}
+	if d := c.Authz.RequestObjectMaxAge; d <= 0 || d > MaxRequestObjectMaxAge {
+		add("authz.request_object_max_age must be positive and at most %.0fh", MaxRequestObjectMaxAge.Hours())
 	}
 	if c.Authz.CodeLifetime > MaxCodeLifetime {
 		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())
@@ -733,6 +771,7 @@ func (c *Config) Validate() []error {
 		add("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, c.validateLimits()...)
 	return errs
 }
 

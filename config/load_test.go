@@ -110,12 +110,16 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"bad duration", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=soon"}}, "code_lifetime"},
 		{"code lifetime too long", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=10m"}}, "180s"},
 		{"bad api token hash", Sources{Environ: []string{"KEYWARD_API_TOKENS_MONITOR=zz"}}, "SHA-256"},
+		{"bad outbound cidr", Sources{Environ: []string{"KEYWARD_OUTBOUND_ALLOW_CIDRS=10.0.0.0/33"}}, "outbound.allow_cidrs"},
+		{"outbound host with port", Sources{Environ: []string{"KEYWARD_OUTBOUND_ALLOW_HOSTS=keys.internal:443"}}, "outbound.allow_hosts"},
 		{"bad alg", Sources{Environ: []string{"KEYWARD_TOKENS_ID_TOKEN_ALG=none"}}, "id_token_alg"},
 		{"negative purge margin", Sources{Environ: []string{"KEYWARD_CLUSTER_PURGE_MARGIN=-1s"}}, "cluster.purge_margin"},
 		{"assertion max age zero", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=0s"}}, "client_assertion_max_age"},
 		{"assertion max age too long", Sources{Environ: []string{"KEYWARD_TOKENS_CLIENT_ASSERTION_MAX_AGE=24h"}}, "client_assertion_max_age"},
 		{"negative reuse grace", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=-1s"}}, "refresh_token_reuse_grace"},
 		{"reuse grace too long", Sources{Environ: []string{"KEYWARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE=2m"}}, "refresh_token_reuse_grace"},
+		{"request object max age zero", Sources{Environ: []string{"KEYWARD_AUTHZ_REQUEST_OBJECT_MAX_AGE=0s"}}, "authz.request_object_max_age"},
+		{"request object max age too long", Sources{Environ: []string{"KEYWARD_AUTHZ_REQUEST_OBJECT_MAX_AGE=2h"}}, "authz.request_object_max_age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,5 +297,23 @@ func TestLogoutKeys(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("%s not reported:\n%s", want, joined)
 		}
+	}
+}
+
+// TestOutboundAllowList: the allow-list keys load from the environment
+// (comma-separated) and parse to ranges.
+func TestOutboundAllowList(t *testing.T) {
+	cfg, err := Load(Sources{Environ: []string{
+		"KEYWARD_OUTBOUND_ALLOW_HOSTS=keys.internal,jwks.corp.example",
+		"KEYWARD_OUTBOUND_ALLOW_CIDRS=10.1.0.0/16,fd12::/64",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Outbound.AllowHosts; len(got) != 2 || got[1] != "jwks.corp.example" {
+		t.Errorf("allow_hosts = %q", got)
+	}
+	if got := cfg.Outbound.Prefixes(); len(got) != 2 || got[0].String() != "10.1.0.0/16" || got[1].String() != "fd12::/64" {
+		t.Errorf("allow_cidrs = %v", got)
 	}
 }

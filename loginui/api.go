@@ -97,7 +97,9 @@ func (c *apiClient) call(ctx context.Context, method, target string, body, out a
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", method, errSessionGone)
-	case resp.StatusCode == http.StatusBadRequest:
+	case resp.StatusCode == http.StatusBadRequest, resp.StatusCode == http.StatusRequestEntityTooLarge:
+		// 413: the browser's request made a body over the API's limit;
+		// the user's input, not an upstream fault.
 		return fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("%w: %s: HTTP %d: %s", errUpstream, method, resp.StatusCode, snippet(data))

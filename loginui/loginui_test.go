@@ -831,3 +831,37 @@ func TestFailedSignInsAreThrottled(t *testing.T) {
 		t.Errorf("after a success and two failures: status %d, want 303", p.Status)
 	}
 }
+
+// Outside --dev the server names the subject cookie __Host-sid: every
+// cookie the UI sets then meets its prefix's rules (RFC 6265bis §4.1.3),
+// or a browser would drop it, and every cookie is Secure, HttpOnly and
+// SameSite=Lax.
+func TestHostPrefixedCookies(t *testing.T) {
+	h := newHarness(t, func(c *loginui.Config, _ *fakeAPI) { c.SecureCookies, c.CookieName = true, "__Host-sid" })
+	first := h.get(t, "/login?"+authzQuery())
+	c := h.consentPage(t, authzQuery())
+	form := hidden(t, c.Body)
+	form.Set("action", "allow")
+	p := h.post(t, "/login/consent", form, nil)
+	names := map[string]bool{}
+	for _, hdr := range []http.Header{first.Header, c.Header, p.Header} {
+		for _, ck := range (&http.Response{Header: hdr}).Cookies() {
+			names[ck.Name] = true
+			if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+				t.Errorf("cookie %s: Secure %v HttpOnly %v SameSite %v", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
+			}
+			switch {
+			case strings.HasPrefix(ck.Name, "__Host-"):
+				if ck.Path != "/" || ck.Domain != "" {
+					t.Errorf("cookie %s: Path %q Domain %q, __Host- needs Path=/ and no Domain", ck.Name, ck.Path, ck.Domain)
+				}
+			case strings.HasPrefix(ck.Name, "__Secure-"):
+			default:
+				t.Errorf("cookie %s has no __Host- or __Secure- prefix", ck.Name)
+			}
+		}
+	}
+	if !names["__Host-sid"] || !names["__Secure-sid_csrf"] {
+		t.Errorf("cookies set: %v, want __Host-sid and __Secure-sid_csrf", names)
+	}
+}

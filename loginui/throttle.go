@@ -56,11 +56,21 @@ func newThrottle(now func() time.Time, max int, window time.Duration) *throttle 
 
 // keyFor identifies the username and client address of a sign-in.
 func keyFor(r *http.Request, username string) throttleKey {
+	return keyForAddr(remoteHost(r), username)
+}
+
+// keyForAddr identifies the username and client address of a sign-in.
+func keyForAddr(addr, username string) throttleKey {
+	return sha256.Sum256([]byte(strings.ToLower(username) + "\x00" + addr))
+}
+
+// remoteHost is the host of the request's TCP peer.
+func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return sha256.Sum256([]byte(strings.ToLower(username) + "\x00" + host))
+	return host
 }
 
 // attempt counts one sign-in attempt for key and reports 0 when it may

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/keyward/keyward/loginui"
 )
@@ -193,4 +194,68 @@ func TestHugeUsernamesRetainNoMemory(t *testing.T) {
 		t.Errorf("heap grew by %d MiB after %d failed sign-ins with %d-byte usernames; the throttle keeps the usernames", grown>>20, n, size)
 	}
 	runtime.KeepAlive(ui)
+}
+
+// The server's rate limit (rate_limits.login) is asked before every
+// password check with the username, and a refusal is a 429 with
+// Retry-After that checks no password; the throttle keys on the address
+// the server resolved, not on RemoteAddr.
+func TestRateLimitHookAndClientAddr(t *testing.T) {
+	auth := newGatedAuth()
+	close(auth.release)
+	var asked []string
+	refuse := false
+	ui, form, cookies := signInForm(t, func(c *loginui.Config) {
+		c.Authenticator, c.MaxFailedSignIns = auth, 2
+		c.ClientAddr = func(r *http.Request) string { return r.Header.Get("X-Test-Addr") }
+		c.RateLimit = func(r *http.Request, username string) time.Duration {
+			asked = append(asked, username)
+			if refuse {
+				return 1500 * time.Millisecond
+			}
+			return 0
+		}
+	})
+	post := func(addr string) *httptest.ResponseRecorder {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		f.Set("username", "alice")
+		f.Set("password", "wrong")
+		req := httptest.NewRequest(http.MethodPost, "/login/authenticate", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Test-Addr", addr)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		ui.ServeHTTP(rec, req)
+		return rec
+	}
+	// Two failures from one resolved address use up the throttle for it;
+	// another resolved address (same RemoteAddr) is still checked.
+	for range 2 {
+		if c := post("198.51.100.1").Code; c != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", c)
+		}
+	}
+	if c := post("198.51.100.1").Code; c != http.StatusTooManyRequests {
+		t.Fatalf("throttled address: %d, want 429", c)
+	}
+	if c := post("198.51.100.2").Code; c != http.StatusUnauthorized {
+		t.Fatalf("other address: %d, want 401", c)
+	}
+	refuse = true
+	started, _, _ := auth.counts()
+	rec := post("198.51.100.3")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("rate limited: %d Retry-After %q, want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if now, _, _ := auth.counts(); now != started {
+		t.Error("a rate-limited sign-in checked the password")
+	}
+	if len(asked) != 5 || asked[0] != "alice" {
+		t.Errorf("RateLimit asked %v", asked)
+	}
 }

@@ -75,6 +75,16 @@ type Config struct {
 	// (each argon2id check holds its memory cost, 19 MiB by default); more
 	// sign-ins wait for a slot. Default 4.
 	MaxConcurrentSignIns int
+
+	// ClientAddr returns the client address of a request for the
+	// throttle; default: the host of RemoteAddr. Behind a reverse proxy
+	// the server passes the address it resolved from the trusted proxies'
+	// forwarded headers.
+	ClientAddr func(r *http.Request) string
+	// RateLimit is asked before each password check (the server's
+	// rate_limits.login); a positive wait refuses the sign-in with 429
+	// and Retry-After without checking the password. Nil: no limit.
+	RateLimit func(r *http.Request, username string) time.Duration
 }
 
 // subjectCookieMaxAge is the lifetime of the subject session cookie; the
@@ -84,6 +94,10 @@ const subjectCookieMaxAge = 180 * 24 * 60 * 60
 
 // maxFormBytes caps every form body the UI parses.
 const maxFormBytes = 64 << 10
+
+// maxQueryBytes bounds the authorisation request the UI forwards: it must
+// fit, JSON-escaped, in the session API's 50,000-byte body limit.
+const maxQueryBytes = 32 << 10
 
 // UI is the login and consent UI. It is an http.Handler, safe for
 // concurrent use, and holds no per-user state in memory.
@@ -100,6 +114,8 @@ type UI struct {
 	title      string
 	keys       *keys
 	throttle   *throttle
+	clientAddr func(*http.Request) string
+	rateLimit  func(*http.Request, string) time.Duration
 	verify     gate
 	now        func() time.Time
 	pages      map[string]*template.Template
@@ -162,6 +178,16 @@ func New(cfg Config) (*UI, error) {
 		pages:  pages,
 	}
 	u.bindCookie = u.cookie + "_csrf"
+	if name, ok := strings.CutPrefix(u.cookie, "__Host-"); ok {
+		// The binding cookie is scoped to the UI's path, and __Host-
+		// requires Path=/ (RFC 6265bis §4.1.3.2): __Secure- is the
+		// strongest prefix it can carry.
+		u.bindCookie = "__Secure-" + name + "_csrf"
+	}
+	u.clientAddr, u.rateLimit = cfg.ClientAddr, cfg.RateLimit
+	if u.clientAddr == nil {
+		u.clientAddr = remoteHost
+	}
 	if cfg.LogoutAPIBase != "" {
 		if _, err := url.Parse(cfg.LogoutAPIBase); err != nil {
 			return nil, fmt.Errorf("loginui: LogoutAPIBase: %w", err)

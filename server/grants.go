@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/jose"
+	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/saml2bearer"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -118,11 +120,15 @@ func (s *Server) grants(h *grantHandlers, svc *token.Service, clientKeys *jose.C
 		if err != nil {
 			return nil, err
 		}
+		// The trusted issuers' jwks_uri are the operator's: fetched
+		// without the guard for client-registered URLs.
+		issuerKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
 		v := &jose.JWTBearerVerifier{
-			Keys:      clientKeys,
-			Issuers:   issuers,
-			Audiences: audiences,
-			MaxAhead:  jose.DefaultBearerMaxAhead,
+			Keys:       clientKeys,
+			IssuerKeys: issuerKeys,
+			Issuers:    issuers,
+			Audiences:  audiences,
+			MaxAhead:   jose.DefaultBearerMaxAhead,
 			ClientSecret: func(_ context.Context, c *store.Client) ([]byte, error) {
 				// Only a client_secret_jwt client keeps its secret
 				// recoverable (sealed); the others' is hashed.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/keyward/keyward/internal/httpapi"
 )
 
 // inProcessTransport carries the reference login UI's requests to the
@@ -28,7 +30,7 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 		in.Body = http.NoBody
 	}
 	in.RequestURI = req.URL.RequestURI()
-	in.RemoteAddr = "in-process"
+	in.RemoteAddr = httpapi.InProcessRemoteAddr
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	(*h).ServeHTTP(rec, in)
 	return &http.Response{

@@ -6,12 +6,8 @@ import "time"
 // or hostile peer can hold: a client that sends headers slowly, a login UI
 // that never answers, a jwks_uri that trickles.
 const (
-	// HTTP servers (public and admin listeners).
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// The HTTP servers' timeouts and sizes are configuration (http.*,
+	// config/limits.go).
 
 	// shutdownTimeout is how long Run waits for requests in flight.
 	shutdownTimeout = 10 * time.Second
@@ -20,6 +16,8 @@ const (
 	// inProcessTimeout bounds a call from the built-in login UI or demo
 	// client to the node's own web APIs.
 	inProcessTimeout = 10 * time.Second
-	// jwksFetchTimeout bounds the fetch of a client's jwks_uri.
+	// jwksFetchTimeout bounds the fetch of the jwks_uri of a trusted JWT
+	// bearer issuer (grants.jwt_bearer.trusted_issuers), which the operator
+	// configured and so is fetched without the client SSRF guard.
 	jwksFetchTimeout = 5 * time.Second
 )

@@ -7,6 +7,7 @@ import (
 	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/oauth"
 )
@@ -31,7 +32,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		ScopesSupported: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail,
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		ResponseTypesSupported:            node.ResponseTypeStrings(s.cfg),
-		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
+		ResponseModesSupported:            append([]string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost}, oauth.JARMResponseModes()...),
 		GrantTypesSupported:               node.GrantTypesFor(s.cfg),
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public", "pairwise"},
@@ -48,8 +49,8 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		DisplayValuesSupported:                    []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported:                           s.claimsSupported(),
 		ClaimsParameterSupported:                  true,
-		RequestParameterSupported:                 false,
-		RequestURIParameterSupported:              false,
+		RequestParameterSupported:                 true,
+		RequestURIParameterSupported:              true,
 		CodeChallengeMethodsSupported:             pkce,
 		PromptValuesSupported: []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent,
 			oauth.PromptSelectAccount, oauth.PromptCreate},
@@ -61,6 +62,17 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		BackchannelLogoutSessionSupported:  true,
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
+
+		// Request objects (docs/api.md §21): signed with the client's keys,
+		// optionally encrypted to our "use":"enc" keys; by reference only
+		// from registered request_uris. JWT responses are signed with the
+		// keys we have.
+		RequireRequestURIRegistration:             true,
+		RequireSignedRequestObject:                s.cfg.Authz.RequireSignedRequestObject,
+		RequestObjectSigningAlgValuesSupported:    oauth.AsymmetricAlgs(),
+		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
+		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
+		AuthorizationSigningAlgValuesSupported:    idAlgs,
 
 		AuthorizationDetailsTypesSupported: s.cfg.Authz.AuthorizationDetailsTypes,
 	}

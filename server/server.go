@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/internal/backchannel"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/claims"
@@ -26,11 +27,11 @@ import (
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
-	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/node"
 	"github.com/keyward/keyward/internal/tracing"
 	"github.com/keyward/keyward/loginui"
+	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/plugin"
 	ldapplugin "github.com/keyward/keyward/plugin/ldap"
 	"github.com/keyward/keyward/plugin/sqlclaims"
@@ -95,6 +96,12 @@ type Server struct {
 
 	// tracer is nil unless tracing.otlp_endpoint is set (server/tracing.go).
 	tracer *tracing.Tracer
+
+	// clientAddr resolves client addresses behind trusted_proxies; the
+	// HTTP limits, the login throttle and the access log use it, and a
+	// header a proxy sets (a client certificate) may be believed only
+	// when its FromTrustedProxy says so.
+	clientAddr *clientaddr.Resolver
 }
 
 // New builds a node from a validated configuration: it opens the stores,
@@ -118,6 +125,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.stdout = io.Discard
 	}
 	s.metrics = metrics.New(nil)
+	if s.clientAddr, err = clientaddr.ParseTrusted(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if err = s.clientAddr.SetHeader(cfg.TrustedProxyHeader); err != nil {
+		return nil, err
+	}
 	if cfg.Dev {
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
@@ -227,16 +240,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			IDTokenSessionClaims:         cfg.Tokens.IDTokenSessionClaims,
 
 			DisallowImplicitAccessTokens: !cfg.Authz.AllowImplicitAccessTokens,
+			RequireSignedRequestObject:   cfg.Authz.RequireSignedRequestObject,
 
 			AuthorizationDetailsTypes: cfg.Authz.AuthorizationDetailsTypes,
 			Resources:                 cfg.Authz.Resources,
 			Profile:                   cfg.Authz.Profile,
 		},
 		Clients:         s.clients,
-		Sessions:        s.stores.Ephemeral.AuthzSessions,
 		SubjectSessions: sessions,
 		Codes:           s.stores.Ephemeral.Codes,
-		PAR:             s.stores.Ephemeral.PAR,
 		Authorizations:  s.stores.Durable.Authorizations,
 		IDTokens:        s.keys,
 		Sealer:          keys.Sealer,
@@ -245,12 +257,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Rand:            rand.Reader,
 		Log:             s.log,
 	}
+	// The caps count on this node, in wall-clock time (server/ratelimits.go).
+	authzSvc.Sessions, authzSvc.PAR = capStores(cfg, s.stores.Ephemeral.AuthzSessions, s.stores.Ephemeral.PAR, nil)
 	atEncrypter, err := jose.NewDirEncrypter(keys.AccessTokenEncryption)
 	if err != nil {
 		return nil, fmt.Errorf("access token encryption: %w", err)
 	}
-	clientKeys := jose.NewClientKeys(jwksfetch.New(&http.Client{Timeout: jwksFetchTimeout}), s.now)
+	// jwks_uri documents go through the node's SSRF-guarded fetcher.
+	clientKeys := jose.NewClientKeys(s.node.Outbound, s.now)
 	clientKeys.MaxAge = cfg.Tokens.ClientAssertionMaxAge
+	// Request objects (RFC 9101) are verified with the same client key
+	// sets as client assertions, and decrypted with our encryption keys.
+	// request_uri documents are fetched like jwks_uri ones, through the
+	// SSRF-guarded fetcher.
+	authzSvc.RequestObjects = &jose.RequestObjects{
+		Keys: clientKeys, Decrypter: s.keys, Algs: oauth.AsymmetricAlgs(), MaxAge: cfg.Authz.RequestObjectMaxAge,
+	}
+	authzSvc.RequestURIs = s.node.Outbound
+	authzSvc.Responses = s.keys
 	tokenSvc := &token.Service{
 		Config: token.Config{
 			Issuer:            issuer,
@@ -298,7 +322,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Parallelism: cfg.Logout.Backchannel.Parallelism,
 		Retries:     cfg.Logout.Backchannel.Retries,
 		QueueSize:   cfg.Logout.Backchannel.QueueSize,
-	}, s.tracer.Transport(nil), s.log)
+	}, s.tracer.Transport(s.node.Outbound.Transport()), s.log)
 	bcCtx, stopBC := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBackchannel, s.backchannelDone = stopBC, make(chan struct{})
 	go func() {
@@ -408,7 +432,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			Authenticator: auth,
 			BasePath:      "/login",
 			LogoutAPIBase: logoutAPIBase(cfg, issuer),
-			SecureCookies: strings.HasPrefix(issuer, "https://"),
+			// Secure outside --dev, and then __Host- (RFC 6265bis
+			// §4.1.3.2): only this host, over TLS, for the whole site.
+			SecureCookies: !cfg.Dev || strings.HasPrefix(issuer, "https://"),
+			CookieName:    sessionCookieName(cfg),
+			ClientAddr:    loginAddr,
+			RateLimit:     loginRateLimit(cfg.RateLimits.Login, nil),
 			Log:           s.log,
 			Title:         "Keyward",
 		})
@@ -417,6 +446,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}
 
+	// Rate limits run on the wall clock, whatever Options.Now says.
+	limits := httpLimits(cfg, s.clientAddr, nil)
+	if err := s.registerAdmissionMetrics(limits.Admission); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	api, err := httpapi.New(httpapi.Deps{
 		Authz:               authzSvc,
 		Tokens:              tokenSvc,
@@ -442,6 +476,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Metrics:             s.metrics,
 		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
 		HealthChecks:        s.healthChecks(),
+		Limits:              limits,
 		Log:                 s.log,
 	})
 	if err != nil {
@@ -651,11 +686,11 @@ func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }

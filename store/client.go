@@ -57,6 +57,23 @@ type ClientMetadata struct {
 	BackchannelLogoutURI               string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired   bool            `json:"backchannel_logout_session_required,omitempty"`
 	RequirePushedAuthorizationRequests bool            `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireSignedRequestObject refuses the client's authorisation
+	// requests unless their parameters come in a signed request object
+	// (RFC 9101 §10.5).
+	RequireSignedRequestObject bool `json:"require_signed_request_object,omitempty"`
+	// AuthorizationSignedResponseAlg signs the client's JWT-secured
+	// authorisation responses (JARM §3); RS256 when empty.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
+	// AuthorizationEncryptedResponseAlg and AuthorizationEncryptedResponseEnc
+	// are read only so that registration can refuse them by name: JARM
+	// encryption is not implemented.
+	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty"`
+	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty"`
+	// RequestObjectEncryptionAlg and RequestObjectEncryptionEnc are how the
+	// client encrypts its request objects (OIDC Dynamic Registration §2);
+	// registration admits only what we can decrypt.
+	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
+	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
 	// CodeChallengeMethod forces PKCE with this method for the client
 	// (a Connect2id extension).
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`

@@ -44,6 +44,9 @@ type AuthzRequest struct {
 	// Purpose is the purpose request parameter (OpenID Connect for Identity
 	// Assurance 1.0 §8), 3 to 300 characters.
 	Purpose string `json:"purpose,omitempty"`
+	// ResponseSigningAlg signs a JWT-secured response (JARM, ResponseMode
+	// query.jwt, fragment.jwt or form_post.jwt).
+	ResponseSigningAlg string `json:"response_signing_alg,omitempty"`
 	// AuthorizationDetails is the validated authorization_details
 	// parameter (RFC 9396), each element canonically encoded.
 	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`

@@ -51,6 +51,14 @@ type ProviderMetadata struct {
 	BackchannelLogoutSessionSupported  bool   `json:"backchannel_logout_session_supported"`
 	FrontchannelLogoutSupported        bool   `json:"frontchannel_logout_supported"`
 	FrontchannelLogoutSessionSupported bool   `json:"frontchannel_logout_session_supported"`
+	// Request objects (RFC 9101 §10.1, OIDC Discovery 1.0 §3) and
+	// JWT-secured authorisation responses (JARM §5).
+	RequestObjectSigningAlgValuesSupported    []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	RequestObjectEncryptionAlgValuesSupported []string `json:"request_object_encryption_alg_values_supported,omitempty"`
+	RequestObjectEncryptionEncValuesSupported []string `json:"request_object_encryption_enc_values_supported,omitempty"`
+	RequireRequestURIRegistration             bool     `json:"require_request_uri_registration,omitempty"`
+	RequireSignedRequestObject                bool     `json:"require_signed_request_object"`
+	AuthorizationSigningAlgValuesSupported    []string `json:"authorization_signing_alg_values_supported,omitempty"`
 }
 
 func (m *ProviderMetadata) marshal() ([]byte, error) { return json.Marshal(m) }

@@ -218,7 +218,7 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 			oauth.ScopeAddress, oauth.ScopePhone, oauth.ScopeOfflineAccess},
 		// As node.ResponseTypeStrings with the default configuration.
 		ResponseTypesSupported: []string{"code", "id_token", "code id_token", "id_token token", "code token", "code id_token token"},
-		ResponseModesSupported: []string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost},
+		ResponseModesSupported: append([]string{oauth.ResponseModeQuery, oauth.ResponseModeFragment, oauth.ResponseModeFormPost}, oauth.JARMResponseModes()...),
 		GrantTypesSupported:    []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeImplicit},
 		SubjectTypesSupported:  []string{"public"},
 		// Left out of the document when empty (omitempty).
@@ -239,14 +239,23 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		UILocalesSupported:                         []string{"en"},
 		AuthorizationResponseIssParameterSupported: true,
+		EndSessionEndpoint:                         testIssuer + "/logout",
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		FrontchannelLogoutSupported:                true,
+		FrontchannelLogoutSessionSupported:         true,
+
+		RequestParameterSupported:                 true,
+		RequestURIParameterSupported:              true,
+		RequireRequestURIRegistration:             true,
+		RequestObjectSigningAlgValuesSupported:    oauth.AsymmetricAlgs(),
+		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
+		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
+		AuthorizationSigningAlgValuesSupported:    idAlgs,
+
 		// As with authz.authorization_details_types: [payment_initiation];
 		// absent by default (omitempty).
 		AuthorizationDetailsTypesSupported: []string{"payment_initiation"},
-		EndSessionEndpoint:                 testIssuer + "/logout",
-		BackchannelLogoutSupported:         true,
-		BackchannelLogoutSessionSupported:  true,
-		FrontchannelLogoutSupported:        true,
-		FrontchannelLogoutSessionSupported: true,
 	}
 }
 

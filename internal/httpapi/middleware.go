@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 )
@@ -78,6 +79,9 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				"duration_ms", time.Since(start).Milliseconds()}
 			if info.clientID != "" {
 				attrs = append(attrs, "client_id", info.clientID)
+			}
+			if addr := clientaddr.From(r.Context()); addr.IsValid() {
+				attrs = append(attrs, "client_addr", addr.String())
 			}
 			log.InfoContext(r.Context(), "http request", attrs...)
 		}()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyward/keyward/internal/jsoncheck"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -53,7 +55,18 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, wrongType *oa
 	if requireContentType(r, "application/json") != nil {
 		return nil, wrongType
 	}
-	return readBody(w, r, limit)
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Duplicate members, deep nesting and huge member counts are refused
+	// before any decoding (docs/api.md §23); malformed JSON is left to the
+	// handler, which reports it in its API's words.
+	var bad *jsoncheck.Error
+	if err := jsoncheck.Check(body, jsoncheck.Limits{}); errors.As(err, &bad) {
+		return nil, oauth.InvalidRequest("invalid JSON body: " + bad.Error())
+	}
+	return body, nil
 }
 
 // writeError answers err as an OAuth 2.0 error response. Sentinels are
@@ -112,7 +125,7 @@ var errBodyTooLarge = errors.New("request body too large")
 
 // readBody reads at most limit bytes of the request body.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bodyLimit(r, limit)))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -138,7 +151,21 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if err := requireContentType(r, "application/x-www-form-urlencoded"); err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r, maxBodyBytes))
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
+		return oauth.InvalidRequest("malformed form body")
+	}
+	// Counted before parsing, so that a flood of parameters is named as
+	// such (docs/api.md §23) rather than as a parse failure.
+	if strings.Count(string(body), "&") >= oauth.MaxParams || strings.Count(r.URL.RawQuery, "&") >= oauth.MaxParams {
+		return oauth.InvalidRequest(fmt.Sprintf("too many parameters: at most %d", oauth.MaxParams))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -74,6 +74,10 @@ type Deps struct {
 	// HealthChecks are the checks of /monitor/v1/healthcheck.
 	HealthChecks []HealthCheck
 
+	// Limits are the throttles, body cap and admission control
+	// (internal/httpapi/limits.go).
+	Limits Limits
+
 	Log *slog.Logger
 }
 
@@ -123,8 +127,8 @@ func (a *API) wrap(h http.Handler) http.Handler {
 	if mux, ok := h.(*http.ServeMux); ok {
 		h = jsonMuxErrors(mux)
 	}
-	h = a.withMetrics(recordRoute(h))
-	return withRequestID(withAccessLog(a.log, h))
+	h = a.withMetrics(a.withLimits(recordRoute(h)))
+	return withRequestID(a.Limits.ClientAddr.Handler(a.withBodyLimit(withAccessLog(a.log, h))))
 }
 
 // publicRoutes lists every endpoint clients and browsers reach.

@@ -71,8 +71,9 @@ type ClientKeys struct {
 	// AssertionLeeway. Default DefaultAssertionMaxAge.
 	MaxAge time.Duration
 
-	mu    sync.Mutex
-	cache map[string]*jwksEntry // by client ID
+	mu     sync.Mutex
+	cache  map[string]*jwksEntry   // by client ID
+	inline map[string]*inlineEntry // by client ID, see inlineSet
 }
 
 type jwksEntry struct {
@@ -199,9 +200,9 @@ func (k *ClientKeys) verifyWithClientKeys(ctx context.Context, jws *gojose.JSONW
 	h := jws.Signatures[0].Header
 	md := client.Metadata
 	if len(md.JWKS) > 0 {
-		set, err := ParseJWKS(md.JWKS)
+		set, err := k.inlineSet(client)
 		if err != nil {
-			return nil, fmt.Errorf("client's registered jwks: %w", err)
+			return nil, err
 		}
 		return verifyWithSet(jws, h, set)
 	}

@@ -44,6 +44,11 @@ func ParseIssuerJWKS(raw []byte) (*gojose.JSONWebKeySet, error) { return parseJW
 type JWTBearerVerifier struct {
 	// Keys caches the clients' and issuers' jwks_uri sets.
 	Keys *ClientKeys
+	// IssuerKeys, when set, fetches and caches the trusted issuers'
+	// jwks_uri sets instead of Keys: the operator configured those URLs,
+	// so they may be on an internal network that the fetcher guarding
+	// client-registered URLs refuses.
+	IssuerKeys *ClientKeys
 	// Issuers are the trusted third-party issuers.
 	Issuers []TrustedIssuer
 	// Audiences are the values "aud" must contain one of: the token
@@ -167,7 +172,11 @@ func (v *JWTBearerVerifier) verifyThirdParty(ctx context.Context, jws *gojose.JS
 	// Issuers share the client key cache under keys no client ID can
 	// take: a NUL never appears in a registered client_id.
 	cacheKey := "\x00issuer\x00" + ti.Issuer
-	set, err := v.Keys.fetch(ctx, cacheKey, ti.JWKSURI, false)
+	keys := v.Keys
+	if v.IssuerKeys != nil {
+		keys = v.IssuerKeys
+	}
+	set, err := keys.fetch(ctx, cacheKey, ti.JWKSURI, false)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +184,7 @@ func (v *JWTBearerVerifier) verifyThirdParty(ctx context.Context, jws *gojose.JS
 	if !errors.Is(err, errNoKey) {
 		return payload, err
 	}
-	set, err = v.Keys.fetch(ctx, cacheKey, ti.JWKSURI, true)
+	set, err = keys.fetch(ctx, cacheKey, ti.JWKSURI, true)
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func (m *KeyManager) Init(ctx context.Context) error {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
 	if len(stored) == 0 {
-		fresh, err := m.generate(defaultAlgorithms)
+		fresh, err := m.generate(slices.Concat(defaultAlgorithms, encAlgorithms))
 		if err != nil {
 			return err
 		}
@@ -163,11 +163,11 @@ func (m *KeyManager) Init(ctx context.Context) error {
 	if err := m.Refresh(ctx); err != nil {
 		return err
 	}
-	if len(m.set.Load().active) == 0 {
+	if len(m.set.Load().algs) == 0 {
 		m.cfg.Log.Warn("no active signing key in the store; rotating")
 		return m.Rotate(ctx)
 	}
-	return nil
+	return m.addMissingEncKeys(ctx)
 }
 
 // Refresh reloads the keys from the store and swaps the in-memory set
@@ -210,7 +210,8 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 	if cur := m.set.Load(); cur != nil && len(cur.algs) > 0 {
 		algs = cur.algs
 	}
-	next, err := m.generate(algs)
+	// Encryption keys rotate with the signing keys.
+	next, err := m.generate(slices.Concat(algs, encAlgorithms))
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (m *KeyManager) Sign(alg, typ string, claims any) (string, error) {
 		return "", ErrNotInitialised
 	}
 	k := set.active[alg]
-	if k == nil {
+	if k == nil || isEncAlg(alg) {
 		return "", fmt.Errorf("no active signing key for algorithm %q", alg)
 	}
 	signer, err := k.signer(typ)
@@ -397,13 +398,17 @@ func newSigningKey(alg string, rsaBits int, now time.Time, sealer *secret.Sealer
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case AlgEdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case AlgRSAOAEP256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
+	case AlgECDHES:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	default:
 		return nil, fmt.Errorf("cannot generate keys for algorithm %q", alg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("generate %s key: %w", alg, err)
 	}
-	jwk := gojose.JSONWebKey{Key: priv, Algorithm: alg, Use: "sig"}
+	jwk := gojose.JSONWebKey{Key: priv, Algorithm: alg, Use: keyUse(alg)}
 	// RFC 7638 thumbprint as kid: stable, unique per key, derivable by anyone.
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
@@ -465,8 +470,11 @@ func (m *KeyManager) build(stored []*store.SigningKey, now time.Time, prev *keyS
 	for _, sk := range stored {
 		info := KeyInfo{KID: sk.ID, Alg: sk.Alg, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt, DeleteAfter: sk.DeleteAfter}
 		active := sk.RetiredAt.IsZero()
+		// A retired encryption key still decrypts what clients encrypted
+		// to it from a cached JWK set, so its private part stays open.
+		withPrivate := active || (isEncAlg(sk.Alg) && published(sk, now))
 		var k *key
-		if old := prevKey(prev, sk.ID); old != nil && (old.private != nil || !active) {
+		if old := prevKey(prev, sk.ID); old != nil && (old.private != nil || !withPrivate) {
 			// Reuse the parsed key; a fresh struct keeps snapshots immutable
 			// while the signer cache, keyed by the same private key, carries over.
 			k = &key{info: info, public: old.public, private: old.private}
@@ -474,7 +482,7 @@ func (m *KeyManager) build(stored []*store.SigningKey, now time.Time, prev *keyS
 				old.signers.Range(func(t, s any) bool { k.signers.Store(t, s); return true })
 			}
 		} else {
-			parsed, err := m.parse(sk, active)
+			parsed, err := m.parse(sk, withPrivate)
 			if err != nil {
 				return nil, err
 			}
@@ -494,7 +502,9 @@ func (m *KeyManager) build(stored []*store.SigningKey, now time.Time, prev *keyS
 		}
 	}
 	for alg := range set.active {
-		set.algs = append(set.algs, alg)
+		if !isEncAlg(alg) {
+			set.algs = append(set.algs, alg)
+		}
 	}
 	slices.SortFunc(set.algs, func(a, b string) int {
 		ia, ib := slices.Index(defaultAlgorithms, a), slices.Index(defaultAlgorithms, b)
@@ -534,10 +544,10 @@ func (m *KeyManager) parse(sk *store.SigningKey, withPrivate bool) (*key, error)
 	if err := json.Unmarshal(sk.Public, &pub); err != nil {
 		return nil, fmt.Errorf("decode public key %s: %w", sk.ID, err)
 	}
-	if !pub.IsPublic() || pub.KeyID != sk.ID || !keyFitsAlg(pub.Key, sk.Alg) {
+	if !pub.IsPublic() || pub.KeyID != sk.ID || !(keyFitsAlg(pub.Key, sk.Alg) || keyFitsEncAlg(pub.Key, sk.Alg)) {
 		return nil, fmt.Errorf("stored public key %s is not a %s public key with that kid", sk.ID, sk.Alg)
 	}
-	pub.Algorithm, pub.Use = sk.Alg, "sig"
+	pub.Algorithm, pub.Use = sk.Alg, keyUse(sk.Alg)
 	k := &key{public: pub}
 	if !withPrivate {
 		return k, nil

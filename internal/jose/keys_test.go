@@ -57,8 +57,8 @@ func jwksKids(t *testing.T, raw []byte) []string {
 		if !k.IsPublic() {
 			t.Fatalf("JWKS publishes a non-public key %q", k.KeyID)
 		}
-		if k.Use != "sig" || k.Algorithm == "" {
-			t.Errorf("key %q: use %q alg %q, want use sig and an alg", k.KeyID, k.Use, k.Algorithm)
+		if k.Algorithm == "" || k.Use != keyUse(k.Algorithm) {
+			t.Errorf("key %q: use %q alg %q, want an alg and its use (sig, or enc for encryption keys)", k.KeyID, k.Use, k.Algorithm)
 		}
 		out = append(out, k.KeyID)
 	}
@@ -157,8 +157,8 @@ func TestPrivateKeysAreSealedInStore(t *testing.T) {
 	st := &fakeKeyStore{}
 	newManager(t, st, newClock(), sealer(t, 1))
 	keys, _ := st.List(t.Context())
-	if len(keys) != 3 {
-		t.Fatalf("store holds %d keys, want 3", len(keys))
+	if len(keys) != 5 {
+		t.Fatalf("store holds %d keys, want 5 (3 signing, 2 encryption)", len(keys))
 	}
 	for _, k := range keys {
 		if strings.Contains(string(k.PrivateSealed), `"d"`) {
@@ -223,8 +223,8 @@ func testConcurrentInit(t *testing.T, st store.KeyStore) {
 	}
 	wg.Wait()
 	keys, _ := st.List(t.Context())
-	if len(keys) != 3 {
-		t.Fatalf("store holds %d keys after concurrent Init, want 3", len(keys))
+	if len(keys) != 5 {
+		t.Fatalf("store holds %d keys after concurrent Init, want 5", len(keys))
 	}
 	want := string(managers[0].JWKS())
 	for i, m := range managers[1:] {
@@ -283,8 +283,8 @@ func testRotation(t *testing.T, st store.KeyStore) {
 	if header(t, newTok)["kid"] == oldKid {
 		t.Fatal("after Rotate the old kid still signs")
 	}
-	if n := len(jwksKids(t, m1.JWKS())); n != 6 {
-		t.Errorf("after Rotate JWKS has %d keys, want 6 (3 active, 3 retired)", n)
+	if n := len(jwksKids(t, m1.JWKS())); n != 10 {
+		t.Errorf("after Rotate JWKS has %d keys, want 10 (5 active, 5 retired)", n)
 	}
 	if _, err := m1.Verify(oldTok, []string{"RS256"}); err != nil {
 		t.Errorf("token signed by the retired key no longer verifies: %v", err)
@@ -298,8 +298,8 @@ func testRotation(t *testing.T, st store.KeyStore) {
 			}
 		}
 	}
-	if retired != 3 {
-		t.Errorf("Keys() shows %d retired keys, want 3", retired)
+	if retired != 5 {
+		t.Errorf("Keys() shows %d retired keys, want 5", retired)
 	}
 
 	// The other node learns of the rotation only when it refreshes.
@@ -321,8 +321,8 @@ func testRotation(t *testing.T, st store.KeyStore) {
 
 	// Past RetiredKeyTTL the retired keys are gone.
 	clk.Advance(time.Hour + time.Second)
-	if n, err := st.DeleteRetired(t.Context(), clk.Now()); err != nil || n != 3 {
-		t.Fatalf("DeleteRetired = %d, %v; want 3", n, err)
+	if n, err := st.DeleteRetired(t.Context(), clk.Now()); err != nil || n != 5 {
+		t.Fatalf("DeleteRetired = %d, %v; want 5", n, err)
 	}
 	if err := m2.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
@@ -349,8 +349,8 @@ func TestRetiredKeyUnpublishedAtTTLWithoutDelete(t *testing.T) {
 	if err := m.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(jwksKids(t, m.JWKS())); n != 3 {
-		t.Errorf("JWKS has %d keys past the retired TTL, want 3", n)
+	if n := len(jwksKids(t, m.JWKS())); n != 5 {
+		t.Errorf("JWKS has %d keys past the retired TTL, want 5", n)
 	}
 	if _, err := m.Verify(oldTok, []string{"EdDSA"}); err == nil {
 		t.Error("expired retired key still verifies")
@@ -486,11 +486,11 @@ func TestRunRefreshesAndDeletesRetired(t *testing.T) {
 		time.Sleep(time.Hour + 11*time.Minute)
 		synctest.Wait()
 		keys, _ := st.List(t.Context())
-		if len(keys) != 3 {
-			t.Errorf("store holds %d keys after the retired TTL, want 3 (Run did not delete)", len(keys))
+		if len(keys) != 5 {
+			t.Errorf("store holds %d keys after the retired TTL, want 5 (Run did not delete)", len(keys))
 		}
-		if n := len(jwksKids(t, m2.JWKS())); n != 3 {
-			t.Errorf("node 2 publishes %d keys after the retired TTL, want 3", n)
+		if n := len(jwksKids(t, m2.JWKS())); n != 5 {
+			t.Errorf("node 2 publishes %d keys after the retired TTL, want 5", n)
 		}
 		close(changes) // a closed channel must not spin or stop the loop
 		time.Sleep(time.Minute)

@@ -25,9 +25,10 @@ const (
 	TopicRevocations = "keyward_revocations"
 )
 
-// sectorFetchTimeout bounds the fetch of a sector_identifier_uri at
-// registration.
-const sectorFetchTimeout = 5 * time.Second
+// outboundTimeout bounds each fetch of a URL a client registered
+// (sector_identifier_uri at registration, jwks_uri at authentication),
+// connection included.
+const outboundTimeout = 5 * time.Second
 
 // Client registration and token endpoint capabilities, as implemented.
 // Discovery advertises exactly these.
@@ -101,6 +102,11 @@ type Node struct {
 	Keys    *jose.KeyManager
 	Clients *clientreg.Service
 	Secrets *secret.Keys
+	// Outbound is the one SSRF-guarded fetcher for URLs clients register
+	// (jwks_uri, sector_identifier_uri, back-channel logout, request_uri):
+	// https and public addresses only, unless --dev or the operator's
+	// outbound.allow_hosts / outbound.allow_cidrs.
+	Outbound *jwksfetch.Fetcher
 }
 
 // Open loads (or, on first start, generates) the master key, opens the
@@ -121,7 +127,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Secrets: keys}
+	n := &Node{Secrets: keys, Outbound: NewOutbound(cfg)}
 	if n.Stores, err = OpenStores(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -159,9 +165,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 		Store:          n.Stores.Durable.Clients,
 		PushedRequests: n.Stores.Ephemeral.PAR,
 		// sector_identifier_uri documents (OIDC Core §8.1) are fetched
-		// with the SSRF guard: https and public addresses only, unless
-		// --dev.
-		Sectors: jwksfetch.NewGuarded(jwksfetch.Options{Timeout: sectorFetchTimeout, Dev: cfg.Dev}),
+		// with the SSRF guard.
+		Sectors: n.Outbound,
 		Sealer:  keys.Sealer,
 		Now:     now,
 		Rand:    rand.Reader,
@@ -190,3 +195,14 @@ func (n *Node) RotateKeys(ctx context.Context) error {
 
 // Close closes the stores.
 func (n *Node) Close() error { return n.Stores.Close() }
+
+// NewOutbound returns the guarded fetcher configured by cfg (--dev and the
+// outbound keys).
+func NewOutbound(cfg config.Config) *jwksfetch.Fetcher {
+	return jwksfetch.NewGuarded(jwksfetch.Options{
+		Timeout:    outboundTimeout,
+		Dev:        cfg.Dev,
+		AllowHosts: cfg.Outbound.AllowHosts,
+		AllowCIDRs: cfg.Outbound.Prefixes(),
+	})
+}

@@ -518,22 +518,23 @@ func TestOIDCCEnsurePostRequestSucceeds(t *testing.T) {
 
 // 33. oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported:
 // the suite skips it unless "none" is in
-// request_object_signing_alg_values_supported; we also check the outcome
-// it would accept from an OP that does not support request_uri:
-// request_uri_not_supported (OIDC Core §6.2, §3.1.2.6).
+// request_object_signing_alg_values_supported, which it never is:
+// request_uri by reference is supported for signed objects from the
+// client's registered request_uris (docs/api.md §21). An unregistered
+// request_uri is refused before the redirect URI is trusted.
 func TestOIDCCRequestURIUnsignedSupportedCorrectlyOrRejectedAsUnsupported(t *testing.T) {
 	e, c := newBasic(t)
 	_, md := e.discovery()
-	if md["request_uri_parameter_supported"] != false {
-		t.Errorf("request_uri_parameter_supported = %v, want false (it is not implemented)", md["request_uri_parameter_supported"])
+	if md["request_uri_parameter_supported"] != true || md["require_request_uri_registration"] != true {
+		t.Errorf("request_uri_parameter_supported = %v, require_request_uri_registration = %v, want both true",
+			md["request_uri_parameter_supported"], md["require_request_uri_registration"])
 	}
 	if slices.Contains(asSlice(md["request_object_signing_alg_values_supported"]), any("none")) {
-		t.Fatalf("'none' advertised for request objects, which are not implemented")
+		t.Fatalf("'none' advertised for request objects, which are refused unsigned")
 	}
 	q := c.authQuery()
 	q.Set("request_uri", "https://rp.example/request.jwt")
-	ar := e.authorize(q.Encode(), "", alice)
-	checkErrorRedirect(t, e, q, ar, "request_uri_not_supported")
+	checkErrorPage(t, e.authorize(q.Encode(), "", alice), "invalid_request_uri")
 }
 
 // unsignedRequestObject is an alg=none JWT (RFC 9101 §4).
@@ -549,20 +550,22 @@ func unsignedRequestObject(t *testing.T, claims map[string]any) string {
 	return enc(map[string]string{"alg": "none"}) + "." + enc(claims) + "."
 }
 
-// 34. oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported.
+// 34. oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported:
+// skipped by the suite as "none" is not advertised; an unsigned object is
+// refused with invalid_request_object, not redirected (its redirect_uri is
+// not trusted).
 func TestOIDCCUnsignedRequestObjectSupportedCorrectlyOrRejectedAsUnsupported(t *testing.T) {
 	e, c := newBasic(t)
 	_, md := e.discovery()
-	if md["request_parameter_supported"] != false {
-		t.Errorf("request_parameter_supported = %v, want false (it is not implemented)", md["request_parameter_supported"])
+	if md["request_parameter_supported"] != true {
+		t.Errorf("request_parameter_supported = %v, want true", md["request_parameter_supported"])
 	}
 	q := c.authQuery()
 	q.Set("request", unsignedRequestObject(t, map[string]any{
 		"client_id": c.id, "response_type": "code", "redirect_uri": c.redirectURI,
 		"scope": "openid", "state": q.Get("state"), "nonce": q.Get("nonce"),
 	}))
-	ar := e.authorize(q.Encode(), "", alice)
-	checkErrorRedirect(t, e, q, ar, "request_not_supported")
+	checkErrorPage(t, e.authorize(q.Encode(), "", alice), "invalid_request_object")
 }
 
 // 36. oidcc-ensure-request-object-with-redirect-uri: skipped by the suite

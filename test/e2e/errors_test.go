@@ -48,6 +48,9 @@ func TestNonRedirectableErrors(t *testing.T) {
 		{"unregistered redirect_uri", func(q url.Values) { q.Set("redirect_uri", r.redirectURI+"/callback/x1y2z3") }, "invalid_request"},
 		{"redirect_uri with added query", func(q url.Values) { q.Set("redirect_uri", r.redirectURI+"?a=b") }, "invalid_request"},
 		{"missing redirect_uri in an OpenID request", func(q url.Values) { q.Del("redirect_uri") }, "invalid_request"},
+		// The redirect URI may be inside a request object (RFC 9101 §6), so
+		// its failures come before it is trusted; unsigned ones are refused.
+		{"unsigned request object", func(q url.Values) { q.Set("request", "eyJhbGciOiJub25lIn0.e30.") }, "invalid_request_object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +86,6 @@ func TestRedirectedErrors(t *testing.T) {
 		{"bad code_challenge_method", func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request"},
 		{"bad max_age", func(q url.Values) { q.Set("max_age", "-1") }, "invalid_request"},
 		{"bad display", func(q url.Values) { q.Set("display", "hologram") }, "invalid_request"},
-		{"request object", func(q url.Values) { q.Set("request", "eyJhbGciOiJub25lIn0.e30.") }, "request_not_supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

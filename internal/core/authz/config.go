@@ -70,6 +70,10 @@ type Config struct {
 	// authz.allow_implicit_access_tokens, so that the zero Config keeps
 	// Connect2id's behaviour).
 	DisallowImplicitAccessTokens bool
+	// RequireSignedRequestObject requires every client to send its
+	// requests in signed request objects (RFC 9101 §10.5), as the client
+	// metadata require_signed_request_object does for one.
+	RequireSignedRequestObject bool
 	// AuthorizationDetailsTypes are the authorization_details types
 	// (RFC 9396) clients may request (authz.authorization_details_types);
 	// empty: the parameter is refused.

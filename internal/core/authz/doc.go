@@ -15,10 +15,15 @@
 // redirect URI is not trusted yet); afterwards failures are type:"response"
 // messages delivering the error to the client's redirect URI:
 //
-//	client_id → client → pushed_request → redirect_uri │ duplicates →
-//	request_object → par_required → response_type → response_mode → scope →
+//	client_id → client → pushed_request → request_object → redirect_uri │
+//	duplicates → par_required → response_type → response_mode → scope →
 //	pkce → nonce → state → prompt → max_age → display → hints → claims →
 //	purpose → id_token_hint
+//
+// request_object (RFC 9101) replaces the parameters with those of the
+// verified request object, passed by value or fetched from a registered
+// request_uri, so every later step, the stored request and the prompts see
+// only those. Responses in the JWT modes (JARM) are signed (jarm.go).
 //
 // Then the prompt policy (prompt.go) runs its named checks: login/* checks
 // decide whether the subject session from the UI's cookie is eligible for

@@ -56,6 +56,9 @@ func parKey(ref string) string { return secret.Hash(ref) }
 // *oauth.Error values to answer directly (HTTP 400), never redirects.
 func (s *Service) Push(ctx context.Context, client *store.Client, params url.Values) (requestURI string, expiresIn int, err error) {
 	cfg := s.cfg()
+	if oe := oauth.CheckParams(params, oauth.ParamLimits{ValueSizes: true}); oe != nil {
+		return "", 0, oe
+	}
 	params = cleanParams(params)
 	if id, ok := single(params, "client_id"); !ok || (id != "" && id != client.ID) {
 		return "", 0, oauth.InvalidRequest("client_id does not match the authenticated client")
@@ -79,9 +82,11 @@ func (s *Service) Push(ctx context.Context, client *store.Client, params url.Val
 		return "", 0, fmt.Errorf("push: %w", err)
 	}
 	pr := &store.PushedRequest{
-		ID:        parKey(ref),
-		ClientID:  client.ID,
-		Params:    maps.Clone(map[string][]string(params)),
+		ID:       parKey(ref),
+		ClientID: client.ID,
+		// The validated parameters: those of a pushed request object, not
+		// the object itself.
+		Params:    maps.Clone(map[string][]string(f.params)),
 		CreatedAt: f.now,
 		ExpiresAt: f.now.Add(cfg.PARLifetime),
 	}

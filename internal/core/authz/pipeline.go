@@ -18,6 +18,8 @@ type flow struct {
 	// pushed is set when the parameters came from a pushed request
 	// (RFC 9126), and during Push itself.
 	pushed bool
+	// atPush is set while Push validates a request for the PAR endpoint.
+	atPush bool
 	// redirectVerified is set once req.RedirectURI is a registered URI of
 	// the client: only then may errors be sent to it.
 	redirectVerified bool
@@ -46,9 +48,10 @@ func pipeline() []step {
 		{"client_id", stepClientID, false},
 		{"client", stepClient, false},
 		{"pushed_request", stepPushedRequest, false},
+		// The request object may hold redirect_uri (RFC 9101 §6).
+		{"request_object", stepRequestObject, true},
 		{"redirect_uri", stepRedirectURI, true},
 		{"duplicates", stepDuplicates, true},
-		{"request_object", stepRequestObject, true},
 		{"par_required", stepPARRequired, false},
 		{"response_type", stepResponseType, true},
 		{"response_mode", stepResponseMode, true},
@@ -72,6 +75,7 @@ func pipeline() []step {
 // validate runs the pipeline. It returns the first step's *oauth.Error (as
 // err) or an internal error.
 func (s *Service) validate(ctx context.Context, f *flow, push bool) error {
+	f.atPush = push
 	for _, st := range pipeline() {
 		if push && !st.atPush {
 			continue

@@ -30,6 +30,10 @@ func TestNonRedirectableErrors(t *testing.T) {
 		{"unknown pushed request_uri", query("request_uri", parRequestURIPrefix+"nope"), oauth.ErrCodeInvalidRequestURI},
 		{"empty pushed request_uri reference", query("request_uri", parRequestURIPrefix), oauth.ErrCodeInvalidRequestURI},
 		{"over-long query", "client_id=web&x=" + strings.Repeat("a", maxQueryLen), oauth.ErrCodeInvalidRequest},
+		// The redirect URI may be inside a request object: request object
+		// errors come before it is known (RFC 9101 §6).
+		{"request object without a verifier", query("request", "eyJhbGciOiJub25lIn0.e30."), oauth.ErrCodeRequestNotSupported},
+		{"remote request_uri without a fetcher", query("request_uri", "https://rp.example.com/req.jwt"), oauth.ErrCodeRequestURINotSupported},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := e.start(tc.query, "")
@@ -61,8 +65,6 @@ func TestRedirectedErrors(t *testing.T) {
 		{"illegal scope character", query("scope", "openid em\"ail"), oauth.ErrCodeInvalidScope, false, "query"},
 		{"repeated state", query() + "&state=again", oauth.ErrCodeInvalidRequest, true, "query"},
 		{"repeated scope", query() + "&scope=openid", oauth.ErrCodeInvalidRequest, false, "query"},
-		{"request object", query("request", "eyJhbGciOiJub25lIn0.e30."), oauth.ErrCodeRequestNotSupported, false, "query"},
-		{"remote request_uri", query("request_uri", "https://rp.example.com/req.jwt"), oauth.ErrCodeRequestURINotSupported, false, "query"},
 		{"PAR required", query("client_id", "par"), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"public client without PKCE", query("client_id", "pub", "redirect_uri", "http://127.0.0.1/cb", "code_challenge", "", "code_challenge_method", ""), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"forced PKCE missing", query("client_id", "forced", "code_challenge", "", "code_challenge_method", ""), oauth.ErrCodeInvalidRequest, false, "query"},

@@ -1,12 +1,28 @@
 package authz
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/keyward/keyward/oauth"
 )
 
 // maxQueryLen bounds the query we parse; longer requests belong in PAR.
 const maxQueryLen = 64 << 10
+
+// checkRawQuery refuses a query over maxQueryLen, or with more pairs than
+// oauth.MaxParams, before it is parsed.
+func checkRawQuery(q string) *oauth.Error {
+	q = strings.TrimPrefix(q, "?")
+	if len(q) > maxQueryLen {
+		return oauth.InvalidRequest(fmt.Sprintf("the authorisation request is longer than %d bytes; push large requests (PAR)", maxQueryLen))
+	}
+	if strings.Count(q, "&")+1 > oauth.MaxParams {
+		return oauth.InvalidRequest(fmt.Sprintf("too many parameters: at most %d", oauth.MaxParams))
+	}
+	return nil
+}
 
 // parseQuery parses an authorisation request query string. Pairs with
 // illegal escapes are dropped rather than failing the request (a stray '%'

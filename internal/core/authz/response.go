@@ -36,7 +36,12 @@ func errorValues(e *oauth.Error) url.Values {
 
 func (s *Service) finalResponse(a *store.AuthzSession, v url.Values) *Message {
 	mode := responseMode(a.Request.Params, responseModeInput{a.Request.ResponseMode, a.Request.ResponseType})
-	msg := buildResponse(a.Request.RedirectURI, mode, a.Request.State, s.Config.Issuer, v)
+	var msg *Message
+	if isJARMMode(mode) {
+		msg = s.jarmResponse(a.Request.RedirectURI, mode, a.Request.ClientID, a.Request.ResponseSigningAlg, a.Request.State, v)
+	} else {
+		msg = buildResponse(a.Request.RedirectURI, mode, a.Request.State, s.Config.Issuer, v)
+	}
 	if a.NewSubjectSession && a.SubjectSessionID != "" {
 		msg.SubSID = session.SIDForKey(s.SubjectSessions.MACKey, a.SubjectSessionID)
 	}
@@ -48,6 +53,9 @@ func (s *Service) finalResponse(a *store.AuthzSession, v url.Values) *Message {
 // may precede the state step.
 func (s *Service) requestErrorResponse(f *flow, e *oauth.Error) *Message {
 	state, _ := single(f.params, "state")
+	if mode, alg, ok := s.jarmErrorMode(f); ok {
+		return s.jarmResponse(f.req.RedirectURI, mode, f.client.ID, alg, state, errorValues(e))
+	}
 	mode := responseMode(f.params, responseModeInput{f.req.ResponseMode, f.req.ResponseType})
 	return buildResponse(f.req.RedirectURI, mode, state, s.Config.Issuer, errorValues(e))
 }

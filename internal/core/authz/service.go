@@ -39,6 +39,15 @@ type Service struct {
 	PAR             store.PARStore
 	Authorizations  store.AuthorizationStore
 	IDTokens        IDTokenVerifier
+	// RequestObjects verifies request objects (RFC 9101); nil refuses
+	// them with request_not_supported.
+	RequestObjects RequestObjectVerifier
+	// RequestURIs fetches request objects by reference; nil refuses
+	// request_uri values other than our pushed ones.
+	RequestURIs RequestURIFetcher
+	// Responses signs JWT-secured authorisation responses (JARM); nil
+	// refuses the JWT response modes.
+	Responses ResponseSigner
 	// Tokens mints the tokens of direct authorisations (Direct); the
 	// authorisation session API does not use it.
 	Tokens TokenIssuer
@@ -77,7 +86,17 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Message, error)
 	if req.RedirectURITemplateParam != "" && !ValidTemplateParam(req.RedirectURITemplateParam) {
 		return nil, oauth.InvalidRequest("redirect_uri_template_param must be a DNS label (letters, digits, hyphens)")
 	}
-	f := &flow{params: parseQuery(req.Query), now: s.now(), templateParam: req.RedirectURITemplateParam}
+	// Input no client legitimately sends is refused before the pipeline,
+	// without a redirect: the request cannot be trusted enough to echo its
+	// state to its redirect URI (docs/api.md §23).
+	if oe := checkRawQuery(req.Query); oe != nil {
+		return errorMessage(oe), nil
+	}
+	params := parseQuery(req.Query)
+	if oe := oauth.CheckParams(params, oauth.ParamLimits{ValueSizes: true}); oe != nil {
+		return errorMessage(oe), nil
+	}
+	f := &flow{params: params, now: s.now(), templateParam: req.RedirectURITemplateParam}
 	if err := s.validate(ctx, f, false); err != nil {
 		oe := oauth.AsError(err)
 		if oe == nil {

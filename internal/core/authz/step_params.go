@@ -25,8 +25,9 @@ func stepNonce(_ context.Context, _ *Service, f *flow) error {
 	return nil
 }
 
-// stepState keeps state for the response (RFC 6749 §4.1.1); any length the
-// query carries is echoed.
+// stepState keeps state for the response (RFC 6749 §4.1.1); Start has
+// bounded it (oauth.MaxParamBytes) and refused control characters, so
+// what is echoed is printable text.
 func stepState(_ context.Context, _ *Service, f *flow) error {
 	f.req.State = f.params.Get("state")
 	return nil

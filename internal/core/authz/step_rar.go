@@ -2,11 +2,14 @@ package authz
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
 )
 
 // paramResource is the resource indicator (RFC 8707 §2), the one parameter
@@ -57,4 +60,43 @@ func stepAuthorizationDetails(_ context.Context, s *Service, f *flow) error {
 // (internal/core/authzpolicy) once the request is parsed.
 func stepProfile(_ context.Context, s *Service, f *flow) error {
 	return authzpolicy.For(s.Config.Profile, f.client).CheckAuthzRequest(f.pushed, &f.req)
+}
+
+// checkProfileRequestObject applies the profile's algorithms (FAPI 2.0
+// §5.4.1: PS256, ES256, EdDSA) to a request object before it is verified.
+// A signed object's header names its algorithm; an encrypted one hides it
+// until decryption, so the client must then have registered
+// request_object_signing_alg, which registration confines to the
+// profile's algorithms and the verifier enforces.
+func checkProfileRequestObject(p authzpolicy.Policy, c *store.Client, raw string) error {
+	if !p.FAPI2 {
+		return nil
+	}
+	switch strings.Count(raw, ".") {
+	case 2:
+		if !p.AllowsAlg(jwsAlg(raw)) {
+			return oauth.InvalidRequestObject("the FAPI 2.0 profile requires a request object signed with PS256, ES256 or EdDSA").NoRedirect()
+		}
+	case 4:
+		if !p.AllowsAlg(c.Metadata.RequestObjectSigningAlg) {
+			return oauth.InvalidRequestObject("the FAPI 2.0 profile requires a registered request_object_signing_alg for encrypted request objects").NoRedirect()
+		}
+	}
+	return nil
+}
+
+// jwsAlg is the "alg" of a compact JWS header, unverified, or "".
+func jwsAlg(raw string) string {
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ""
+	}
+	return h.Alg
 }

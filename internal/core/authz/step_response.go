@@ -90,7 +90,7 @@ func frontChannelTokens(rt []string) bool {
 // stepResponseMode checks response_mode (OAuth 2.0 Multiple Response Types
 // §2.1, Form Post Response Mode §2). Fragment is allowed with code; query
 // is refused for the response types that return tokens.
-func stepResponseMode(_ context.Context, _ *Service, f *flow) error {
+func stepResponseMode(_ context.Context, s *Service, f *flow) error {
 	switch m := f.params.Get("response_mode"); m {
 	case "":
 	case oauth.ResponseModeQuery:
@@ -102,6 +102,8 @@ func stepResponseMode(_ context.Context, _ *Service, f *flow) error {
 		f.req.ResponseMode = m
 	case oauth.ResponseModeFragment, oauth.ResponseModeFormPost:
 		f.req.ResponseMode = m
+	case oauth.ResponseModeQueryJWT, oauth.ResponseModeFragmentJWT, oauth.ResponseModeFormPostJWT, oauth.ResponseModeJWT:
+		return s.checkJARMMode(f, m)
 	default:
 		return oauth.InvalidRequest("unsupported response_mode")
 	}

@@ -499,8 +499,23 @@ func (s *Service) checkAlgorithms(md *store.ClientMetadata) *oauth.Error {
 			return oauth.InvalidClientMetadata("unsupported " + f.name + ": " + safe(f.value))
 		}
 	}
-	if a := md.RequestObjectSigningAlg; a != "" && !slices.Contains(asymmetricAlgs, a) && !slices.Contains(symmetricAlgs, a) {
+	// Request objects are verified with the client's public keys only
+	// (docs/api.md §21): neither unsigned nor HMAC-signed ones are accepted.
+	if a := md.RequestObjectSigningAlg; a != "" && !slices.Contains(asymmetricAlgs, a) {
 		return oauth.InvalidClientMetadata("unsupported request_object_signing_alg: " + safe(a))
+	}
+	if a := md.RequestObjectEncryptionAlg; a != "" && !slices.Contains(jose.RequestObjectEncAlgs, a) {
+		return oauth.InvalidClientMetadata("unsupported request_object_encryption_alg: " + safe(a))
+	}
+	if e := md.RequestObjectEncryptionEnc; e != "" && (md.RequestObjectEncryptionAlg == "" || !slices.Contains(jose.RequestObjectEncs, e)) {
+		return oauth.InvalidClientMetadata("unsupported request_object_encryption_enc: " + safe(e) + " (A256GCM, with request_object_encryption_alg)")
+	}
+	// JARM §3: responses are signed with one of our keys, never unsigned.
+	if a := md.AuthorizationSignedResponseAlg; a != "" && (a == oauth.AlgNone || !slices.Contains(idAlgs, a)) {
+		return oauth.InvalidClientMetadata("unsupported authorization_signed_response_alg: " + safe(a))
+	}
+	if md.AuthorizationEncryptedResponseAlg != "" || md.AuthorizationEncryptedResponseEnc != "" {
+		return oauth.InvalidClientMetadata("authorization_encrypted_response_alg and authorization_encrypted_response_enc are not supported: JWT authorisation responses are signed, not encrypted")
 	}
 	if a := md.TokenEndpointAuthSigningAlg; a != "" {
 		var allowed []string

@@ -117,6 +117,12 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 			return nil, oauth.InvalidRequest("repeated parameter " + name)
 		}
 	}
+	// Control characters, invalid UTF-8 and floods of parameters
+	// (docs/api.md §23); the values' sizes are bounded by the body limit
+	// and by each grant's parser.
+	if oe := oauth.CheckParams(c.Form, oauth.ParamLimits{}); oe != nil {
+		return nil, oe
+	}
 	gt := c.Form.Get(paramGrantType)
 	if gt == "" {
 		return nil, oauth.InvalidRequest("missing grant_type")
