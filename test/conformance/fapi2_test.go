@@ -270,6 +270,7 @@ func TestFAPI2PARRefusals(t *testing.T) {
 			q.Set("request_uri", "urn:ietf:params:oauth:request_uri:abc")
 		}, "invalid_request"},
 		{"par-without-duplicate-parameters", func(q url.Values) { q.Add("state", "second") }, "invalid_request"},
+		{"ensure-redirect-uri-in-authorization-request", func(q url.Values) { q.Del("redirect_uri") }, "invalid_request"},
 	} {
 		t.Run(tc.module, func(t *testing.T) {
 			q := c.parQuery(challenge)

@@ -175,6 +175,7 @@ func TestFAPI2ProfileAtAuthorizationEndpoint(t *testing.T) {
 	}{
 		{"no PKCE", []string{"code_challenge", "", "code_challenge_method", ""}, oauth.ErrCodeInvalidRequest},
 		{"hybrid", []string{"client_id", "hybrid", "response_type", "code id_token"}, oauth.ErrCodeUnsupportedResponseType},
+		{"no redirect_uri", []string{"redirect_uri", ""}, oauth.ErrCodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pushParams(tc.kv...)

@@ -59,7 +59,7 @@ func stepAuthorizationDetails(_ context.Context, s *Service, f *flow) error {
 // stepProfile applies the security profile of the client
 // (internal/core/authzpolicy) once the request is parsed.
 func stepProfile(_ context.Context, s *Service, f *flow) error {
-	return authzpolicy.For(s.Config.Profile, f.client).CheckAuthzRequest(f.pushed, &f.req)
+	return authzpolicy.For(s.Config.Profile, f.client).CheckAuthzRequest(f.pushed, f.params.Get("redirect_uri") != "", &f.req)
 }
 
 // checkProfileRequestObject applies the profile's algorithms (FAPI 2.0

@@ -78,16 +78,19 @@ func (p Policy) CodeLifetime(d time.Duration) time.Duration {
 }
 
 // CheckAuthzRequest applies the profile to a validated authorisation
-// request: FAPI 2.0 §5.3.1.2 admits only response_type code, only pushed
-// requests (RFC 9126) and only PKCE with S256 (RFC 7636). Refusals are
-// invalid_request, as the profile's test plan expects; an unpushed request
-// is not redirected by the caller only if it says so.
-func (p Policy) CheckAuthzRequest(pushed bool, req *store.AuthzRequest) error {
+// request: FAPI 2.0 §5.3.2.2 admits only response_type code, only pushed
+// requests (RFC 9126) with an explicit redirect_uri, and only PKCE with
+// S256 (RFC 7636). Refusals are invalid_request (unsupported_response_type
+// for the response type), as the profile's test plan expects.
+func (p Policy) CheckAuthzRequest(pushed, hasRedirectURI bool, req *store.AuthzRequest) error {
 	if !p.FAPI2 {
 		return nil
 	}
 	if !pushed {
 		return oauth.InvalidRequest("the FAPI 2.0 profile requires pushed authorisation requests (RFC 9126)")
+	}
+	if !hasRedirectURI {
+		return oauth.InvalidRequest("the FAPI 2.0 profile requires the redirect_uri parameter")
 	}
 	if !slices.Equal(req.ResponseType, []string{oauth.ResponseTypeCode}) {
 		return oauth.UnsupportedResponseType("the FAPI 2.0 profile allows only response_type code")
