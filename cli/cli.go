@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/plugin"
 )
 
@@ -21,8 +22,9 @@ type Options struct {
 	// configuration selects them like the built-in ones (see
 	// server.Options.Plugins).
 	Plugins plugin.Factories
-	// Version is what `version` prints; default: the main module's version
-	// from the build information, or "dev".
+	// Version is what `version` prints first; default: the main module's
+	// version from the build information, or "(devel)". The VCS revision
+	// and time and the Go version follow it.
 	Version string
 }
 
@@ -40,19 +42,42 @@ func Main(opts Options) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
-		fmt.Fprintln(os.Stderr, "keyward:", err)
+		if len(os.Args) > 1 && os.Args[1] == "serve" {
+			// serve's stderr is JSON lines only (docs/operator-guide.md,
+			// "Logs"), its last one too.
+			logExit(os.Stderr, err)
+		} else {
+			fmt.Fprintln(os.Stderr, "keyward:", err)
+		}
 		return 1
 	}
+}
+
+// logExit writes the error that ends serve as a JSON line; a configuration
+// error lists its problems one per array element.
+func logExit(w io.Writer, err error) {
+	attrs := []any{"error", err.Error()}
+	var p *config.Problems
+	if errors.As(err, &p) {
+		problems := make([]string, len(p.List))
+		for i, e := range p.List {
+			problems[i] = e.Error()
+		}
+		attrs = []any{"error", "configuration problems", "problems", problems}
+	}
+	newLogger(w, "info").Error("keyward serve stopped", attrs...)
 }
 
 const usage = `usage: keyward <command> [flags]
 
 commands:
-  serve                          run the server
+  serve                          run the server (creates schema and keys on first start)
+  init                           create or migrate the schema and create the keys, then exit
   client create|list|get|delete  manage registered clients
   keys list|rotate               list or rotate the signing keys
   hash-password                  read a password on stdin, print its argon2id hash
   config check FILE              validate a config file, listing every problem with its key
+  bench [scenario ...]           load a running server and report its throughput (docs/performance.md)
   version                        print the version
 
 Run "keyward <command> -h" for the flags of a command.
@@ -77,8 +102,12 @@ func Run(ctx context.Context, opts Options, args, environ []string, stdin io.Rea
 		return runHashPassword(stdin, stdout)
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], environ, stdout, stderr)
+	case "init":
+		return runInit(ctx, args[1:], environ, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "keyward", opts.version())
+		printVersion(stdout, opts)
 		return nil
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -96,5 +125,5 @@ func (o Options) version() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
-	return "dev"
+	return "(devel)"
 }

@@ -38,19 +38,65 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 }
 
-func TestBadConfigurationIsOneLine(t *testing.T) {
-	_, _, err := runCmd(t, "", "serve", "--issuer", "ftp://x", "--store", "mysql://y", "--data-dir", t.TempDir())
+// A config file with four mistakes gets one report naming all four, one
+// line each with its key, its value and what is allowed, and nothing is
+// created (not even the data directory).
+func TestBadConfigurationNamesEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	file := filepath.Join(dir, "keyward.yaml")
+	os.WriteFile(file, []byte(`issuer: https://op.example/
+data_dir: `+data+`
+tokens:
+  access_token_lifetime: 10 minutes
+logout:
+  revoke_tokens: sometimes
+sesions:
+  max_life: 1h
+`), 0o600)
+	_, _, err := runCmd(t, "", "serve", "--config", file, "--store", "mysql://y")
 	if err == nil {
 		t.Fatal("serve accepted a bad configuration")
 	}
-	msg := err.Error()
-	if strings.Contains(msg, "\n") || !strings.Contains(msg, "issuer") || !strings.Contains(msg, "store") {
-		t.Errorf("error = %q, want one line naming both problems", msg)
+	lines := strings.Split(err.Error(), "\n")
+	if lines[0] != "config: 5 problems:" {
+		t.Errorf("heading %q, want the count of problems", lines[0])
+	}
+	for _, want := range [][]string{
+		{"issuer", `"https://op.example/"`, `use "https://op.example"`},
+		{"tokens.access_token_lifetime", `"10 minutes"`, `"10m"`},
+		{"logout.revoke_tokens", `"sometimes"`, "online, all or none"},
+		{"sesions", "unknown key"},
+		{"store", `"mysql://y"`, "postgres://"},
+	} {
+		found := false
+		for _, l := range lines[1:] {
+			ok := strings.HasPrefix(strings.TrimSpace(l), want[0])
+			for _, w := range want[1:] {
+				ok = ok && strings.Contains(l, w)
+			}
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("no line with %q in:\n%s", want, err)
+		}
+	}
+	if len(lines) != 6 {
+		t.Errorf("%d lines, want a heading and 5 problems:\n%s", len(lines), err)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("the data directory was created despite the errors")
 	}
 }
 
 func TestClientAndKeysCommands(t *testing.T) {
 	dir := t.TempDir()
+	if _, _, err := runCmd(t, "", "client", "list", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "keyward init") {
+		t.Fatalf("client list on a fresh data dir: %v, want a refusal naming keyward init", err)
+	}
+	if out, _, err := runCmd(t, "", "init", "--data-dir", dir); err != nil || !strings.Contains(out, "5 key(s) (signing and encryption)") {
+		t.Fatalf("init: %q %v", out, err)
+	}
 	out, _, err := runCmd(t, "", "client", "create", "--data-dir", dir, "--name", "Shop",
 		"--redirect-uri", "https://shop.example/cb", "--id", "shop")
 	if err != nil {

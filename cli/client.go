@@ -14,7 +14,7 @@ import (
 
 const clientUsage = `usage:
   keyward client create [store flags] --name NAME --redirect-uri URI [--redirect-uri URI…]
-                        [--grant-type T…] [--auth-method M] [--scope "a b"] [--native] [--id ID]
+                        [--grant-type T…] [--auth-method M] [--scope "a b"] [--native] [--id ID] [--dev]
   keyward client list   [store flags]
   keyward client get    [store flags] CLIENT_ID
   keyward client delete [store flags] CLIENT_ID
@@ -31,7 +31,11 @@ func runClient(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return flag.ErrHelp
 	}
 	sub := args[0]
-	cf := newConfigFlags("client "+sub, stderr, storeStringFlags, nil)
+	var bools map[string]string
+	if sub == "create" {
+		bools = clientBoolFlags
+	}
+	cf := newConfigFlags("client "+sub, stderr, storeStringFlags, bools)
 	var redirects, grants multiFlag
 	var name, method, scope, id *string
 	var native *bool
@@ -44,7 +48,7 @@ func runClient(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		id = cf.fs.String("id", "", "preferred client ID (default: random)")
 		native = cf.fs.Bool("native", false, "register a native application")
 	}
-	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr)
+	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr, bools)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func runKeys(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return flag.ErrHelp
 	}
 	cf := newConfigFlags("keys "+args[0], stderr, storeStringFlags, nil)
-	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr)
+	admin, err := cf.openAdmin(ctx, args[1:], environ, stderr, nil)
 	if err != nil {
 		return err
 	}

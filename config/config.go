@@ -77,6 +77,13 @@ type Config struct {
 	HTTP               HTTP       `koanf:"http"`
 	Limits             Limits     `koanf:"limits"`
 	Admission          Admission  `koanf:"admission"`
+
+	// Sender-constrained tokens (config/sender.go): DPoP, mutual TLS,
+	// Keyward's own TLS listener and the proxies trusted to forward client
+	// certificates.
+	DPoP DPoP `koanf:"dpop"`
+	MTLS MTLS `koanf:"mtls"`
+	TLS  TLS  `koanf:"tls"`
 }
 
 // APITokens are additional bearer tokens per integration API.
@@ -358,6 +365,10 @@ type Monitor struct {
 	// PrometheusOpen serves /metrics without the monitoring token, for
 	// scrapers on a trusted network (bind admin_listen to it).
 	PrometheusOpen bool `koanf:"prometheus_open"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ behind the
+	// monitoring token (docs/performance.md). Off by default: a profile
+	// costs CPU and a heap dump shows what the process holds.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Upper bounds that Validate enforces.
@@ -451,6 +462,12 @@ func Default() Config {
 		HTTP:               defaultHTTP(),
 		Limits:             defaultLimits(),
 		Admission:          defaultAdmission(),
+		DPoP: DPoP{
+			// The FAPI 2.0 Security Profile's algorithms (§5.4.1);
+			// RS256 may be added.
+			Algs:   []string{oauth.AlgES256, oauth.AlgPS256, oauth.AlgEdDSA},
+			MaxAge: time.Minute,
+		},
 	}
 }
 
@@ -537,6 +554,11 @@ func (c *Config) Validate() []error {
 	if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
 		u.RawQuery != "" || u.Fragment != "" {
 		add("issuer %q must be an http(s) URL without query or fragment", c.Issuer)
+	} else if strings.HasSuffix(u.Path, "/") || u.Path != u.EscapedPath() {
+		// The issuer appears verbatim in tokens and discovery and relying
+		// parties compare it exactly (OpenID Connect Discovery 1.0 §4.3):
+		// refuse rather than normalise it silently.
+		add("issuer %q must not end with \"/\" nor need escaping: relying parties compare it exactly; use %q", c.Issuer, strings.TrimRight(c.Issuer, "/"))
 	} else if u.Scheme == "http" && !c.Dev && !isLoopbackHost(u.Hostname()) {
 		add("issuer %q must use https (http is allowed for localhost, or with --dev)", c.Issuer)
 	}
@@ -555,10 +577,10 @@ func (c *Config) Validate() []error {
 	case c.Store == "", strings.HasPrefix(c.Store, "sqlite://"),
 		strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
 	default:
-		add("store %q must be sqlite://PATH or postgres://…", c.Store)
+		add("store %q must be sqlite://PATH or postgres://…", redactURL(c.Store))
 	}
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
-		add("redis %q must be a redis:// or rediss:// URL", c.Redis)
+		add("redis %q must be a redis:// or rediss:// URL", redactURL(c.Redis))
 	}
 	if c.APIToken != "" && len(c.APIToken) < 32 {
 		add("api_token must be at least 32 characters")
@@ -772,6 +794,7 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.Tracing.validate()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateSender()...)
 	return errs
 }
 
@@ -858,6 +881,14 @@ func (src ClaimsSource) validateLDAP(path string) []error {
 		add("pool_size must not be negative (0: the default)")
 	}
 	return errs
+}
+
+// redactURL hides the password of a URL that may be echoed in a message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func isLoopbackHost(h string) bool {

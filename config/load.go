@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -31,15 +32,40 @@ type Sources struct {
 }
 
 // Load builds the configuration from defaults, file, environment and flags,
-// in that order of precedence, and validates it. A returned error is one
-// line (several problems are joined with "; ").
+// in that order of precedence, and validates it. A returned error is a
+// *Problems listing every problem, one per line, each starting with its key
+// (docs/configuration.md, "Errors").
 func Load(src Sources) (Config, error) {
 	cfg, errs := load(src)
 	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("config: %s", oneLine(errors.Join(errs...)))
+		return Config{}, &Problems{List: errs}
 	}
 	return cfg, nil
 }
+
+// Problems is every problem of a configuration. Its message has one line
+// per problem: the key path, the value and what is allowed, and for a value
+// from the environment the variable's name.
+type Problems struct {
+	List []error
+}
+
+func (p *Problems) Error() string {
+	var b strings.Builder
+	if len(p.List) == 1 {
+		b.WriteString("config: 1 problem:")
+	} else {
+		fmt.Fprintf(&b, "config: %d problems:", len(p.List))
+	}
+	for _, e := range p.List {
+		b.WriteString("\n  ")
+		b.WriteString(oneLine(e))
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems.
+func (p *Problems) Unwrap() []error { return p.List }
 
 // Check loads the configuration like Load and returns every problem with
 // it, one error per problem, each starting with the key it concerns (or
@@ -92,7 +118,7 @@ func load(src Sources) (Config, []error) {
 	badKeys := map[string]bool{}
 	if err != nil {
 		for _, e := range decodeProblems(err) {
-			errs = append(errs, e.err)
+			errs = append(errs, withValue(e, k))
 			badKeys[e.key] = true
 		}
 	}
@@ -108,14 +134,78 @@ func load(src Sources) (Config, []error) {
 		}
 	}
 	if len(errs) > 0 {
-		return Config{}, errs
+		return Config{}, fromEnv(errs, env, src.Flags)
+	}
+	if cfg.Demo && !explicitListen(src, path, env) {
+		// Demo mode publishes demo users and a demo client secret: it
+		// binds loopback unless the operator chose an address.
+		cfg.Listen = DemoListen
 	}
 	return cfg, nil
+}
+
+// DemoListen is where demo mode listens unless listen is set.
+const DemoListen = "127.0.0.1:8080"
+
+// explicitListen reports whether a file, the environment or a flag set
+// listen.
+func explicitListen(src Sources, path string, env map[string]any) bool {
+	if _, ok := env["listen"]; ok {
+		return true
+	}
+	if _, ok := src.Flags["listen"]; ok {
+		return true
+	}
+	if path == "" {
+		return false
+	}
+	k := koanf.New(".")
+	return k.Load(file.Provider(path), yaml.Parser()) == nil && k.Exists("listen")
+}
+
+// fromEnv names the environment variable in each problem whose key took
+// its value from the environment (and not from a flag, which wins).
+func fromEnv(errs []error, env, flags map[string]any) []error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		key, _, _ := strings.Cut(e.Error(), " ")
+		key = strings.TrimSuffix(key, ":")
+		if _, set := env[key]; !set {
+			continue
+		}
+		if _, flag := flags[key]; flag {
+			continue
+		}
+		out[i] = fmt.Errorf("%w (from %s)", e, EnvName(key))
+	}
+	return out
 }
 
 type keyProblem struct {
 	key string
 	err error
+	// value: the decoder's message lacks the value (mapstructure leaves
+	// it out); withValue adds it from the loaded layers.
+	decode bool
+	msg    string
+}
+
+// withValue puts the value that failed to decode, and what is allowed,
+// into a decode problem's message. Secrets are not echoed.
+func withValue(p keyProblem, k *koanf.Koanf) error {
+	if !p.decode || p.key == "" {
+		return p.err
+	}
+	msg := p.msg
+	if strings.HasPrefix(msg, "time: ") { // time.ParseDuration
+		msg += `; allowed: a duration such as "90s", "10m" or "1h"`
+	}
+	v := k.Get(p.key)
+	if v == nil || p.key == "api_token" || p.key == "master_key" {
+		return fmt.Errorf("%s: %s", p.key, msg)
+	}
+	return fmt.Errorf("%s: %q: %s", p.key, fmt.Sprint(v), msg)
 }
 
 // decodeProblems splits mapstructure's joined error tree into one problem
@@ -151,7 +241,7 @@ func decodeProblems(err error) []keyProblem {
 			}
 			return out
 		}
-		return []keyProblem{{key: e.Name(), err: fmt.Errorf("%s: %s", e.Name(), oneLine(inner))}}
+		return []keyProblem{{key: e.Name(), err: fmt.Errorf("%s: %s", e.Name(), oneLine(inner)), decode: true, msg: oneLine(inner)}}
 	default:
 		// mapstructure wraps the joined problems in one "decoding failed"
 		// error; look through it.
@@ -251,4 +341,37 @@ func toMap(c Config) map[string]any {
 		}
 	}
 	return conv(reflect.ValueOf(c)).(map[string]any)
+}
+
+// Changed lists the keys whose values differ between two configurations,
+// except those in except; SIGHUP logs them as needing a restart.
+func Changed(a, b Config, except ...string) []string {
+	am, bm := flatten(toMap(a)), flatten(toMap(b))
+	var out []string
+	for key, av := range am {
+		if slices.Contains(except, key) {
+			continue
+		}
+		if !reflect.DeepEqual(av, bm[key]) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func flatten(m map[string]any) map[string]any {
+	out := map[string]any{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+				continue
+			}
+			out[prefix+k] = v
+		}
+	}
+	walk("", m)
+	return out
 }

@@ -106,6 +106,8 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 		{"http issuer off localhost", Sources{Flags: map[string]any{"issuer": "http://idp.example"}}, "must use https"},
 		{"bad listen", Sources{Flags: map[string]any{"listen": "8080"}}, "listen"},
 		{"bad store", Sources{Flags: map[string]any{"store": "mysql://x"}}, "store"},
+		{"bad store with password", Sources{Flags: map[string]any{"store": "mysql://u:hunter2@x/db"}}, `"mysql://u:xxxxx@x/db"`},
+		{"issuer with trailing slash", Sources{Flags: map[string]any{"issuer": "https://op.example/"}}, `use "https://op.example"`},
 		{"short api token", Sources{Flags: map[string]any{"api_token": "short"}}, "api_token"},
 		{"bad duration", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=soon"}}, "code_lifetime"},
 		{"code lifetime too long", Sources{Environ: []string{"KEYWARD_AUTHZ_CODE_LIFETIME=10m"}}, "180s"},
@@ -127,8 +129,19 @@ func TestLoadRejectsBadConfiguration(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load succeeded, want an error mentioning %q", tt.wantErr)
 			}
-			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("error = %q, want one line mentioning %q", err, tt.wantErr)
+			// A heading line, then one line per problem.
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[1], tt.wantErr) {
+				t.Errorf("error = %q, want one problem line mentioning %q", err, tt.wantErr)
+			}
+			if env := tt.src.Environ; len(env) == 1 {
+				name, value, _ := strings.Cut(env[0], "=")
+				if !strings.Contains(lines[1], name) {
+					t.Errorf("error = %q, want it to name the variable %s", err, name)
+				}
+				if strings.HasPrefix(tt.name, "bad") && !strings.Contains(lines[1], value) {
+					t.Errorf("error = %q, want it to show the value %q", err, value)
+				}
 			}
 		})
 	}
@@ -315,5 +328,42 @@ func TestOutboundAllowList(t *testing.T) {
 	}
 	if got := cfg.Outbound.Prefixes(); len(got) != 2 || got[0].String() != "10.1.0.0/16" || got[1].String() != "fd12::/64" {
 		t.Errorf("allow_cidrs = %v", got)
+	}
+}
+
+// Demo mode binds loopback unless listen is set by a flag, the
+// environment or the file.
+func TestDemoListensOnLoopback(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("listen: \":9000\"\n"), 0o600)
+	for _, tt := range []struct {
+		name string
+		src  Sources
+		want string
+	}{
+		{"default", Sources{Flags: map[string]any{"demo": true}}, "127.0.0.1:8080"},
+		{"flag", Sources{Flags: map[string]any{"demo": true, "listen": ":8081"}}, ":8081"},
+		{"env", Sources{Flags: map[string]any{"demo": true}, Environ: []string{"KEYWARD_LISTEN=:8082"}}, ":8082"},
+		{"file", Sources{File: file, Flags: map[string]any{"demo": true}}, ":9000"},
+		{"no demo", Sources{}, ":8080"},
+	} {
+		cfg, err := Load(tt.src)
+		if err != nil || cfg.Listen != tt.want {
+			t.Errorf("%s: listen %q (%v), want %q", tt.name, cfg.Listen, err, tt.want)
+		}
+	}
+}
+
+// Changed names the keys whose values differ (SIGHUP logs those that need
+// a restart).
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	b.Listen, b.Log.Level, b.Tokens.AccessTokenLifetime = ":9999", "debug", time.Hour
+	got := Changed(a, b, "log.level")
+	if diff := cmp.Diff([]string{"listen", "tokens.access_token_lifetime"}, got); diff != "" {
+		t.Errorf("Changed (-want +got):\n%s", diff)
+	}
+	if got := Changed(a, a); len(got) != 0 {
+		t.Errorf("Changed(a, a) = %v", got)
 	}
 }

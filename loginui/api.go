@@ -26,6 +26,10 @@ var (
 	errRejected = errors.New("authorisation session API rejected the request")
 	// errUpstream: anything else (transport failure, 401, 5xx, bad JSON).
 	errUpstream = errors.New("authorisation session API failed")
+	// errUnavailable: the API answered 503 (a store or Redis it needs is
+	// unreachable, docs/api.md §6) or did not answer in time. It also
+	// matches errUpstream.
+	errUnavailable = errors.New("authorisation session API temporarily unavailable")
 )
 
 // apiClient speaks the authorisation session API (docs/api.md §3).
@@ -84,6 +88,9 @@ func (c *apiClient) call(ctx context.Context, method, target string, body, out a
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: %w: %s: %w", errUnavailable, errUpstream, method, err)
+		}
 		return fmt.Errorf("%w: %s: %w", errUpstream, method, err)
 	}
 	defer resp.Body.Close()
@@ -101,6 +108,8 @@ func (c *apiClient) call(ctx context.Context, method, target string, body, out a
 		// 413: the browser's request made a body over the API's limit;
 		// the user's input, not an upstream fault.
 		return fmt.Errorf("%s: %w: %s", method, errRejected, snippet(data))
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return fmt.Errorf("%w: %w: %s: %s", errUnavailable, errUpstream, method, snippet(data))
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("%w: %s: HTTP %d: %s", errUpstream, method, resp.StatusCode, snippet(data))
 	}

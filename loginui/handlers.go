@@ -82,7 +82,7 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if u.rateLimit != nil {
 		if wait := u.rateLimit(r, username); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			u.log.WarnContext(r.Context(), "audit", "event", "login_rate_limited", "remote", u.clientAddr(r))
+			u.log.WarnContext(r.Context(), "audit", "event", "login_rate_limited", "username_sha256", usernameHash(username), "client_address", u.clientAddr(r))
 			u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 				"Too many sign-in attempts. Please wait a moment and try again.")
 			return
@@ -91,7 +91,8 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if wait := u.throttle.attempt(key); wait > 0 {
 		minutes := int(wait.Round(time.Minute) / time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "remote", u.clientAddr(r))
+		u.log.WarnContext(r.Context(), "audit", "event", "login_throttled", "username_sha256", usernameHash(username),
+			"client_address", u.clientAddr(r))
 		u.renderAuth(w, r, http.StatusTooManyRequests, st, binding, username,
 			fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", max(minutes, 1)))
 		return
@@ -122,7 +123,10 @@ func (u *UI) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Never log the password; the error says why for the operator.
-		u.log.InfoContext(r.Context(), "audit", "event", "login_failed", "err", err)
+		// The username is hashed: a user who typed the password into
+		// the username field must not find it in the logs.
+		u.log.InfoContext(r.Context(), "audit", "event", "login_failed", "username_sha256", usernameHash(username),
+			"client_address", u.clientAddr(r), "err", err)
 		u.renderAuth(w, r, http.StatusUnauthorized, st, binding, username,
 			"The username or password is incorrect.")
 		return
@@ -298,6 +302,20 @@ func (u *UI) respond(w http.ResponseWriter, r *http.Request, msg *message, after
 	w.WriteHeader(status)
 }
 
+// unavailableRetryAfter is the Retry-After of the page shown while a
+// backend is down, the same as the API's 503s.
+const unavailableRetryAfter = "5"
+
+// unavailable shows a 503 page with Retry-After when the API could not
+// reach its store: an outage, not a fault of this request, so a warning
+// rather than an error in the log.
+func (u *UI) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	u.log.WarnContext(r.Context(), what, "err", err)
+	w.Header().Set("Retry-After", unavailableRetryAfter)
+	u.renderMessage(w, r, http.StatusServiceUnavailable, "Try again",
+		"The sign-in service is temporarily unavailable. Please try again in a moment.")
+}
+
 // apiFailure maps API client errors to pages that reveal no internals.
 func (u *UI) apiFailure(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
@@ -308,6 +326,8 @@ func (u *UI) apiFailure(w http.ResponseWriter, r *http.Request, err error) {
 		u.log.WarnContext(r.Context(), "authorisation session API rejected request", "err", err)
 		u.renderMessage(w, r, http.StatusBadRequest, "Sign-in cannot continue",
 			"This sign-in request can no longer be continued. Return to the application and try again.")
+	case errors.Is(err, errUnavailable):
+		u.unavailable(w, r, "authorisation session API unavailable", err)
 	default:
 		u.log.ErrorContext(r.Context(), "authorisation session API failure", "err", err)
 		u.renderMessage(w, r, http.StatusBadGateway, "Something went wrong",

@@ -576,6 +576,8 @@ func TestAPIFailures(t *testing.T) {
 		{"server error", http.StatusInternalServerError, false, http.StatusBadGateway, "temporarily unavailable"},
 		{"unauthorised token", http.StatusUnauthorized, false, http.StatusBadGateway, "temporarily unavailable"},
 		{"rejected", http.StatusBadRequest, false, http.StatusBadRequest, "can no longer be continued"},
+		// The API's store or Redis is down: a 503 page with Retry-After.
+		{"store unavailable", http.StatusServiceUnavailable, false, http.StatusServiceUnavailable, "temporarily unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,6 +595,9 @@ func TestAPIFailures(t *testing.T) {
 			p = h.post(t, "/login/authenticate", form, nil)
 			if p.Status != tc.wantStatus || !strings.Contains(p.Body, tc.wantText) {
 				t.Errorf("status %d, want %d with %q\n%s", p.Status, tc.wantStatus, tc.wantText, p.Body)
+			}
+			if ra := p.Header.Get("Retry-After"); (tc.wantStatus == http.StatusServiceUnavailable) != (ra != "") {
+				t.Errorf("status %d with Retry-After %q", p.Status, ra)
 			}
 			if strings.Contains(p.Body, "NullPointer") || strings.Contains(p.Body, "internal") {
 				t.Errorf("page leaks API internals\n%s", p.Body)

@@ -175,6 +175,8 @@ func (u *UI) logoutFailure(w http.ResponseWriter, r *http.Request, err error) {
 		u.log.WarnContext(r.Context(), "logout session API rejected request", "err", err)
 		u.renderMessage(w, r, http.StatusBadRequest, "Sign-out cannot continue",
 			"This sign-out request cannot be completed. Return to the application.")
+	case errors.Is(err, errUnavailable):
+		u.unavailable(w, r, "logout session API unavailable", err)
 	default:
 		u.log.ErrorContext(r.Context(), "logout session API failure", "err", err)
 		u.renderMessage(w, r, http.StatusBadGateway, "Something went wrong",

@@ -29,6 +29,9 @@ const (
 	ErrCodeInvalidRedirectURI       = "invalid_redirect_uri"
 	ErrCodeInvalidClientMetadata    = "invalid_client_metadata"
 	ErrCodeInvalidTarget            = "invalid_target"
+	// RFC 9449 §5 (token endpoint), §7.1 (resources), §8 (nonce).
+	ErrCodeInvalidDPoPProof = "invalid_dpop_proof"
+	ErrCodeUseDPoPNonce     = "use_dpop_nonce"
 	// ErrCodeInvalidAuthorizationDetails is RFC 9396 §5.
 	ErrCodeInvalidAuthorizationDetails = "invalid_authorization_details"
 )
@@ -46,6 +49,14 @@ type Error struct {
 	// package keeps to plain numbers so that the protocol core, which must
 	// not import net/http, can use it.
 	Status int
+
+	// Scheme is the HTTP authentication scheme a 401 or 403 challenges
+	// with: "DPoP" for DPoP-bound tokens (RFC 9449 §7.1); empty means
+	// Bearer (RFC 6750 §3).
+	Scheme string
+	// DPoPNonce, when set, is sent in the DPoP-Nonce header (RFC 9449 §8,
+	// §9) so that the client can retry with it.
+	DPoPNonce string
 
 	// noRedirect marks errors that must never be sent to the redirect URI
 	// because the client or the redirect URI itself could not be trusted.
@@ -227,4 +238,26 @@ func ValidErrorCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// InvalidDPoPProof is RFC 9449 §5 invalid_dpop_proof: a missing, malformed
+// or mismatching DPoP proof (400 at the token endpoint; a resource answers
+// it with 401 through WithStatus).
+func InvalidDPoPProof(desc string) *Error {
+	return newError(ErrCodeInvalidDPoPProof, 400, desc)
+}
+
+// UseDPoPNonce is RFC 9449 §8 use_dpop_nonce: the proof must carry the
+// server nonce given in DPoPNonce.
+func UseDPoPNonce(desc, nonce string) *Error {
+	e := newError(ErrCodeUseDPoPNonce, 400, desc)
+	e.DPoPNonce = nonce
+	return e
+}
+
+// WithScheme returns a copy of e that challenges with scheme.
+func (e *Error) WithScheme(scheme string) *Error {
+	c := *e
+	c.Scheme = scheme
+	return &c
 }

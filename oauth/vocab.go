@@ -32,6 +32,9 @@ const (
 	AuthMethodClientSecretJWT   = "client_secret_jwt"
 	AuthMethodPrivateKeyJWT     = "private_key_jwt"
 	AuthMethodNone              = "none"
+	// Mutual TLS client authentication (RFC 8705 §2.1, §2.2).
+	AuthMethodTLSClientAuth           = "tls_client_auth"
+	AuthMethodSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
 
 // ClientAssertionTypeJWTBearer is the client_assertion_type of RFC 7523 §2.2.

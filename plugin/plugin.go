@@ -68,7 +68,10 @@ type HealthChecker interface {
 // Plug-ins that hold resources implement io.Closer: the server calls Close
 // once on shutdown, in the reverse order of Init, after the last request.
 
-// Factory builds a plug-in from its raw configuration object.
+// Factory builds a plug-in from its raw configuration object. The server
+// calls it before it opens any store, so that wrong settings stop a node
+// that has created nothing: a factory checks and keeps its settings and
+// leaves I/O to Init.
 type Factory func(raw json.RawMessage) (any, error)
 
 // Factories maps a plug-in type name ("users", "webhook", …) to its factory.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -67,10 +66,7 @@ func (s *Server) buildGrantHandlers(opts Options) (*grantHandlers, error) {
 		)
 		switch {
 		case opts.Plugins[typ] != nil:
-			var raw []byte
-			if raw, err = json.Marshal(k.cfg.Config); err == nil {
-				p, err = opts.Plugins[typ](raw)
-			}
+			p, err = s.takePrebuilt(k.path + ".handler")
 		case k.cfg.Config != nil:
 			err = fmt.Errorf("config applies to plug-in types of a downstream build only, not to %q", typ)
 		case typ == k.builtIn:

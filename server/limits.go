@@ -21,3 +21,19 @@ const (
 	// configured and so is fetched without the client SSRF guard.
 	jwksFetchTimeout = 5 * time.Second
 )
+
+// requestDeadline bounds the work, backend calls included, of one request:
+// a hung PostgreSQL or a stopped Redis makes the request fail with 503
+// temporarily_unavailable (docs/api.md §6) instead of holding it and its
+// connection until the client gives up.
+const requestDeadline = 10 * time.Second
+
+// deadlineFor is the request deadline under the configured
+// http.write_timeout: requestDeadline, or four fifths of a shorter write
+// timeout, so that the 503 can still be written.
+func deadlineFor(writeTimeout time.Duration) time.Duration {
+	if writeTimeout > 0 && writeTimeout <= requestDeadline {
+		return writeTimeout - writeTimeout/5
+	}
+	return requestDeadline
+}

@@ -37,14 +37,14 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		ACRValuesSupported:                s.cfg.Authz.ACRValues,
 		SubjectTypesSupported:             []string{"public", "pairwise"},
 		IDTokenSigningAlgValuesSupported:  idAlgs,
-		TokenEndpointAuthMethodsSupported: node.AuthMethods,
+		TokenEndpointAuthMethodsSupported: node.AuthMethodsFor(s.cfg),
 		// HS384 and HS512 are accepted too, but need longer secrets than the
 		// 256-bit ones the server generates, so only HS256 is advertised.
 		TokenEndpointAuthSigningAlgValuesSupported: append(oauth.AsymmetricAlgs(), oauth.AlgHS256),
 		// Both endpoints authenticate clients as the token endpoint does;
 		// introspection also takes a bearer token (api_tokens.introspection).
-		IntrospectionEndpointAuthMethodsSupported: node.AuthMethods,
-		RevocationEndpointAuthMethodsSupported:    node.AuthMethods,
+		IntrospectionEndpointAuthMethodsSupported: node.AuthMethodsFor(s.cfg),
+		RevocationEndpointAuthMethodsSupported:    node.AuthMethodsFor(s.cfg),
 		IntrospectionSigningAlgValuesSupported:    []string{s.introspectionAlg()},
 		DisplayValuesSupported:                    []string{oauth.DisplayPage, oauth.DisplayPopup, oauth.DisplayTouch, oauth.DisplayWAP},
 		ClaimsSupported:                           s.claimsSupported(),
@@ -76,6 +76,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 
 		AuthorizationDetailsTypesSupported: s.cfg.Authz.AuthorizationDetailsTypes,
 	}
+	senderMetadata(s.cfg, m)
 	if s.cfg.Authz.Profile == authzpolicy.ProfileFAPI2 {
 		fapi2Metadata(m)
 	}
@@ -84,7 +85,7 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 
 // fapi2Metadata narrows the document to what the FAPI 2.0 profile lets
 // every client use (authzpolicy): pushed requests only, the code flow,
-// private_key_jwt (the mTLS methods when they are implemented) and the
+// private_key_jwt and the mTLS methods, and the
 // PS256, ES256 and EdDSA algorithms.
 func fapi2Metadata(m *httpapi.ProviderMetadata) {
 	keep := func(vs, allowed []string) []string {
@@ -105,6 +106,7 @@ func fapi2Metadata(m *httpapi.ProviderMetadata) {
 	m.TokenEndpointAuthSigningAlgValuesSupported = keep(m.TokenEndpointAuthSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
 	m.IDTokenSigningAlgValuesSupported = keep(m.IDTokenSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
 	m.IntrospectionSigningAlgValuesSupported = keep(m.IntrospectionSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.DPoPSigningAlgValuesSupported = keep(m.DPoPSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
 }
 
 // introspectionAlg signs JWT introspection responses (RFC 9701): the

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,14 +66,17 @@ type Server struct {
 	now    func() time.Time
 	stdout io.Writer
 
-	node     *node.Node
-	stores   *node.Stores
-	keys     *jose.KeyManager
-	clients  *clientreg.Service
-	journal  *token.Journal
-	users    *users.Directory
-	ldap     []ldapSource
-	plugins  plugins
+	node    *node.Node
+	stores  *node.Stores
+	keys    *jose.KeyManager
+	clients *clientreg.Service
+	journal *token.Journal
+	users   *users.Directory
+	ldap    []ldapSource
+	plugins plugins
+	// prebuilt holds the downstream plug-ins New built before opening
+	// anything, until it wires them (prebuildPlugins).
+	prebuilt map[string]any
 	apiToken string
 	metrics  *metrics.Registry
 
@@ -135,6 +137,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.log.Warn("development mode: http:// loopback redirect URIs are accepted for web clients; never use it in production")
 	}
 
+	// The users file is checked before anything is created (no data
+	// directory, schema or key for a configuration that cannot start).
+	if s.users, err = loadUsers(cfg); err != nil {
+		return nil, err
+	}
+	if s.prebuilt, err = prebuildPlugins(cfg, opts.Plugins); err != nil {
+		return nil, err
+	}
+	defer closePrebuilt(s.prebuilt)
 	n, err := node.Open(ctx, cfg, s.log, s.now)
 	if err != nil {
 		return nil, err
@@ -182,9 +193,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		fmt.Fprintf(s.stdout, "Generated the API token (saved in %s/%s; shown only now):\n  %s\n", cfg.DataDir, node.APITokenFile, apiToken)
 	}
 
-	if s.users, err = loadUsers(cfg); err != nil {
-		return nil, err
-	}
 	issuer := strings.TrimSuffix(cfg.Issuer, "/")
 	sessions := &session.Service{
 		Store:  s.stores.Ephemeral.SubjectSessions,
@@ -307,6 +315,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Now:            s.now,
 		Rand:           rand.Reader,
 		Log:            s.log,
+	}
+	tokenSvc.DPoP = s.dpopVerifier(keys.Sealer, s.stores.Ephemeral.Replay)
+	tokenSvc.CertBoundAccessTokens = cfg.MTLS.CertificateBoundAccessTokens
+	if tokenSvc.Certs, err = certVerifier(cfg); err != nil {
+		return nil, err
 	}
 	if tokenSvc.Handlers, err = s.grants(handlers, tokenSvc, clientKeys, keys.Sealer, issuer); err != nil {
 		return nil, err
@@ -457,6 +470,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Clients:             s.clients,
 		Keys:                s.keys,
 		Metadata:            s.metadata(issuer, idAlgs),
+		ClientCerts:         certExtractor(cfg, s.clientAddr),
 		AuthzSessionTokens:  authzTokens,
 		RegistrationTokens:  regTokens,
 		DirectAuthzTokens:   directAuthzTokens,
@@ -475,6 +489,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Ready:               s.ready,
 		Metrics:             s.metrics,
 		PrometheusOpen:      cfg.Monitor.PrometheusOpen,
+		Pprof:               cfg.Monitor.Pprof,
 		HealthChecks:        s.healthChecks(),
 		Limits:              limits,
 		Log:                 s.log,
@@ -485,6 +500,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.split = cfg.AdminListen != ""
 	s.public, s.integration = api.Handlers(s.split)
 	s.public, s.integration = s.tracer.Handler(s.public), s.tracer.Handler(s.integration)
+	s.public, s.integration = withDeadline(deadlineFor(cfg.HTTP.WriteTimeout), s.public), withDeadline(deadlineFor(cfg.HTTP.WriteTimeout), s.integration)
 	transport.set(s.integration)
 
 	if cfg.Demo {
@@ -537,7 +553,13 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		)
 		switch {
 		case opts.Plugins[src.Type] != nil:
-			cs, err = buildClaimsSource(opts.Plugins[src.Type], src.Config)
+			var p any
+			if p, err = s.takePrebuilt(fmt.Sprintf("claims.sources[%d]", i)); err == nil {
+				var ok bool
+				if cs, ok = p.(plugin.ClaimsSource); !ok {
+					err = fmt.Errorf("plug-in %T is not a claims source", p)
+				}
+			}
 		case src.Type == "users":
 			cs = s.users
 		case src.Type == "webhook":
@@ -577,23 +599,6 @@ func (s *Server) claimsResolver(opts Options, sessions *session.Service) (*claim
 		sources = append(sources, claims.Source{Name: name, Source: s.tracer.ClaimsSource(name, measured(cs, sourceMetricName(i, src), s.metrics)), OnError: src.OnError})
 	}
 	return claims.New(sources, s.log)
-}
-
-// buildClaimsSource runs a plug-in factory on its raw configuration.
-func buildClaimsSource(factory plugin.Factory, cfg map[string]any) (plugin.ClaimsSource, error) {
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode plug-in config: %w", err)
-	}
-	p, err := factory(raw)
-	if err != nil {
-		return nil, err
-	}
-	cs, ok := p.(plugin.ClaimsSource)
-	if !ok {
-		return nil, fmt.Errorf("plug-in %T is not a claims source", p)
-	}
-	return cs, nil
 }
 
 // Handler returns the public HTTP handler; it also serves the integration
@@ -644,6 +649,13 @@ func (s *Server) Run(ctx context.Context) error {
 	listeners := make([]net.Listener, 0, len(servers))
 	for _, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
+		if err == nil {
+			var tln net.Listener
+			if tln, err = tlsListener(s.cfg, ln); err != nil {
+				ln.Close()
+			}
+			ln = tln
+		}
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -670,15 +682,33 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	s.log.Info("shutting down")
+	// Drain (docs/operator-guide.md, "Signals"): stop accepting, let the
+	// requests in flight finish within shutdownTimeout, stop the
+	// background jobs, close plug-ins and stores; each step is logged.
+	s.log.Info("shutting down: no new connections; draining requests in flight", "timeout_seconds", shutdownTimeout.Seconds())
+	start := time.Now()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer stop()
+	drained := true
 	for _, srv := range servers {
-		srv.Shutdown(shutdownCtx)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			drained = false
+			srv.Close()
+		}
+	}
+	if drained {
+		s.log.Info("requests in flight finished", "duration_seconds", time.Since(start).Seconds())
+	} else {
+		s.log.Warn("drain timed out: remaining connections closed", "timeout_seconds", shutdownTimeout.Seconds())
 	}
 	cancel()
 	wg.Wait()
-	s.Close()
+	s.log.Info("background jobs stopped")
+	if err := s.Close(); err != nil {
+		s.log.Warn("closing plug-ins and stores", "error", err.Error())
+	} else {
+		s.log.Info("plug-ins and stores closed")
+	}
 	return runErr
 }
 

@@ -92,6 +92,20 @@ type ClientMetadata struct {
 	// Profile "fapi2" applies the FAPI 2.0 Security Profile to this client
 	// (internal/core/authzpolicy).
 	Profile string `json:"profile,omitempty"`
+
+	// DPoPBoundAccessTokens makes every token request of the client carry
+	// a DPoP proof (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// TLSClientCertificateBoundAccessTokens binds the client's access
+	// tokens to its TLS client certificate (RFC 8705 §3.4).
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// The certificate a tls_client_auth client authenticates with names
+	// exactly one of these (RFC 8705 §2.1.2).
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
 }
 
 // ClientStore keeps client registrations. Durable.

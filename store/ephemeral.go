@@ -47,6 +47,9 @@ type AuthzRequest struct {
 	// ResponseSigningAlg signs a JWT-secured response (JARM, ResponseMode
 	// query.jwt, fragment.jwt or form_post.jwt).
 	ResponseSigningAlg string `json:"response_signing_alg,omitempty"`
+	// DPoPJKT is dpop_jkt (RFC 9449 §10): the thumbprint of the DPoP key
+	// the code must be redeemed with.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// AuthorizationDetails is the validated authorization_details
 	// parameter (RFC 9396), each element canonically encoded.
 	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
@@ -159,6 +162,9 @@ type Code struct {
 	CodeChallenge       string `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 	Nonce               string `json:"nonce,omitempty"`
+	// DPoPJKT is the authorisation request's dpop_jkt (RFC 9449 §10): the
+	// code may only be redeemed with a proof of that key.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	// Grant is the authorisation to issue on redemption.
 	Grant     Grant     `json:"grant"`
 	CreatedAt time.Time `json:"created_at"`

@@ -9,4 +9,7 @@ var (
 	ErrExists   = errors.New("already exists")
 	ErrConflict = errors.New("concurrent update")
 	ErrConsumed = errors.New("already consumed")
+	// ErrNoSchema: a backend opened without migrations (WithoutMigrations)
+	// found no Keyward schema, or an older one than this build needs.
+	ErrNoSchema = errors.New("no current Keyward schema")
 )

@@ -59,6 +59,18 @@ type Consented struct {
 	Resources []string `json:"resources,omitempty"`
 }
 
+// Confirmation binds tokens to a key the client proves it holds
+// (RFC 7800 "cnf"): JKT is a DPoP key's SHA-256 JWK thumbprint (RFC 9449
+// §6.1), X5TS256 a client certificate's SHA-256 thumbprint (RFC 8705
+// §3.1), both base64url. The zero value binds nothing.
+type Confirmation struct {
+	JKT     string `json:"jkt,omitempty"`
+	X5TS256 string `json:"x5t#S256,omitempty"`
+}
+
+// IsZero reports whether c binds nothing.
+func (c Confirmation) IsZero() bool { return c.JKT == "" && c.X5TS256 == "" }
+
 // Grant is one issued authorisation: the record behind a redeemed code (and,
 // later, a password or direct grant) that its refresh tokens and identifier
 // access tokens hang off. Deleting it revokes them all. Durable.
@@ -77,6 +89,10 @@ type Grant struct {
 	// ExpiresAt is when nothing issued under the grant can be valid any more;
 	// zero while a non-expiring refresh token may exist.
 	ExpiresAt time.Time `json:"expires_at"`
+	// Confirmation binds the grant's refresh tokens: set for a public
+	// client that redeemed its code with a DPoP proof (RFC 9449 §5), whose
+	// refresh requests must then prove the same key.
+	Confirmation Confirmation `json:"cnf,omitzero"`
 }
 
 // GrantFilter selects grants; empty fields match everything, but at least
@@ -181,6 +197,8 @@ type AccessToken struct {
 	Scope     []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Confirmation is the key the token is bound to (DPoP or mTLS).
+	Confirmation Confirmation
 }
 
 // AccessTokenStore keeps identifier access tokens.

@@ -45,7 +45,8 @@ func TestCapDisabledAndRemoveNeverNegative(t *testing.T) {
 	if c.Count() != 0 {
 		t.Fatalf("count %d after removals only", c.Count())
 	}
-	if !c.Add() || !c.Add() || c.Add() {
-		t.Fatal("cap of 2 must admit exactly 2")
+	first, second, third := c.Add(), c.Add(), c.Add()
+	if !first || !second || third {
+		t.Fatalf("cap of 2 admitted %v, %v, %v; want exactly the first two", first, second, third)
 	}
 }

@@ -9,9 +9,10 @@ const origin = "https://spa.example.net"
 
 // corsHeaders are the headers withCORS sets for a cross-origin request.
 var corsHeaders = map[string]string{
-	"Access-Control-Allow-Origin":  "*",
-	"Access-Control-Allow-Headers": "Authorization, Content-Type",
-	"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+	"Access-Control-Allow-Origin":   "*",
+	"Access-Control-Allow-Headers":  "Authorization, Content-Type, DPoP",
+	"Access-Control-Expose-Headers": "DPoP-Nonce, WWW-Authenticate",
+	"Access-Control-Allow-Methods":  "GET, POST, OPTIONS",
 }
 
 func withOrigin(h map[string]string) map[string]string {

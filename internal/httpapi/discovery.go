@@ -59,6 +59,11 @@ type ProviderMetadata struct {
 	RequireRequestURIRegistration             bool     `json:"require_request_uri_registration,omitempty"`
 	RequireSignedRequestObject                bool     `json:"require_signed_request_object"`
 	AuthorizationSigningAlgValuesSupported    []string `json:"authorization_signing_alg_values_supported,omitempty"`
+	// Sender-constrained tokens: DPoP (RFC 9449 §5.1) and mutual TLS
+	// (RFC 8705 §3.3, §5), each present only when enabled.
+	DPoPSigningAlgValuesSupported         []string          `json:"dpop_signing_alg_values_supported,omitempty"`
+	TLSClientCertificateBoundAccessTokens bool              `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	MTLSEndpointAliases                   map[string]string `json:"mtls_endpoint_aliases,omitempty"`
 }
 
 func (m *ProviderMetadata) marshal() ([]byte, error) { return json.Marshal(m) }

@@ -105,7 +105,9 @@ func TestDiscoveryNamesEveryField(t *testing.T) {
 
 // omittedInGolden are the members the golden document shows left out when
 // empty (omitempty): the test metadata leaves them unset on purpose.
-var omittedInGolden = map[string]bool{"acr_values_supported": true, "claims_locales_supported": true}
+var omittedInGolden = map[string]bool{"acr_values_supported": true, "claims_locales_supported": true,
+	// Mutual TLS is not enabled in the test server.
+	"tls_client_certificate_bound_access_tokens": true, "mtls_endpoint_aliases": true}
 
 // fullMetadata returns a ProviderMetadata with every field set.
 func fullMetadata() *ProviderMetadata {
@@ -119,6 +121,8 @@ func fullMetadata() *ProviderMetadata {
 			f.SetBool(true)
 		case reflect.Slice:
 			f.Set(reflect.ValueOf([]string{"x"}))
+		case reflect.Map:
+			f.Set(reflect.ValueOf(map[string]string{"x": "x"}))
 		default:
 			panic("fullMetadata: unhandled kind " + f.Kind().String())
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,12 +19,14 @@ import (
 	"github.com/keyward/keyward/internal/core/authz"
 	"github.com/keyward/keyward/internal/core/authzstore"
 	"github.com/keyward/keyward/internal/core/clientreg"
+	"github.com/keyward/keyward/internal/core/dpop"
 	"github.com/keyward/keyward/internal/core/logout"
 	"github.com/keyward/keyward/internal/core/session"
 	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/metrics"
+	"github.com/keyward/keyward/internal/mtls"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/testkeys"
 	"github.com/keyward/keyward/internal/testlog"
@@ -59,7 +62,22 @@ type envOptions struct {
 	health []HealthCheck
 	// prometheusOpen serves /metrics without a token.
 	prometheusOpen bool
+	// clientCA is the CA of tls_client_auth certificates.
+	clientCA *x509.CertPool
+	// dpopNonce makes DPoP proofs carry a server nonce.
+	dpopNonce bool
+	// pprof serves /debug/pprof/.
+	pprof bool
 }
+
+// Mutual TLS in the tests: a client certificate comes in certHeader, as a
+// TLS-terminating proxy would send it, and is trusted only when the
+// request also carries trustedProxyHeader (standing in for the proxy's
+// address being among trusted_proxies).
+const (
+	certHeader         = "X-Client-Cert"
+	trustedProxyHeader = "X-Test-Trusted-Proxy"
+)
 
 // loginUIMarker stands in for the login UI: the routes only have to reach it.
 var loginUIMarker = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -126,9 +144,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 		ClientKeys:     jose.NewClientKeys(nil, time.Now),
 		Authorizations: dur.Authorizations,
 		Journal:        &token.Journal{Store: dur.Revocations, Now: time.Now, Log: log},
-		Now:            time.Now,
-		Rand:           rand.Reader,
-		Log:            log,
+		DPoP: &dpop.Verifier{Algs: dpop.DefaultAlgs(), Replay: eph.Replay, Sealer: keys.Sealer,
+			NonceRequired: o.dpopNonce, Now: time.Now},
+		Certs: &mtls.Verifier{Roots: o.clientCA},
+		Now:   time.Now,
+		Rand:  rand.Reader,
+		Log:   log,
 	}
 	authzSvc.Tokens = tokenSvc
 	tokens, err := NewTokenSet([]string{apiToken}, nil)
@@ -149,8 +170,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}}}
 	}
 	api, err := New(Deps{
-		Authz:               authzSvc,
-		Tokens:              tokenSvc,
+		Authz:  authzSvc,
+		Tokens: tokenSvc,
+		ClientCerts: &mtls.Extractor{Header: certHeader,
+			TrustedProxy: func(r *http.Request) bool { return r.Header.Get(trustedProxyHeader) == "yes" }},
 		Clients:             clients,
 		Keys:                km,
 		Metadata:            testMetadata(km.Algorithms()),
@@ -187,6 +210,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Metrics:        metrics.New(nil),
 		HealthChecks:   health,
 		PrometheusOpen: o.prometheusOpen,
+		Pprof:          o.pprof,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +276,7 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
 		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
 		AuthorizationSigningAlgValuesSupported:    idAlgs,
+		DPoPSigningAlgValuesSupported:             dpop.DefaultAlgs(),
 
 		// As with authz.authorization_details_types: [payment_initiation];
 		// absent by default (omitempty).

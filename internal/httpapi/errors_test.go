@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -37,6 +39,7 @@ func TestErrorMapping(t *testing.T) {
 		ErrorURI         string `json:"error_uri,omitempty"`
 	}
 	internal500 := body{Error: "server_error", ErrorDescription: "internal error"}
+	unavailable503 := body{"temporarily_unavailable", "the service is temporarily unavailable; retry later", ""}
 	for _, tc := range []struct {
 		name       string
 		err        error
@@ -89,6 +92,15 @@ func TestErrorMapping(t *testing.T) {
 		{"context canceled", fmt.Errorf("%s: %w", internalDetail, context.Canceled), 500, internal500, ""},
 		{"body too large", errBodyTooLarge, 413, body{"invalid_request", "request body too large", ""}, ""},
 		{"unknown error", errors.New(internalDetail), 500, internal500, ""},
+
+		// A store or Redis that cannot be reached is an outage, not a
+		// fault: 503 temporarily_unavailable with Retry-After (docs/api.md
+		// §6), whether the core wrapped it in a server_error or not.
+		{"store.ErrUnavailable", fmt.Errorf("%s: %w", internalDetail, store.ErrUnavailable), 503, unavailable503, ""},
+		{"server_error caused by an outage", oauth.ServerError("internal error").WithCause(
+			fmt.Errorf("redis: %w", store.ErrUnavailable)), 503, unavailable503, ""},
+		{"connection refused", fmt.Errorf("%s: %w", internalDetail, syscall.ECONNREFUSED), 503, unavailable503, ""},
+		{"backend deadline", fmt.Errorf("%s: %w", internalDetail, context.DeadlineExceeded), 503, unavailable503, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
@@ -106,6 +118,12 @@ func TestErrorMapping(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
+			if ra := r.header.Get("Retry-After"); tc.wantStatus == 503 && ra == "" {
+				t.Errorf("status %d with Retry-After %q", r.status, ra)
+			}
+			if tc.wantStatus == 503 && strings.Contains(e.logs.String(), "internal error") {
+				t.Errorf("an outage is logged as an internal error:\n%s", e.logs.String())
+			}
 			if got := r.header.Get("WWW-Authenticate"); got != tc.wantAuth {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.wantAuth)
 			}
@@ -120,6 +138,28 @@ func TestErrorMapping(t *testing.T) {
 				t.Errorf("the 500's cause is not in the logs:\n%s", e.logs.String())
 			}
 		})
+	}
+}
+
+// TestClientGoneIsNotAnInternalError: a backend call cancelled because the
+// client went away is logged as that, not as an internal error.
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/token", nil).WithContext(ctx)
+	e.api.writeError(rec, req, oauth.ServerError("internal error").WithCause(fmt.Errorf("get grant: %w", context.Canceled)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, "internal error") || !strings.Contains(logs, "request abandoned by the client") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	// The same error while the client still waits is a fault: 500.
+	if r := e.serveError(fmt.Errorf("get grant: %w", context.Canceled), nil); r.status != http.StatusInternalServerError {
+		t.Errorf("cancelled backend call with the client waiting: status %d, want 500", r.status)
 	}
 }
 

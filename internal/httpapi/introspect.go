@@ -42,7 +42,7 @@ func (a *API) introspectionCaller(w http.ResponseWriter, r *http.Request) (token
 		}
 		return token.IntrospectionCaller{}, nil
 	}
-	creds, err := credentials(w, r)
+	creds, err := a.credentials(w, r)
 	if err != nil {
 		return token.IntrospectionCaller{}, err
 	}
@@ -110,7 +110,7 @@ func wantsIntrospectionJWT(r *http.Request) bool {
 // unknown token (§2.2).
 func (a *API) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	creds, err := credentials(w, r)
+	creds, err := a.credentials(w, r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -65,7 +65,8 @@ const registrationBodyFactor = 5
 // parsing or store work.
 func classOf(path string) RouteClass {
 	switch {
-	case path == "/healthz", path == "/readyz", path == "/metrics", strings.HasPrefix(path, "/monitor/"):
+	case path == "/healthz", path == "/readyz", path == "/metrics", strings.HasPrefix(path, "/monitor/"),
+		strings.HasPrefix(path, "/debug/pprof/"):
 		return ClassMonitor
 	case path == "/login", strings.HasPrefix(path, "/login/"), strings.HasPrefix(path, "/logout"),
 		strings.HasPrefix(path, "/authz-sessions/"):

@@ -21,6 +21,7 @@ func TestClassOf(t *testing.T) {
 		"/authz-sessions/rest/v3/x": ClassUI, "/logout-sessions/rest/v1": ClassUI,
 		"/direct-authz/rest/v2": ClassAPI, "/authz-store/rest/v3/subjects": ClassAPI, "/session-store/rest/v2/sessions": ClassAPI,
 		"/healthz": ClassMonitor, "/readyz": ClassMonitor, "/metrics": ClassMonitor, "/monitor/v1/ping": ClassMonitor,
+		"/debug/pprof/profile": ClassMonitor,
 		"/loginx": ClassToken,
 	} {
 		if got := classOf(path); got != want {

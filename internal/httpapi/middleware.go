@@ -76,7 +76,7 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 			attrs := []any{"method", r.Method, "route", info.route, "status", rec.status,
-				"duration_ms", time.Since(start).Milliseconds()}
+				"duration_seconds", time.Since(start).Seconds()}
 			if info.clientID != "" {
 				attrs = append(attrs, "client_id", info.clientID)
 			}
@@ -95,7 +95,10 @@ func withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Origin") != "" {
 			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			// DPoP proofs come in the DPoP header; browser clients must be
+			// able to read the server nonce (RFC 9449 §8).
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
+			w.Header().Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate")
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 		}
 		if r.Method == http.MethodOptions {

@@ -116,6 +116,9 @@ func (a *API) withMetrics(next http.Handler) http.Handler {
 // and Prometheus's /metrics to the integration routes.
 func (a *API) monitorRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /monitor/v1/healthcheck", a.requireMonitorToken(http.HandlerFunc(a.serveHealthcheck)))
+	if a.Pprof {
+		a.pprofRoutes(mux)
+	}
 	if a.Metrics == nil {
 		return
 	}

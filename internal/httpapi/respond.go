@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case oe != nil && oe.Code != oauth.ErrCodeServerError:
 		if oe.Status == http.StatusUnauthorized || oe.Code == oauth.ErrCodeInsufficientScope {
-			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe))
+			w.Header().Set("WWW-Authenticate", authenticateHeader(r, oe, a.Metadata.DPoPSigningAlgValuesSupported))
+		}
+		if oe.DPoPNonce != "" {
+			w.Header().Set("DPoP-Nonce", oe.DPoPNonce)
 		}
 		if cause := errors.Unwrap(oe); cause != nil {
 			a.log.DebugContext(r.Context(), "request refused", "error", oe.Code, "cause", cause.Error())
@@ -90,11 +94,43 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", ErrorDescription: "no such resource"})
 	case oe == nil && errors.Is(err, errBodyTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{oauth.ErrCodeInvalidRequest, "request body too large", ""})
+	case store.IsUnavailable(err):
+		a.writeUnavailable(w, r, err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away (closed the connection, gave up waiting
+		// during an outage) and took the backend call with it: not a
+		// fault of the node. The answer is never read.
+		noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+		a.log.InfoContext(r.Context(), "request abandoned by the client", "method", r.Method, "route", r.Pattern)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: oauth.ErrCodeTemporarilyUnavailable})
 	default:
 		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern,
 			"error", err.Error())
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: oauth.ErrCodeServerError, ErrorDescription: "internal error"})
 	}
+}
+
+// retryAfterSeconds is the Retry-After of a 503 for an unreachable
+// backend: long enough for a restarted Redis or a failed-over database,
+// short enough that clients do not give up.
+const retryAfterSeconds = "5"
+
+// writeUnavailable answers a request that needed a store or Redis that
+// could not be reached or did not answer in time (store.IsUnavailable):
+// 503 temporarily_unavailable with Retry-After, the code RFC 6749 §4.1.2.1
+// defines for a server that cannot handle the request now, never a 500.
+// The outage is the operator's to see, once per request, as a warning.
+func (a *API) writeUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	noteError(r, oauth.ErrCodeTemporarilyUnavailable)
+	if oe := oauth.AsError(err); oe != nil && errors.Unwrap(oe) != nil {
+		err = errors.Unwrap(oe) // the core's server_error says nothing; its cause does
+	}
+	a.log.WarnContext(r.Context(), "backend unavailable", "method", r.Method, "route", r.Pattern,
+		"error", err.Error())
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: oauth.ErrCodeTemporarilyUnavailable,
+		ErrorDescription: "the service is temporarily unavailable; retry later"})
 }
 
 func statusOf(e *oauth.Error) int {
@@ -107,12 +143,20 @@ func statusOf(e *oauth.Error) int {
 // authenticateHeader builds WWW-Authenticate for 401s: Basic for client
 // authentication at the token endpoint (RFC 6749 §5.2), Bearer elsewhere
 // (RFC 6750 §3).
-func authenticateHeader(r *http.Request, e *oauth.Error) string {
+func authenticateHeader(r *http.Request, e *oauth.Error, dpopAlgs []string) string {
 	if e.Code == oauth.ErrCodeInvalidClient {
 		return `Basic realm="keyward"`
 	}
 	h := `Bearer realm="keyward"`
-	if e.Code != "" && r.Header.Get("Authorization") != "" {
+	if e.Scheme != "" {
+		// RFC 9449 §7.1: the DPoP challenge, with the algorithms proofs
+		// may use.
+		h = e.Scheme + ` realm="keyward"`
+		if e.Scheme == "DPoP" && len(dpopAlgs) > 0 {
+			h += ` algs="` + strings.Join(dpopAlgs, " ") + `"`
+		}
+	}
+	if e.Code != "" && (r.Header.Get("Authorization") != "" || e.Scheme != "") {
 		h += fmt.Sprintf(`, error=%q`, e.Code)
 		if e.Description != "" {
 			h += fmt.Sprintf(`, error_description=%q`, e.Description)

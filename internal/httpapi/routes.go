@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/core/sessionstore"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/metrics"
+	"github.com/keyward/keyward/internal/mtls"
 )
 
 // KeySet is what the HTTP layer needs of the signing keys.
@@ -29,6 +30,9 @@ type Deps struct {
 	// Metadata is the discovery document; the server builds it from what is
 	// configured and implemented.
 	Metadata *ProviderMetadata
+	// ClientCerts finds the TLS client certificate of a request (mutual
+	// TLS, RFC 8705); nil reads only Keyward's own TLS connection.
+	ClientCerts *mtls.Extractor
 	// AuthzSessionTokens guard the authorisation session API;
 	// RegistrationTokens are the master tokens of the registration endpoint.
 	AuthzSessionTokens TokenSet
@@ -71,6 +75,9 @@ type Deps struct {
 	// without the monitoring token (monitor.prometheus_open).
 	Metrics        *metrics.Registry
 	PrometheusOpen bool
+	// Pprof serves Go's profiles under /debug/pprof/ behind the
+	// monitoring token (monitor.pprof); off, the routes do not exist.
+	Pprof bool
 	// HealthChecks are the checks of /monitor/v1/healthcheck.
 	HealthChecks []HealthCheck
 

@@ -4,32 +4,37 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/keyward/keyward/internal/core/dpop"
 	"github.com/keyward/keyward/internal/core/token"
+	"github.com/keyward/keyward/internal/mtls"
 	"github.com/keyward/keyward/oauth"
 )
 
 // serveToken: POST /token (RFC 6749 §3.2).
 func (a *API) serveToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	creds, err := credentials(w, r)
+	creds, err := a.credentials(w, r)
 	noteGrant(r, r.PostForm.Get("grant_type"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
+	creds.DPoP = r.Header.Values(dpop.Header)
+	creds.URL = a.endpointURL(r, "token_endpoint", a.Metadata.TokenEndpoint)
 	resp, err := a.Tokens.Token(r.Context(), creds)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	a.audit(r.Context(), "token_issued", "client_id", claimedClientID(creds), "grant_type", creds.Form.Get("grant_type"))
+	a.freshDPoPNonce(w)
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // servePAR: POST /par (RFC 9126 §2).
 func (a *API) servePAR(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	creds, err := credentials(w, r)
+	creds, err := a.credentials(w, r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -39,21 +44,35 @@ func (a *API) servePAR(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	creds.DPoP = r.Header.Values(dpop.Header)
+	creds.URL = a.endpointURL(r, "pushed_authorization_request_endpoint", a.Metadata.PushedAuthorizationRequestEndpoint)
+	if err := a.Tokens.PushedDPoP(r.Context(), creds); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	requestURI, expiresIn, err := a.Authz.Push(r.Context(), client, creds.Form)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
+	a.freshDPoPNonce(w)
 	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": requestURI, "expires_in": expiresIn})
 }
 
 // credentials extracts the form and any HTTP Basic client credentials; the
 // core judges them.
-func credentials(w http.ResponseWriter, r *http.Request) (token.Credentials, error) {
+func (a *API) credentials(w http.ResponseWriter, r *http.Request) (token.Credentials, error) {
 	if err := parseForm(w, r); err != nil {
 		return token.Credentials{}, err
 	}
 	c := token.Credentials{Form: r.PostForm}
+	cert, err := a.ClientCerts.Certificate(r)
+	if err != nil {
+		return token.Credentials{}, oauth.InvalidRequest("malformed client certificate").WithCause(err)
+	}
+	if cert != nil {
+		c.ClientCert, c.CertThumbprint = cert, mtls.Thumbprint(cert)
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
 		id, err1 := url.QueryUnescape(user)
@@ -84,6 +103,10 @@ func claimedClientID(c token.Credentials) string {
 func (a *API) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	tok, inHeader := bearerToken(r)
+	scheme := oauth.TokenTypeBearer
+	if dtok, ok := dpopToken(r); ok {
+		tok, inHeader, scheme = dtok, true, dpop.Scheme
+	}
 	if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "" {
 		if err := parseForm(w, r); err != nil {
 			a.writeError(w, r, err)
@@ -101,7 +124,17 @@ func (a *API) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, oauth.InvalidToken("missing access token"))
 		return
 	}
-	claims, err := a.Tokens.UserInfo(r.Context(), tok)
+	p := token.Presentation{Token: tok, Scheme: scheme, DPoP: r.Header.Values(dpop.Header), Method: r.Method,
+		URL: a.endpointURL(r, "userinfo_endpoint", a.Metadata.UserInfoEndpoint)}
+	cert, err := a.ClientCerts.Certificate(r)
+	if err != nil {
+		a.writeError(w, r, oauth.InvalidRequest("malformed client certificate").WithCause(err))
+		return
+	}
+	if cert != nil {
+		p.CertThumbprint = mtls.Thumbprint(cert)
+	}
+	claims, err := a.Tokens.UserInfoPresented(r.Context(), p)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

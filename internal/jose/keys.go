@@ -170,6 +170,23 @@ func (m *KeyManager) Init(ctx context.Context) error {
 	return m.addMissingEncKeys(ctx)
 }
 
+// Load loads the stored keys without ever generating or rotating: the
+// administrative commands use it. It fails when the store holds no key or
+// when a private key does not open under the master key.
+func (m *KeyManager) Load(ctx context.Context) error {
+	stored, err := m.cfg.Store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list signing keys: %w", err)
+	}
+	if len(stored) == 0 {
+		return ErrNoKeys
+	}
+	return m.Refresh(ctx)
+}
+
+// ErrNoKeys: the store holds no signing key (Load).
+var ErrNoKeys = errors.New("the store holds no signing keys")
+
 // Refresh reloads the keys from the store and swaps the in-memory set
 // atomically. When nothing changed since the last load it only costs the
 // store List: keys are parsed and private keys opened once per kid.
@@ -196,6 +213,16 @@ func (m *KeyManager) refreshLocked(ctx context.Context) error {
 	}
 	next.stamp = stamp
 	m.set.Store(next)
+	if prev != nil {
+		// A rotation (here or on another node) or a retired key's end:
+		// operators check the propagation bound against this line.
+		active := make([]string, 0, len(next.active))
+		for _, k := range next.active {
+			active = append(active, k.info.KID)
+		}
+		slices.Sort(active)
+		m.cfg.Log.InfoContext(ctx, "signing keys reloaded", "active_kids", active, "published", len(next.byKID))
+	}
 	return nil
 }
 
@@ -568,6 +595,13 @@ func (m *KeyManager) parse(sk *store.SigningKey, withPrivate bool) (*key, error)
 	tp, err := priv.Thumbprint(crypto.SHA256)
 	if err != nil || base64.RawURLEncoding.EncodeToString(tp) != sk.ID {
 		return nil, fmt.Errorf("private key %s does not match its kid", sk.ID)
+	}
+	// go-jose fills Precomputed.Dp/Dq/Qinv but not the rest, so without
+	// this every RS256 signature re-derives and re-checks the key
+	// (rsa.(*PrivateKey).precompute and checkPrivateKey in the profiles,
+	// docs/performance.md). Keys are parsed once per reload, so do it here.
+	if rk, ok := signer.(*rsa.PrivateKey); ok {
+		rk.Precompute()
 	}
 	k.private = signer
 	return k, nil

@@ -3,8 +3,12 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/jwksfetch"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
+	"github.com/keyward/keyward/store"
 )
 
 // Notification topics shared by the nodes of a cluster.
@@ -37,6 +42,21 @@ var (
 		oauth.AuthMethodClientSecretJWT, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
 	GrantTypes = []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken}
 )
+
+// AuthMethodsFor returns AuthMethods plus the mutual TLS methods (RFC
+// 8705 §2) when client certificates can reach the server:
+// self_signed_tls_client_auth, and tls_client_auth when tls.client_ca
+// gives the CAs to verify chains against.
+func AuthMethodsFor(cfg config.Config) []string {
+	out := append([]string(nil), AuthMethods...)
+	if !cfg.MTLSEnabled() {
+		return out
+	}
+	if cfg.TLS.ClientCA != "" {
+		out = append(out, oauth.AuthMethodTLSClientAuth)
+	}
+	return append(out, oauth.AuthMethodSelfSignedTLSClientAuth)
+}
 
 // GrantTypesFor returns the grant types of GrantTypes plus the grants
 // configured on (grants.*.handler): what registration accepts and discovery
@@ -110,32 +130,131 @@ type Node struct {
 }
 
 // Open loads (or, on first start, generates) the master key, opens the
-// stores and loads (or generates) the signing keys.
+// stores, migrating their schema, and loads (or generates) the signing
+// keys: what `keyward serve` and `keyward init` do. It never generates a
+// master key for a store that already holds signing keys (a restored
+// database without its master.key): that key could not open them.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (_ *Node, err error) {
-	masterB64, generated, err := BootstrapSecret(cfg.DataDir, masterKeyFile, string(cfg.MasterKey), newMasterKey)
+	masterB64, err := readMasterKey(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if masterB64 != "" {
+		// A malformed key stops the node before any migration.
+		if _, err := decodeMasterKey(masterB64); err != nil {
+			return nil, err
+		}
+	}
+	stores, err := OpenStores(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stores.Close()
+		}
+	}()
+	if masterB64 == "" {
+		stored, err := stores.Durable.Keys.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list signing keys: %w", err)
+		}
+		if len(stored) > 0 {
+			return nil, fmt.Errorf("the store holds signing keys but there is no master key (master_key, %s, or %s): restore the master key this store was created with; a new one cannot open its keys",
+				config.EnvName("master_key"), filepath.Join(cfg.DataDir, masterKeyFile))
+		}
+		var generated bool
+		masterB64, generated, err = BootstrapSecret(cfg.DataDir, masterKeyFile, "", newMasterKey)
+		if err != nil {
+			return nil, err
+		}
+		if generated {
+			log.Info("generated a master key", "file", filepath.Join(cfg.DataDir, masterKeyFile))
+		}
+	}
+	n, err := build(cfg, stores, masterB64, log, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	n.wireClients(cfg, log, now)
+	return n, nil
+}
+
+// OpenExisting opens a deployment that `keyward serve` or `keyward init`
+// created, for the administrative commands: it never migrates a schema,
+// never generates a master key or signing keys, and fails before writing
+// anything when the schema is missing or old, the master key is missing,
+// or it does not open the stored signing keys.
+func OpenExisting(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (_ *Node, err error) {
+	masterB64, err := readMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if masterB64 == "" {
+		return nil, fmt.Errorf("no master key: set master_key (%s, or --master-key) or put the deployment's master.key into %s (a new deployment: run `keyward init` first); administrative commands never generate one",
+			config.EnvName("master_key"), cfg.DataDir)
+	}
+	if _, err := decodeMasterKey(masterB64); err != nil {
+		return nil, err
+	}
+	stores, err := openStores(ctx, cfg, log, true)
+	if err != nil {
+		if errors.Is(err, store.ErrNoSchema) {
+			return nil, fmt.Errorf("%w: run `keyward init` (or start `keyward serve`) with this store first", err)
+		}
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stores.Close()
+		}
+	}()
+	n, err := build(cfg, stores, masterB64, log, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Keys.Load(ctx); err != nil {
+		if errors.Is(err, jose.ErrNoKeys) {
+			return nil, fmt.Errorf("keys: %w: run `keyward init` (or start `keyward serve`) with this store first", err)
+		}
+		return nil, fmt.Errorf("keys: %w (is the master key the one this store was created with?)", err)
+	}
+	n.wireClients(cfg, log, now)
+	return n, nil
+}
+
+// readMasterKey returns the configured master key or the one saved in the
+// data directory; "" when there is none. It creates nothing.
+func readMasterKey(cfg config.Config) (string, error) {
+	if cfg.MasterKey != "" {
+		return string(cfg.MasterKey), nil
+	}
+	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(b)), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	default:
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+}
+
+// build derives the keys from the master key and makes the key manager.
+func build(cfg config.Config, stores *Stores, masterB64 string, log *slog.Logger, now func() time.Time) (*Node, error) {
 	master, err := decodeMasterKey(masterB64)
 	if err != nil {
 		return nil, err
-	}
-	if generated {
-		log.Info("generated a master key", "file", cfg.DataDir+"/"+masterKeyFile)
 	}
 	keys, err := secret.DeriveKeys(master)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Secrets: keys, Outbound: NewOutbound(cfg)}
-	if n.Stores, err = OpenStores(ctx, cfg, log); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			n.Stores.Close()
-		}
-	}()
+	n := &Node{Secrets: keys, Stores: stores, Outbound: NewOutbound(cfg)}
 	n.Keys, err = jose.NewKeyManager(jose.KeyManagerConfig{
 		Store:         n.Stores.Durable.Keys,
 		Sealer:        keys.Sealer,
@@ -146,14 +265,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if err := n.Keys.Init(ctx); err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
+	return n, nil
+}
+
+// wireClients builds the client registry once the keys are loaded.
+func (n *Node) wireClients(cfg config.Config, log *slog.Logger, now func() time.Time) {
+	keys := n.Secrets
 	n.Clients = &clientreg.Service{
 		Config: clientreg.Config{
 			Issuer:                 strings.TrimSuffix(cfg.Issuer, "/"),
 			DevLoopbackHTTP:        cfg.Dev,
-			AllowedAuthMethods:     AuthMethods,
+			AllowedAuthMethods:     AuthMethodsFor(cfg),
 			SupportedResponseTypes: ResponseTypesFor(cfg),
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
@@ -179,7 +301,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 			}
 		}
 	}
-	return n, nil
 }
 
 // RotateKeys rotates the signing keys and tells the other nodes.

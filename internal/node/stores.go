@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/keyward/keyward/config"
@@ -34,18 +35,37 @@ func (s *Stores) Close() error {
 // PostgreSQL) and, when Redis is configured, puts the ephemeral objects
 // there.
 func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
+	return openStores(ctx, cfg, log, false)
+}
+
+// openStores opens the stores; existing: only a current schema, never
+// creating or migrating one (store.ErrNoSchema otherwise).
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*Stores, error) {
 	s := &Stores{}
+	if !existing {
+		// The data directory holds master.key, api-token and, by
+		// default, the database: owner only (docs/configuration.md).
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
+	var liteOpts []sqlite.Option
+	var pgOpts []postgres.Option
+	if existing {
+		liteOpts = append(liteOpts, sqlite.WithoutMigrations())
+		pgOpts = append(pgOpts, postgres.WithoutMigrations())
+	}
 	u := cfg.StoreURL()
 	switch {
 	case strings.HasPrefix(u, "sqlite://"):
-		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), sqlite.WithLogger(log))
+		db, err := sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"), append(liteOpts, sqlite.WithLogger(log))...)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}
 		s.closers = append(s.closers, db.Close)
 		s.Durable, s.Ephemeral = db.Durable(), db.Ephemeral()
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		db, err := postgres.Open(ctx, u, postgres.WithLogger(log))
+		db, err := postgres.Open(ctx, u, append(pgOpts, postgres.WithLogger(log))...)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -43,10 +46,16 @@ type file struct {
 	Users []User `json:"users"`
 }
 
-// Directory is an immutable, validated set of users. It implements
+// Directory is a validated set of users. It implements
 // plugin.ClaimsSource and plugin.ClaimsSupporter and is safe for concurrent
-// use.
+// use. Its set only changes as a whole, by Replace (a SIGHUP reload of the
+// users file).
 type Directory struct {
+	cur atomic.Pointer[dirData]
+}
+
+// dirData is one immutable set of users.
+type dirData struct {
 	bySub      map[string]*User
 	byUsername map[string]*User
 	// tagged maps a claim name with its language tag lower-cased to the
@@ -107,7 +116,7 @@ func Parse(data []byte) (*Directory, error) {
 // JSON round trip, so later changes to the arguments do not affect the
 // Directory and values have the types a JSON decoder produces.
 func New(users []User) (*Directory, error) {
-	d := &Directory{
+	d := &dirData{
 		bySub:      make(map[string]*User, len(users)),
 		byUsername: make(map[string]*User, len(users)),
 		tagged:     make(map[string]map[string]string, len(users)),
@@ -160,8 +169,14 @@ func New(users []User) (*Directory, error) {
 		}
 		d.tagged[u.Sub] = tagged
 	}
-	return d, nil
+	dir := &Directory{}
+	dir.cur.Store(d)
+	return dir, nil
 }
+
+// Replace makes d serve the users of other from now on; a request in
+// flight finishes with the set it started with.
+func (d *Directory) Replace(other *Directory) { d.cur.Store(other.cur.Load()) }
 
 // copyClaims deep-copies claims through JSON.
 func copyClaims(claims map[string]any) (map[string]any, error) {
@@ -182,7 +197,7 @@ func copyClaims(claims map[string]any) (map[string]any, error) {
 // Lookup returns the user with the given username. The returned User's
 // Claims map is a copy.
 func (d *Directory) Lookup(username string) (User, bool) {
-	u, ok := d.byUsername[username]
+	u, ok := d.cur.Load().byUsername[username]
 	if !ok {
 		return User{}, false
 	}
@@ -195,7 +210,7 @@ func (d *Directory) Lookup(username string) (User, bool) {
 }
 
 // Len returns the number of users.
-func (d *Directory) Len() int { return len(d.bySub) }
+func (d *Directory) Len() int { return len(d.cur.Load().bySub) }
 
 // Authenticate checks a username and password and returns the user's
 // subject. An unknown user, a wrong password and a user without a password
@@ -205,7 +220,7 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("authenticate: %w", err)
 	}
-	u, ok := d.byUsername[username]
+	u, ok := d.cur.Load().byUsername[username]
 	if !ok || u.Password == "" {
 		_, _ = VerifyPassword(dummyHash, password)
 		return "", ErrInvalidCredentials
@@ -236,7 +251,8 @@ func (d *Directory) Claims(ctx context.Context, req plugin.ClaimsRequest) (map[s
 		return nil, fmt.Errorf("users claims: %w", err)
 	}
 	out := map[string]any{}
-	u, ok := d.bySub[req.Subject]
+	data := d.cur.Load()
+	u, ok := data.bySub[req.Subject]
 	if !ok {
 		return out, nil
 	}
@@ -246,7 +262,7 @@ func (d *Directory) Claims(ctx context.Context, req plugin.ClaimsRequest) (map[s
 		}
 		key := name
 		if base, tag, ok := strings.Cut(name, "#"); ok {
-			stored, ok := d.tagged[u.Sub][base+"#"+strings.ToLower(tag)]
+			stored, ok := data.tagged[u.Sub][base+"#"+strings.ToLower(tag)]
 			if !ok {
 				continue
 			}
@@ -278,4 +294,9 @@ func cloneValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// Subjects returns the subjects of the users, sorted.
+func (d *Directory) Subjects() []string {
+	return slices.Sorted(maps.Keys(d.cur.Load().bySub))
 }

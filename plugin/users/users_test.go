@@ -290,7 +290,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// A parsed directory must answer without panicking.
-		for sub := range d.bySub {
+		for sub := range d.cur.Load().bySub {
 			if _, err := d.Claims(t.Context(), plugin.ClaimsRequest{Subject: sub, Claims: []string{"name", "name#de", "sub"}}); err != nil {
 				t.Fatalf("Claims: %v", err)
 			}

@@ -294,7 +294,7 @@ func (s authorizationStore) distinct(ctx context.Context, what, query, after str
 
 type grantStore struct{ db *Store }
 
-const grantCols = `id, subject, client_id, consented, tokens, long_lived, subject_session_id, auth_time, acr, amr, created_at, expires_at`
+const grantCols = `id, subject, client_id, consented, tokens, long_lived, subject_session_id, auth_time, acr, amr, created_at, expires_at, cnf_jkt, cnf_x5t_s256`
 
 func scanGrant(row pgx.Row) (*store.Grant, error) {
 	var (
@@ -304,7 +304,7 @@ func scanGrant(row pgx.Row) (*store.Grant, error) {
 		created           time.Time
 	)
 	if err := row.Scan(&g.ID, &g.Subject, &g.ClientID, &consented, &toks, &g.LongLived, &g.SubjectSessionID,
-		&authTime, &g.ACR, &g.AMR, &created, &expires); err != nil {
+		&authTime, &g.ACR, &g.AMR, &created, &expires, &g.Confirmation.JKT, &g.Confirmation.X5TS256); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(consented, &g.Consented); err != nil {
@@ -341,9 +341,9 @@ func (s grantStore) Create(ctx context.Context, g *store.Grant) error {
 	if err != nil {
 		return fmt.Errorf("encode token spec: %w", err)
 	}
-	_, err = s.db.pool.Exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+	_, err = s.db.pool.Exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		g.ID, g.Subject, g.ClientID, consented, toks, g.LongLived, g.SubjectSessionID, tsOrNil(g.AuthTime),
-		g.ACR, strsOrNil(g.AMR), g.CreatedAt.UTC(), tsOrNil(g.ExpiresAt))
+		g.ACR, strsOrNil(g.AMR), g.CreatedAt.UTC(), tsOrNil(g.ExpiresAt), g.Confirmation.JKT, g.Confirmation.X5TS256)
 	if err != nil {
 		return fmt.Errorf("create grant %q: %w", g.ID, mapErr(err))
 	}
@@ -539,14 +539,14 @@ func (s refreshTokenStore) Rotate(ctx context.Context, id string, now time.Time,
 
 type accessTokenStore struct{ db *Store }
 
-const accessCols = `id, grant_id, client_id, subject, scope, created_at, expires_at`
+const accessCols = `id, grant_id, client_id, subject, scope, created_at, expires_at, cnf_jkt, cnf_x5t_s256`
 
 func scanAccess(row pgx.Row) (*store.AccessToken, error) {
 	var (
 		t                store.AccessToken
 		created, expires time.Time
 	)
-	if err := row.Scan(&t.ID, &t.GrantID, &t.ClientID, &t.Subject, &t.Scope, &created, &expires); err != nil {
+	if err := row.Scan(&t.ID, &t.GrantID, &t.ClientID, &t.Subject, &t.Scope, &created, &expires, &t.Confirmation.JKT, &t.Confirmation.X5TS256); err != nil {
 		return nil, err
 	}
 	t.CreatedAt, t.ExpiresAt = created.UTC(), expires.UTC()
@@ -554,8 +554,8 @@ func scanAccess(row pgx.Row) (*store.AccessToken, error) {
 }
 
 func (s accessTokenStore) Create(ctx context.Context, t *store.AccessToken) error {
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO access_tokens (`+accessCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		t.ID, t.GrantID, t.ClientID, t.Subject, strsOrNil(t.Scope), t.CreatedAt.UTC(), t.ExpiresAt.UTC())
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO access_tokens (`+accessCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		t.ID, t.GrantID, t.ClientID, t.Subject, strsOrNil(t.Scope), t.CreatedAt.UTC(), t.ExpiresAt.UTC(), t.Confirmation.JKT, t.Confirmation.X5TS256)
 	if err != nil {
 		return fmt.Errorf("create access token: %w", mapErr(err))
 	}

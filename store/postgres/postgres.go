@@ -29,7 +29,15 @@ type Store struct {
 	pool     *pgxpool.Pool
 	log      *slog.Logger
 	notifier *Notifier
+	// existing: the schema must be there and current (WithoutMigrations).
+	existing bool
 }
+
+// WithoutMigrations opens only a database whose Keyward schema is current:
+// Open does not migrate (nor create goose's version table) and fails with
+// store.ErrNoSchema otherwise. The administrative commands use it, so that
+// a mistyped DSN cannot put a schema into a database (docs/operator-guide.md).
+func WithoutMigrations() Option { return func(s *Store) { s.existing = true } }
 
 // Option configures Open.
 type Option func(*Store)
@@ -58,6 +66,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		// The DSN may hold a password: never echo it.
 		return nil, errors.New("postgres: invalid connection string")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the DSN a connection attempt to an
+		// unreachable host waits for the kernel's TCP timeout (minutes);
+		// requests must fail fast with 503 instead (store.IsUnavailable).
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	// The driver's own messages go to the structured log too (JSON lines
+	// only on stderr, docs/operator-guide.md "Logs").
+	cfg.ConnConfig.Tracer = slogTracer(log)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -66,7 +83,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	if err := migrate(ctx, pool, log); err != nil {
+	if db.existing {
+		err = checkSchema(ctx, pool)
+	} else {
+		err = migrate(ctx, pool, log)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -101,7 +123,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	for _, r := range results {
-		log.InfoContext(ctx, "applied migration", "source", r.Source.Path, "duration", r.Duration)
+		log.InfoContext(ctx, "applied migration", "source", r.Source.Path, "duration_seconds", r.Duration.Seconds())
 	}
 	return nil
 }
@@ -156,6 +178,10 @@ const (
 	pgDeadlockDetected     = "40P01"
 	pgSerializationFailure = "40001"
 )
+
+// connectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout.
+const connectTimeout = 5 * time.Second
 
 // mapErr translates driver errors into store sentinels, keeping the cause.
 func mapErr(err error) error {

@@ -68,7 +68,7 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 0 is goose's own bootstrap row.
-	want := []applied{{0, 1}, {1, 1}, {2, 1}, {3, 1}}
+	want := []applied{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("goose_db_version (-want +got):\n%s", d)
 	}

@@ -68,7 +68,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(s)
 	}
+	applyTimeouts(o)
+	routeDriverLog(s.log)
 	s.rdb = goredis.NewClient(o)
+	s.rdb.AddHook(unavailableHook{})
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.rdb.Close()
 		return nil, fmt.Errorf("redis: ping: %w", err)

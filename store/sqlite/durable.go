@@ -422,8 +422,9 @@ func (s accessTokens) Create(ctx context.Context, t *store.AccessToken) error {
 	if err != nil {
 		return fmt.Errorf("create access token: %w", err)
 	}
-	_, err = s.db.w.ExecContext(ctx, `INSERT INTO access_tokens (id, grant_id, client_id, subject, scope, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, t.GrantID, t.ClientID, t.Subject, scope, ms(t.CreatedAt), ms(t.ExpiresAt))
+	_, err = s.db.w.ExecContext(ctx, `INSERT INTO access_tokens (id, grant_id, client_id, subject, scope, created_at, expires_at, cnf_jkt, cnf_x5t_s256)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, t.GrantID, t.ClientID, t.Subject, scope, ms(t.CreatedAt), ms(t.ExpiresAt),
+		t.Confirmation.JKT, t.Confirmation.X5TS256)
 	switch {
 	case err == nil:
 		return nil
@@ -440,9 +441,9 @@ func (s accessTokens) Get(ctx context.Context, id string, now time.Time) (*store
 	var t store.AccessToken
 	var scope string
 	var created, expires sql.NullInt64
-	err := s.db.r.QueryRowContext(ctx, `SELECT id, grant_id, client_id, subject, scope, created_at, expires_at
+	err := s.db.r.QueryRowContext(ctx, `SELECT id, grant_id, client_id, subject, scope, created_at, expires_at, cnf_jkt, cnf_x5t_s256
 		FROM access_tokens WHERE id = ? AND `+live, id, now.UnixMilli()).
-		Scan(&t.ID, &t.GrantID, &t.ClientID, &t.Subject, &scope, &created, &expires)
+		Scan(&t.ID, &t.GrantID, &t.ClientID, &t.Subject, &scope, &created, &expires, &t.Confirmation.JKT, &t.Confirmation.X5TS256)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}

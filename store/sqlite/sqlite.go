@@ -33,6 +33,9 @@ type Store struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
 	log *slog.Logger
+	// existing: open only a database that is there and at the current
+	// schema (WithoutMigrations).
+	existing bool
 }
 
 // Option configures Open.
@@ -47,6 +50,12 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithoutMigrations opens only an existing database whose schema is
+// current: Open neither creates the file nor migrates, and fails with
+// store.ErrNoSchema otherwise. The administrative commands use it, so that
+// a mistyped path cannot create a database (docs/operator-guide.md).
+func WithoutMigrations() Option { return func(s *Store) { s.existing = true } }
+
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date. path must name a file: two pools share it, so
 // ":memory:" does not work.
@@ -59,6 +68,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		opt(db)
 	}
 	log := db.log
+	if db.existing {
+		if err := checkExisting(ctx, path, log); err != nil {
+			return nil, err
+		}
+	} else if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
 	q.Set("_foreign_keys", "on")
@@ -77,10 +93,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := migrate(ctx, w, log); err != nil {
+	if db.existing {
+		err = checkSchema(ctx, w, log)
+	} else {
+		err = migrate(ctx, w, log)
+	}
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	restrictFiles(path, log)
 
 	q.Set("_txlock", "deferred")
 	q.Set("_query_only", "on")
@@ -128,7 +150,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	for _, r := range res {
-		log.Info("sqlite migration applied", "version", r.Source.Version, "duration", r.Duration)
+		log.Info("sqlite migration applied", "version", r.Source.Version, "duration_seconds", r.Duration.Seconds())
 	}
 	return nil
 }

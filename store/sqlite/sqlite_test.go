@@ -88,8 +88,8 @@ func TestMigrationsOnEmptyDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if latest != 4 || current != latest {
-		t.Errorf("schema version %d, latest %d; want both 4", current, latest)
+	if latest != 5 || current != latest {
+		t.Errorf("schema version %d, latest %d; want both 5", current, latest)
 	}
 	// Opening an up-to-date database a second time applies nothing and
 	// keeps the version.

@@ -35,6 +35,7 @@ func durableTests() []test[store.Durable] {
 		{"grants/delete_matching", testGrantDeleteMatching},
 		{"grants/list", testGrantList},
 		{"grants/time_round_trip", testGrantTimes},
+		{"confirmation/round_trip", testConfirmation},
 		{"grants/large_json", testGrantLargeJSON},
 		{"refresh_tokens/create_get", testRefreshCreateGet},
 		{"refresh_tokens/requires_grant", testRefreshRequiresGrant},
@@ -1379,5 +1380,34 @@ func testNotifier(t *testing.T, d store.Durable) {
 		case <-deadline:
 			t.Fatal("channel not closed after the subscription context ended")
 		}
+	}
+}
+
+// testConfirmation: the key a grant's refresh tokens and an identifier
+// access token are bound to (DPoP jkt, mTLS x5t#S256) survives the store,
+// and its absence stays absent.
+func testConfirmation(t *testing.T, d store.Durable) {
+	ctx := t.Context()
+	g := fixtureGrant("g1", "alice", "client-1", Base)
+	g.Confirmation = store.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+	must(t, "create grant", d.Grants.Create(ctx, g))
+	got, err := d.Grants.Get(ctx, "g1", Base)
+	must(t, "get grant", err)
+	if got.Confirmation != g.Confirmation {
+		t.Errorf("grant confirmation = %+v, want %+v", got.Confirmation, g.Confirmation)
+	}
+	at := fixtureAccess("at1", "g1")
+	at.Confirmation = store.Confirmation{X5TS256: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}
+	must(t, "create access token", d.AccessTokens.Create(ctx, at))
+	gotAT, err := d.AccessTokens.Get(ctx, "at1", Base)
+	must(t, "get access token", err)
+	if gotAT.Confirmation != at.Confirmation {
+		t.Errorf("access token confirmation = %+v, want %+v", gotAT.Confirmation, at.Confirmation)
+	}
+	must(t, "create unbound", d.AccessTokens.Create(ctx, fixtureAccess("at2", "g1")))
+	gotAT, err = d.AccessTokens.Get(ctx, "at2", Base)
+	must(t, "get unbound", err)
+	if !gotAT.Confirmation.IsZero() {
+		t.Errorf("unbound access token confirmation = %+v", gotAT.Confirmation)
 	}
 }

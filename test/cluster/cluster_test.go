@@ -173,7 +173,9 @@ func TestNodesStartingTogether(t *testing.T) {
 	}
 	slices.Sort(a)
 	slices.Sort(b)
-	if !slices.Equal(a, b) || len(a) != 3 {
-		t.Errorf("node keys differ or are not one set of three: %v vs %v", a, b)
+	// Three signing keys (RS256, ES256, EdDSA) and two encryption keys
+	// (RSA-OAEP-256, ECDH-ES).
+	if !slices.Equal(a, b) || len(a) != 5 {
+		t.Errorf("node keys differ or are not one set of five: %v vs %v", a, b)
 	}
 }

@@ -131,7 +131,14 @@ func (c *cluster) startNode(name string) *node {
 	cmd.Env = append(os.Environ(),
 		"KEYWARD_CLUSTER_REDIS_PREFIX="+c.prefix,
 		"KEYWARD_KEYS_REFRESH_INTERVAL=3s",
-		"KEYWARD_LOG_LEVEL=info")
+		"KEYWARD_LOG_LEVEL=info",
+		// The races here send one client's requests as fast as they go,
+		// from one address; the rate limits would answer 429 (limits have
+		// their own tests in test/e2e).
+		"KEYWARD_RATE_LIMITS_TOKEN_PER_CLIENT_RATE=0",
+		"KEYWARD_RATE_LIMITS_TOKEN_PER_ADDRESS_RATE=0",
+		"KEYWARD_RATE_LIMITS_REVOKE_PER_CLIENT_RATE=0",
+		"KEYWARD_RATE_LIMITS_REVOKE_PER_ADDRESS_RATE=0")
 	cmd.Env = append(cmd.Env, c.env...)
 	return &node{Process: testnode.StartProcess(c.t, name, cmd)}
 }

@@ -98,7 +98,7 @@ func jarmResponse(t *testing.T, e *env, c *client, ar *authzResult) map[string]a
 	if ar.params == nil || len(ar.params) != 1 || ar.params.Get("response") == "" {
 		t.Fatalf("want a JARM response carrying only the response parameter, got %v / %v", ar.final, ar.params)
 	}
-	tok, err := jose.ParseSigned(ar.params.Get("response"), []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA, jose.PS256})
+	tok, err := jose.ParseSignedCompact(ar.params.Get("response"), []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA, jose.PS256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -342,14 +342,14 @@ func (e *env) implicitDiscovery() implicitDiscovery {
 }
 
 // TestImplicitDiscovery: by default discovery lists exactly the response
-// types the authorisation endpoint serves, the modes they use, and the
-// implicit grant they are registered with.
+// types the authorisation endpoint serves, the modes they use (plain and
+// JWT-secured), and the implicit grant they are registered with.
 func TestImplicitDiscovery(t *testing.T) {
 	md := newEnv(t).implicitDiscovery()
 	if want := []string{"code", "id_token", "code id_token", "id_token token", "code token", "code id_token token"}; !slices.Equal(md.ResponseTypes, want) {
 		t.Errorf("response_types_supported = %v, want %v", md.ResponseTypes, want)
 	}
-	if want := []string{"query", "fragment", "form_post"}; !slices.Equal(md.ResponseModes, want) {
+	if want := []string{"query", "fragment", "form_post", "query.jwt", "fragment.jwt", "form_post.jwt", "jwt"}; !slices.Equal(md.ResponseModes, want) {
 		t.Errorf("response_modes_supported = %v, want %v", md.ResponseModes, want)
 	}
 	if !slices.Contains(md.GrantTypes, "implicit") {

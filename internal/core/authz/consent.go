@@ -339,6 +339,7 @@ func (s *Service) storeCode(ctx context.Context, a *store.AuthzSession, c *store
 		CodeChallenge:       a.Request.CodeChallenge,
 		CodeChallengeMethod: a.Request.CodeChallengeMethod,
 		Nonce:               a.Request.Nonce,
+		DPoPJKT:             a.Request.DPoPJKT,
 		Grant:               grant,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(authzpolicy.For(s.Config.Profile, c).CodeLifetime(s.cfg().CodeLifetime)),

@@ -75,6 +75,30 @@ func TestImplicitBadInput(t *testing.T) {
 	}
 }
 
+// TestImplicitBoundClients: a client that requires DPoP- or
+// certificate-bound access tokens gets no access token from the
+// authorisation endpoint, but still an ID token.
+func TestImplicitBoundClients(t *testing.T) {
+	for _, bind := range []func(*store.Client){
+		func(c *store.Client) { c.Metadata.DPoPBoundAccessTokens = true },
+		func(c *store.Client) { c.Metadata.TLSClientCertificateBoundAccessTokens = true },
+	} {
+		e := newEnv(t, Config{})
+		if _, err := e.dur.Clients.Update(context.Background(), "implicit", func(c *store.Client) error { bind(c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range []string{"id_token token", "code token", "code id_token token"} {
+			_, v := params(t, e.start(implicitQuery(rt), ""))
+			if v.Get("error") != oauth.ErrCodeUnauthorizedClient {
+				t.Errorf("%s: %v, want unauthorized_client", rt, v)
+			}
+		}
+		if m := e.start(implicitQuery("code id_token"), ""); m.Type != TypeAuth {
+			t.Errorf("code id_token: %+v, want the auth prompt", m)
+		}
+	}
+}
+
 // TestImplicitAllowed: with the token-bearing types off, id_token and
 // code id_token still work.
 func TestImplicitAllowed(t *testing.T) {

@@ -57,6 +57,7 @@ func pipeline() []step {
 		{"response_mode", stepResponseMode, true},
 		{"scope", stepScope, true},
 		{"pkce", stepPKCE, true},
+		{"dpop_jkt", stepDPoPJKT, true},
 		{"nonce", stepNonce, true},
 		{"state", stepState, true},
 		{"prompt", stepPrompt, true},

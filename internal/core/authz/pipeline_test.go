@@ -75,6 +75,8 @@ func TestRedirectedErrors(t *testing.T) {
 		{"challenge too short", query("code_challenge", "abc"), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"challenge too long", query("code_challenge", strings.Repeat("a", 129)), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"challenge illegal character", query("code_challenge", strings.Repeat("a", 42)+"+"), oauth.ErrCodeInvalidRequest, false, "query"},
+		{"dpop_jkt too short", query("dpop_jkt", "abc"), oauth.ErrCodeInvalidRequest, false, "query"},
+		{"dpop_jkt illegal character", query("dpop_jkt", strings.Repeat("a", 42)+"="), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"prompt none with login", query("prompt", "none login"), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"prompt create with consent", query("prompt", "create consent"), oauth.ErrCodeInvalidRequest, false, "query"},
 		{"prompt unknown", query("prompt", "bogus"), oauth.ErrCodeInvalidRequest, false, "query"},

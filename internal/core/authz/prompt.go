@@ -217,7 +217,7 @@ func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *sto
 		return s.authPrompt(a, c, sess, hintSub, reasons), nil
 	}
 	a.Subject, a.AuthTime, a.ACR, a.AMR = sess.Subject, sess.AuthTime, sess.ACR, sess.AMR
-	return s.decideConsent(ctx, a, c)
+	return s.decideConsent(ctx, a, c, sess)
 }
 
 // decideConsent runs the consent checks once the subject is known: a
@@ -225,7 +225,9 @@ func (s *Service) decideLogin(ctx context.Context, a *store.AuthzSession, c *sto
 // consent prompt, or consent_required for prompt=none (OIDC Core §3.1.2.6;
 // as in Connect2id, with AlwaysPromptForConsent alone failing, prompt=none
 // still gets the prompt so the UI can add preset claims). It sets a.State.
-func (s *Service) decideConsent(ctx context.Context, a *store.AuthzSession, c *store.Client) (*Message, error) {
+// sess is the subject session as this request already loaded (and so
+// touched) it, or nil.
+func (s *Service) decideConsent(ctx context.Context, a *store.AuthzSession, c *store.Client, sess *store.SubjectSession) (*Message, error) {
 	auth, err := s.Authorizations.Get(ctx, a.Subject, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		auth = nil
@@ -242,7 +244,7 @@ func (s *Service) decideConsent(ctx context.Context, a *store.AuthzSession, c *s
 		return s.finalError(a, oauth.ConsentRequired("the subject must consent")), nil
 	}
 	a.State = store.AuthzStateConsentPending
-	return s.consentPrompt(ctx, a, c, auth, reasons)
+	return s.consentPrompt(ctx, a, c, auth, reasons, sess)
 }
 
 func display(req *store.AuthzRequest) string {
@@ -308,7 +310,8 @@ func selectParams(params map[string][]string, names []string) map[string]any {
 }
 
 // consentPrompt is the type "consent" message (docs/api.md §3, step 3).
-func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *store.Client, auth *store.Authorization, reasons []string) (*Message, error) {
+// loaded is the subject session this request already read, or nil.
+func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *store.Client, auth *store.Authorization, reasons []string, loaded *store.SubjectSession) (*Message, error) {
 	scope := oauth.Scope(a.Request.Scope)
 	var heldScope, heldClaims oauth.Scope
 	if auth != nil {
@@ -352,7 +355,13 @@ func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *s
 			msg.Claims.RawRequest = cr.Raw
 		}
 	}
-	if a.SubjectSessionID != "" {
+	switch {
+	case loaded != nil && loaded.ID == a.SubjectSessionID:
+		// The session was created, re-authenticated or read (each a use
+		// that restarts its idle timer) earlier in this request: reading
+		// it again would be one more store write per flow for nothing.
+		msg.SubSession = s.sessionView(loaded)
+	case a.SubjectSessionID != "":
 		sess, err := s.SubjectSessions.GetByKey(ctx, a.SubjectSessionID)
 		switch {
 		case err == nil:

@@ -77,6 +77,13 @@ func stepResponseType(_ context.Context, s *Service, f *flow) error {
 	if !slices.ContainsFunc(registered, func(r string) bool { return slices.Equal(responseTypeTokens(r), toks) }) {
 		return oauth.UnauthorizedClient("the response_type is not registered for the client")
 	}
+	// An access token from the authorisation endpoint cannot be bound to a
+	// key the browser never proves (RFC 9449 §10, RFC 8705 §3): a client
+	// that requires bound tokens gets none there.
+	if slices.Contains(toks, oauth.ResponseTypeToken) &&
+		(f.client.Metadata.DPoPBoundAccessTokens || f.client.Metadata.TLSClientCertificateBoundAccessTokens) {
+		return oauth.UnauthorizedClient("the client requires sender-constrained access tokens, which the authorisation endpoint cannot issue")
+	}
 	f.req.ResponseType = toks
 	return nil
 }

@@ -404,7 +404,7 @@ func (s *Service) authenticate(ctx context.Context, a *store.AuthzSession, sa *S
 		a.State = store.AuthzStateFailed
 		return s.finalError(a, oauth.AccessDenied("the required authentication context class was not met")), nil
 	}
-	return s.decideConsent(ctx, a, c)
+	return s.decideConsent(ctx, a, c, sess)
 }
 
 // upsertSession re-authenticates the existing session when it belongs to

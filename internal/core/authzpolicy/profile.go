@@ -20,8 +20,8 @@ const ProfileFAPI2 = "fapi2"
 // Client authentication methods of RFC 8705 §2.1 and §2.2 that FAPI 2.0
 // admits besides private_key_jwt.
 const (
-	AuthMethodTLSClientAuth           = "tls_client_auth"
-	AuthMethodSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
+	AuthMethodTLSClientAuth           = oauth.AuthMethodTLSClientAuth
+	AuthMethodSelfSignedTLSClientAuth = oauth.AuthMethodSelfSignedTLSClientAuth
 )
 
 // MaxCodeLifetimeFAPI2 is FAPI 2.0 §5.3.2.1's bound on the authorisation

@@ -46,7 +46,12 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) serverError(ctx context.Context, what string, err error) error {
-	if s.Log != nil {
+	switch {
+	case s.Log == nil:
+	case store.IsUnavailable(err):
+		// An outage, not a fault: the HTTP layer answers 503.
+		s.Log.WarnContext(ctx, "authorisation store API: backend unavailable: "+what, "error", err.Error())
+	default:
 		s.Log.ErrorContext(ctx, "authorisation store API: "+what, "error", err.Error())
 	}
 	return oauth.ServerError("internal error").WithCause(err)

@@ -136,6 +136,7 @@ func (s *Service) validate(md *store.ClientMetadata) *oauth.Error {
 		s.checkGrantAndResponseTypes,
 		s.checkRedirectURIs,
 		s.checkAuthMethod,
+		checkMTLS,
 		s.checkURIs,
 		s.checkAlgorithms,
 		s.checkSubjectType,

@@ -36,6 +36,10 @@ func testJWKS(t testing.TB, private bool) string {
 
 // TestRegisterValidation pins the exact error of every metadata rule.
 func TestRegisterValidation(t *testing.T) {
+	withMTLS := func(c *Config) {
+		c.AllowedAuthMethods = []string{oauth.AuthMethodClientSecretBasic, oauth.AuthMethodPrivateKeyJWT,
+			oauth.AuthMethodTLSClientAuth, oauth.AuthMethodSelfSignedTLSClientAuth}
+	}
 	pub := testJWKS(t, false)
 	priv := testJWKS(t, true)
 	const cb = `"redirect_uris":["https://rp.example.com/cb"]`
@@ -134,6 +138,17 @@ func TestRegisterValidation(t *testing.T) {
 		{name: "auth method not allowed", cfg: func(c *Config) { c.AllowedAuthMethods = []string{oauth.AuthMethodClientSecretBasic} }, body: `{` + cb + `,"token_endpoint_auth_method":"none"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "unsupported token_endpoint_auth_method: none"},
 		{name: "private_key_jwt without keys", body: `{` + cb + `,"token_endpoint_auth_method":"private_key_jwt"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "private_key_jwt requires jwks or jwks_uri"},
 		{name: "private_key_jwt with jwks", body: `{` + cb + `,"token_endpoint_auth_method":"private_key_jwt","jwks":` + pub + `}`},
+		// Mutual TLS (RFC 8705 §2.1.2, §2.2.2), when the server allows it.
+		{name: "tls_client_auth not enabled", body: `{` + cb + `,"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=rp"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "unsupported token_endpoint_auth_method: tls_client_auth"},
+		{name: "tls_client_auth with subject DN", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=rp,O=Example"}`},
+		{name: "tls_client_auth without name", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"tls_client_auth"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "tls_client_auth requires exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email"},
+		{name: "tls_client_auth with two names", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=rp","tls_client_auth_san_dns":"rp.example.com"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "tls_client_auth requires exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email"},
+		{name: "tls_client_auth bad IP", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_san_ip":"not-an-ip"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "tls_client_auth_san_ip is not an IP address"},
+		{name: "tls_client_auth member with another method", body: `{` + cb + `,"tls_client_auth_san_dns":"rp.example.com"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "tls_client_auth_* members require token_endpoint_auth_method tls_client_auth"},
+		{name: "self_signed_tls_client_auth with jwks", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"self_signed_tls_client_auth","jwks":` + pub + `}`},
+		{name: "self_signed_tls_client_auth with jwks_uri", cfg: withMTLS, body: `{` + cb + `,"token_endpoint_auth_method":"self_signed_tls_client_auth","jwks_uri":"https://rp.example.com/jwks"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "self_signed_tls_client_auth requires jwks (jwks_uri is not supported for it)"},
+		{name: "dpop_bound_access_tokens", body: `{` + cb + `,"dpop_bound_access_tokens":true,"tls_client_certificate_bound_access_tokens":true}`},
+		{name: "dpop_bound_access_tokens not a boolean", body: `{` + cb + `,"dpop_bound_access_tokens":"yes"}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "invalid dpop_bound_access_tokens: expected a boolean"},
 		{name: "private_key_jwt with jwks_uri", body: `{` + cb + `,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://rp.example.com/jwks"}`},
 		{name: "jwks and jwks_uri", body: `{` + cb + `,"jwks_uri":"https://rp.example.com/jwks","jwks":` + pub + `}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "jwks and jwks_uri must not both be present"},
 		{name: "jwks with private key", body: `{` + cb + `,"jwks":` + priv + `}`, wantCode: oauth.ErrCodeInvalidClientMetadata, wantDesc: "jwks is not a valid public JWK set"},

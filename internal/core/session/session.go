@@ -370,16 +370,24 @@ func merge(dst, src map[string]any) map[string]any {
 	return dst
 }
 
+// errRPListed aborts AddRP's update when the client is already listed.
+var errRPListed = errors.New("client already listed")
+
 // AddRP records that a client received tokens in the session (for logout
-// notifications). Adding a client twice is a no-op.
+// notifications). Adding a client twice is a no-op, and writes nothing:
+// a returning user's every code flow lands here (docs/performance.md).
 func (s *Service) AddRP(ctx context.Context, key, clientID string) error {
 	now := s.now()
 	_, err := s.Store.Update(ctx, key, now, func(sess *store.SubjectSession) error {
-		if !slices.Contains(sess.RPs, clientID) {
-			sess.RPs = append(sess.RPs, clientID)
+		if slices.Contains(sess.RPs, clientID) {
+			return errRPListed
 		}
+		sess.RPs = append(sess.RPs, clientID)
 		return nil
 	})
+	if errors.Is(err, errRPListed) {
+		return nil
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound

@@ -378,3 +378,47 @@ func TestPeekUpdateRemoveRP(t *testing.T) {
 		t.Errorf("Update of an idle session: %v", err)
 	}
 }
+
+// writeCounter counts the subject session updates that go ahead (their fn
+// returned nil, so the store writes).
+type writeCounter struct {
+	store.SubjectSessionStore
+	writes int
+}
+
+func (w *writeCounter) Update(ctx context.Context, id string, now time.Time, fn func(*store.SubjectSession) error) (*store.SubjectSession, error) {
+	return w.SubjectSessionStore.Update(ctx, id, now, func(s *store.SubjectSession) error {
+		err := fn(s)
+		if err == nil {
+			w.writes++
+		}
+		return err
+	})
+}
+
+// TestAddRPKnownClientWritesNothing: adding a client the session already
+// lists is not an update (a returning user's code flow ends in AddRP).
+func TestAddRPKnownClientWritesNothing(t *testing.T) {
+	s, _, st := newService(t, Config{})
+	wc := &writeCounter{SubjectSessionStore: st}
+	s.Store = wc
+	sess, sid, err := s.Create(t.Context(), Login{Sub: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"app1", "app1", "app2", "app1", "app2"} {
+		if err := s.AddRP(t.Context(), sess.ID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wc.writes != 2 {
+		t.Errorf("%d writes for two distinct clients added five times, want 2", wc.writes)
+	}
+	got, err := s.Get(t.Context(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"app1", "app2"}, got.RPs); d != "" {
+		t.Errorf("RPs (-want +got):\n%s", d)
+	}
+}

@@ -62,6 +62,9 @@ func (g authCodeGrant) Authorize(ctx context.Context, req *Request, c *store.Cli
 	if err := checkPKCE(code.CodeChallenge, code.CodeChallengeMethod, req.Form.Get("code_verifier"), req.Form.Has("code_verifier")); err != nil {
 		return nil, err
 	}
+	if err := checkDPoPJKT(code.DPoPJKT, req); err != nil {
+		return nil, err
+	}
 
 	gr := code.Grant
 	gr.ID = code.GrantID

@@ -95,7 +95,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, c Credentials) (*store
 		}
 		client, fail, err = s.authAssertion(ctx, formID, assertion)
 	case formID != "":
-		client, fail, err = s.authNone(ctx, formID)
+		client, fail, err = s.authByID(ctx, formID, c)
 	default:
 		fail = &authFailure{reason: "no client authentication"}
 	}
@@ -165,8 +165,34 @@ func (s *Service) authSecret(ctx context.Context, id, presented, method string) 
 	return client, nil, nil
 }
 
-func (s *Service) authNone(ctx context.Context, id string) (*store.Client, *authFailure, error) {
-	return s.lookup(ctx, id, oauth.AuthMethodNone)
+// authByID authenticates a client that sent only its client_id: a public
+// client (none), or a mutual TLS one (RFC 8705 §2) whose certificate
+// came with the request.
+func (s *Service) authByID(ctx context.Context, id string, c Credentials) (*store.Client, *authFailure, error) {
+	method := oauth.AuthMethodNone
+	if c.ClientCert != nil {
+		client, err := s.Clients.Get(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, s.serverError(ctx, "get client", err)
+		}
+		if client != nil {
+			switch m := client.Metadata.TokenEndpointAuthMethod; m {
+			case oauth.AuthMethodTLSClientAuth, oauth.AuthMethodSelfSignedTLSClientAuth:
+				method = m
+			}
+		}
+	}
+	client, fail, err := s.lookup(ctx, id, method)
+	if client == nil || method == oauth.AuthMethodNone {
+		return client, fail, err
+	}
+	if s.Certs == nil {
+		return nil, &authFailure{clientID: id, reason: "mutual TLS is not configured"}, nil
+	}
+	if err := s.Certs.VerifyClientCert(ctx, c.ClientCert, client, method); err != nil {
+		return nil, &authFailure{clientID: id, reason: "client certificate rejected", cause: err}, nil
+	}
+	return client, nil, nil
 }
 
 func (s *Service) authAssertion(ctx context.Context, formID, assertion string) (*store.Client, *authFailure, error) {

@@ -237,6 +237,7 @@ func randomString(t testing.TB) string {
 
 type codeOpts struct {
 	client, redirect, challenge, method, nonce string
+	dpopJKT                                    string
 	tokens                                     *store.TokenSpec
 	scope                                      []string
 	lifetime                                   time.Duration
@@ -291,7 +292,7 @@ func (e *env) code(o codeOpts) string {
 	err := e.svc.Codes.Create(context.Background(), &store.Code{
 		ID: secret.Hash(v), GrantID: "g-" + randomString(e.t), ClientID: o.client,
 		RedirectURI: o.redirect, CodeChallenge: o.challenge, CodeChallengeMethod: o.method,
-		Nonce: o.nonce, Grant: g, CreatedAt: e.now, ExpiresAt: e.now.Add(o.lifetime),
+		Nonce: o.nonce, DPoPJKT: o.dpopJKT, Grant: g, CreatedAt: e.now, ExpiresAt: e.now.Add(o.lifetime),
 	})
 	if err != nil {
 		e.t.Fatal(err)

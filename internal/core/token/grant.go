@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -36,6 +37,15 @@ type Request struct {
 	Form      url.Values
 	// Now is the request time; grants judge expiry against it.
 	Now time.Time
+	// DPoP is the verified proof of the request, nil without one.
+	DPoP *jose.DPoPProof
+	// CertThumbprint is the request's TLS client certificate thumbprint
+	// (Credentials.CertThumbprint), empty without one.
+	CertThumbprint string
+	// Confirmation is what the tokens minted now are bound to: the
+	// proof's key, the client certificate, or nothing (the dispatcher
+	// sets it; sender.go).
+	Confirmation store.Confirmation
 }
 
 // Decision is what a grant authorised; the dispatcher mints from it.
@@ -74,6 +84,9 @@ type Decision struct {
 	// storing Grant (see revocationMark).
 	RevocationMark      string
 	RevocationMarkUntil time.Time
+	// Confirmation binds the access tokens minted now (DPoP key or client
+	// certificate); the dispatcher sets it from the request (sender.go).
+	Confirmation store.Confirmation
 	// Stateless mints a self-contained access token and nothing else,
 	// storing nothing: Grant is not stored and its ID is empty, so the
 	// token carries no "gid". Such a token is valid by its signature and
@@ -146,7 +159,10 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 		return nil, oauth.UnauthorizedClient("grant type " + gt + " needs a confidential client")
 	}
 	req := &Request{GrantType: gt, Form: c.Form, Now: s.now()}
-	if err := s.checkProfile(ctx, client, c); err != nil {
+	if err := s.senderConstrain(ctx, req, c, client); err != nil {
+		return nil, err
+	}
+	if err := s.requireSenderConstrained(client, req); err != nil {
 		return nil, err
 	}
 	d, err := g.Authorize(ctx, req, client)
@@ -161,6 +177,8 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 			return nil, err
 		}
 	}
+	d.Confirmation = req.Confirmation
+	bindGrant(req, client, d)
 	resp, err := s.mint(ctx, req.Now, client, d)
 	if err != nil {
 		return nil, err

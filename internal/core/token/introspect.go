@@ -35,6 +35,9 @@ type Introspection struct {
 	// subject (Subject is then that pairwise subject, as the token
 	// carries it; Grant.Subject is the real one).
 	SubjectType string
+	// Confirmation is what an access token is bound to (RFC 9449 §6.2,
+	// RFC 8705 §3.2), or a refresh token through its grant.
+	Confirmation store.Confirmation
 	// AuthorizationDetails are the token's authorization_details
 	// (RFC 9396 §9.2): a self-contained access token's own, else the
 	// grant's.
@@ -66,6 +69,7 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 			Kind: KindAccessToken, Scope: c.scope(), ClientID: c.clientID(), Subject: c.Subject,
 			Audience: c.Audience, JTI: c.ID, AuthorizationDetails: c.AuthorizationDetails,
 			IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(c.Expiry, 0).UTC(),
+			Confirmation: t.access.cnf,
 		}, nil
 	}
 	g, err := s.Grants.Get(ctx, t.grantID(), now)
@@ -88,6 +92,7 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 			return nil, nil
 		}
 		out.Kind, out.IssuedAt, out.ExpiresAt = KindRefreshToken, rt.CreatedAt, rt.ExpiresAt
+		out.Confirmation = g.Confirmation
 	case t.access.jwt != nil:
 		c := t.access.jwt
 		if _, ok, err := s.bearerSubjectOK(ctx, g, t.access); err != nil || !ok {
@@ -97,12 +102,14 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 		out.AuthorizationDetails = c.AuthorizationDetails
 		out.IssuedAt, out.ExpiresAt = time.Unix(c.IssuedAt, 0).UTC(), time.Unix(c.Expiry, 0).UTC()
 		out.Subject = c.Subject
+		out.Confirmation = t.access.cnf
 	default:
 		at := t.access.at
 		if at.Subject != g.Subject {
 			return nil, nil
 		}
 		out.Kind, out.Scope, out.IssuedAt, out.ExpiresAt = KindAccessToken, oauth.Scope(at.Scope), at.CreatedAt, at.ExpiresAt
+		out.Confirmation = at.Confirmation
 		out.Audience = g.Audience
 		if len(out.Audience) == 0 {
 			out.Audience = []string{s.Config.withDefaults().Issuer}
@@ -152,8 +159,11 @@ func (in *Introspection) Members(issuer string) map[string]any {
 		m["exp"] = in.ExpiresAt.Unix()
 	}
 	if in.Kind == KindAccessToken {
-		m["token_type"] = oauth.TokenTypeBearer
+		m["token_type"] = tokenType(in.Confirmation)
 		m["aud"] = in.Audience
+	}
+	if !in.Confirmation.IsZero() {
+		m["cnf"] = in.Confirmation
 	}
 	if in.JTI != "" {
 		m["jti"] = in.JTI

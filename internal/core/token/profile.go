@@ -1,7 +1,6 @@
 package token
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -10,13 +9,6 @@ import (
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
-
-// SenderConstraint reports whether the token request c of client will get
-// sender-constrained tokens: it carries a valid DPoP proof (RFC 9449 §4)
-// or comes over mutual TLS with the client's certificate (RFC 8705 §3).
-// The DPoP and mTLS implementations provide it; the FAPI 2.0 profile
-// (FAPI 2.0 §5.3.2.1) asks it through requireSenderConstrained.
-type SenderConstraint func(ctx context.Context, client *store.Client, c Credentials) bool
 
 // policy is the security profile in force for client.
 func (s *Service) policy(client *store.Client) authzpolicy.Policy {
@@ -27,7 +19,7 @@ func (s *Service) policy(client *store.Client) authzpolicy.Policy {
 // (FAPI 2.0 §5.3.2.1, §5.4.1) to an authenticated client, at every endpoint
 // that authenticates clients (token, PAR, introspection, revocation): only
 // private_key_jwt or mutual TLS, and an assertion signed with PS256, ES256
-// or EdDSA. Refusals are invalid_client (401).
+// or EdDSA whose aud is the issuer. Refusals are invalid_client (401).
 func (s *Service) checkProfileAuth(client *store.Client, assertion string) error {
 	p := s.policy(client)
 	if !p.AllowsAuthMethod(client.Metadata.TokenEndpointAuthMethod) {
@@ -69,22 +61,14 @@ func audIsIssuer(jwt, issuer string) bool {
 	return json.Unmarshal(c.Aud, &aud) == nil && aud == issuer
 }
 
-// checkProfile applies the profile's token endpoint rules beyond client
-// authentication.
-func (s *Service) checkProfile(ctx context.Context, client *store.Client, c Credentials) error {
-	return s.requireSenderConstrained(ctx, client, c)
-}
-
 // requireSenderConstrained refuses a token request of a FAPI 2.0 client
 // that would get bearer tokens (FAPI 2.0 §5.3.2.1: "shall only issue
-// sender-constrained access tokens"). It is the one place that asks
-// SenderConstrained.
-func (s *Service) requireSenderConstrained(ctx context.Context, client *store.Client, c Credentials) error {
-	if !s.policy(client).FAPI2 {
+// sender-constrained access tokens"): it must carry a DPoP proof
+// (RFC 9449) or come with the client's TLS certificate for
+// certificate-bound tokens (RFC 8705 §3), as senderConstrain decided.
+func (s *Service) requireSenderConstrained(client *store.Client, req *Request) error {
+	if !s.policy(client).FAPI2 || req.SenderConstrained() {
 		return nil
 	}
-	if s.SenderConstrained != nil && s.SenderConstrained(ctx, client, c) {
-		return nil
-	}
-	return oauth.InvalidRequest("the FAPI 2.0 profile requires sender-constrained tokens: send a DPoP proof (RFC 9449) or use mutual TLS (RFC 8705)")
+	return oauth.InvalidRequest("the FAPI 2.0 profile requires sender-constrained tokens: send a DPoP proof (RFC 9449) or use mutual TLS with certificate-bound tokens (RFC 8705)")
 }

@@ -62,6 +62,9 @@ func (g refreshGrant) Authorize(ctx context.Context, req *Request, c *store.Clie
 	if gr.ClientID != c.ID {
 		return nil, errBadRefresh()
 	}
+	if err := checkRefreshBinding(gr, req); err != nil {
+		return nil, err
+	}
 	spec := s.spec(gr.Tokens)
 
 	scope := oauth.Scope(gr.Scope)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/testdpop"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -156,7 +157,7 @@ func (e *env) addFAPIClients() *rsa.PrivateKey {
 }
 
 func TestFAPI2AtTheTokenEndpoint(t *testing.T) {
-	e := newEnv(t)
+	e := withDPoP(t)
 	rsaKey := e.addFAPIClients()
 	pkjwtAud := func(f map[string][]string, alg gojose.SignatureAlgorithm, key any, aud any) Credentials {
 		f["client_assertion_type"] = []string{oauth.ClientAssertionTypeJWTBearer}
@@ -198,25 +199,26 @@ func TestFAPI2AtTheTokenEndpoint(t *testing.T) {
 	_, err = e.svc.Token(t.Context(), pkjwt(codeForm(c), gojose.ES256, e.clientKey))
 	wantOAuthError(t, err, oauth.ErrCodeInvalidRequest, http.StatusBadRequest)
 
-	// With one (as DPoP or mTLS reports it): tokens, without refresh token
-	// rotation.
-	var asked *store.Client
-	e.svc.SenderConstrained = func(_ context.Context, client *store.Client, _ Credentials) bool {
-		asked = client
-		return true
-	}
+	// With a DPoP proof: DPoP-bound tokens.
+	key := e.dpopClient()
 	c = e.code(codeOpts{client: "fapi"})
-	resp, err := e.svc.Token(t.Context(), pkjwt(codeForm(c), gojose.ES256, e.clientKey))
+	resp, err := e.svc.Token(t.Context(), withProof(pkjwt(codeForm(c), gojose.ES256, e.clientKey), key.Proof("POST", tokenURL, testdpop.Opts{})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if asked == nil || asked.ID != "fapi" || resp.AccessToken == "" {
-		t.Fatalf("hook asked for %v, response %+v", asked, resp)
+	if claims, _ := e.payload(resp.AccessToken); resp.TokenType != "DPoP" || claims["cnf"] == nil {
+		t.Fatalf("token_type %q, cnf %v; want a DPoP-bound token", resp.TokenType, claims["cnf"])
 	}
-	// The profile is per client: others are not asked.
-	asked = nil
-	e.redeem(codeOpts{})
-	if asked != nil {
-		t.Errorf("the hook was asked for the ordinary client %s", asked.ID)
+	// With the client's certificate, certificate-bound tokens.
+	e.svc.CertBoundAccessTokens = true
+	c = e.code(codeOpts{client: "fapi"})
+	cc := pkjwt(codeForm(c), gojose.ES256, e.clientKey)
+	cc.CertThumbprint = "thumb-A"
+	if resp, err = e.svc.Token(t.Context(), cc); err != nil {
+		t.Fatalf("certificate-bound: %v", err)
+	}
+	// The profile is per client: an ordinary client still gets bearer tokens.
+	if r := e.redeem(codeOpts{}); r.TokenType != "Bearer" {
+		t.Errorf("ordinary client: token_type %q", r.TokenType)
 	}
 }

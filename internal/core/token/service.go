@@ -2,12 +2,14 @@ package token
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/url"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/dpop"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -103,6 +105,17 @@ type Credentials struct {
 	HasBasic             bool
 	// Form is the POST body.
 	Form url.Values
+	// DPoP holds the values of the DPoP request headers (RFC 9449 §4.1);
+	// more than one is refused.
+	DPoP []string
+	// URL is the absolute URL the request was sent to, for the proof's
+	// "htu"; Config.TokenEndpoint (or the PAR endpoint) when empty.
+	URL string
+	// CertThumbprint is the base64url SHA-256 of the DER of the TLS client
+	// certificate the request came with (RFC 8705 §3.1), empty without
+	// one; ClientCert is the certificate itself.
+	CertThumbprint string
+	ClientCert     *x509.Certificate
 }
 
 // Response is the successful token response of RFC 6749 §5.1 (and OIDC
@@ -120,6 +133,10 @@ type Response struct {
 	// AuthorizationDetails are the authorization_details the access token
 	// carries (RFC 9396 §7).
 	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+
+	// DPoPNonce is not part of the body: the HTTP layer sends it as the
+	// DPoP-Nonce header when the server issues nonces.
+	DPoPNonce string `json:"-"`
 }
 
 // ClientGetter finds registered clients. It is on the hot path of every
@@ -159,6 +176,12 @@ type AccessTokenEncrypter interface {
 	Decrypt(jwe string) (string, error)
 }
 
+// CertVerifier checks a client certificate against the registration of a
+// client that authenticates with method (internal/mtls.Verifier).
+type CertVerifier interface {
+	VerifyClientCert(ctx context.Context, cert *x509.Certificate, client *store.Client, method string) error
+}
+
 // ClaimsResolver fetches the claims of a subject from the claims sources
 // (internal/core/claims.Resolver).
 type ClaimsResolver interface {
@@ -173,22 +196,17 @@ type ClaimsResolver interface {
 // Claims (without it tokens and UserInfo carry no source claims), Handlers,
 // Rand (crypto/rand when nil) and Log (discarded when nil).
 type Service struct {
-	Config Config
-	// SenderConstrained reports whether the token request will be answered
-	// with sender-constrained tokens; the FAPI 2.0 profile refuses the
-	// request otherwise (requireSenderConstrained). Nil: nothing binds
-	// tokens, so FAPI 2.0 token requests are refused.
-	SenderConstrained SenderConstraint
-	Clients           ClientGetter
-	Sealer            *secret.Sealer
-	Codes             store.CodeStore
-	Grants            store.GrantStore
-	RefreshTokens     store.RefreshTokenStore
-	AccessTokens      store.AccessTokenStore
-	Replay            store.ReplayCache
-	Keys              Signer
-	ClientKeys        AssertionVerifier
-	Claims            ClaimsResolver
+	Config        Config
+	Clients       ClientGetter
+	Sealer        *secret.Sealer
+	Codes         store.CodeStore
+	Grants        store.GrantStore
+	RefreshTokens store.RefreshTokenStore
+	AccessTokens  store.AccessTokenStore
+	Replay        store.ReplayCache
+	Keys          Signer
+	ClientKeys    AssertionVerifier
+	Claims        ClaimsResolver
 	// Authorizations are the long-lived authorisations a revocation by
 	// subject or client removes; required by Revoke.
 	Authorizations store.AuthorizationStore
@@ -207,9 +225,20 @@ type Service struct {
 	// jwt-bearer, saml2-bearer). The authorization_code and refresh_token
 	// grants are built in; a handler for one of their types is ignored.
 	Handlers []Grant
-	Now      func() time.Time
-	Rand     io.Reader
-	Log      *slog.Logger
+	// DPoP verifies DPoP proofs (RFC 9449); without it a request with a
+	// DPoP header is refused with invalid_dpop_proof.
+	DPoP *dpop.Verifier
+	// Certs checks the TLS client certificates of tls_client_auth and
+	// self_signed_tls_client_auth clients (internal/mtls); without it
+	// those clients cannot authenticate.
+	Certs CertVerifier
+	// CertBoundAccessTokens binds every access token of a request made
+	// with a TLS client certificate to it (RFC 8705 §3), not only those of
+	// clients registered with tls_client_certificate_bound_access_tokens.
+	CertBoundAccessTokens bool
+	Now                   func() time.Time
+	Rand                  io.Reader
+	Log                   *slog.Logger
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -255,6 +284,11 @@ func (s *Service) spec(t store.TokenSpec) store.TokenSpec {
 // serverError logs err with op and returns a server_error that carries it
 // only as the log-only cause.
 func (s *Service) serverError(ctx context.Context, op string, err error) *oauth.Error {
+	if store.IsUnavailable(err) {
+		// An outage, not a fault: the HTTP layer answers 503 and logs it.
+		s.log().WarnContext(ctx, "token core: backend unavailable", slog.String("op", op), slog.Any("err", err))
+		return oauth.ServerError("internal error").WithCause(err)
+	}
 	s.log().ErrorContext(ctx, "token core failure", slog.String("op", op), slog.Any("err", err))
 	return oauth.ServerError("internal error").WithCause(err)
 }

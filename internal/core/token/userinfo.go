@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/core/claims"
+	"github.com/keyward/keyward/internal/core/dpop"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -24,6 +25,8 @@ type bearer struct {
 	// record of an identifier one.
 	jwt *accessClaims
 	at  *store.AccessToken
+	// cnf is what the token is bound to (sender.go).
+	cnf store.Confirmation
 }
 
 func errBadToken() *oauth.Error {
@@ -47,9 +50,26 @@ func errBadToken() *oauth.Error {
 // detailed) when a store or claims source fails. The result always holds
 // "sub", which no claims source or preset can replace.
 func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]any, error) {
+	return s.UserInfoPresented(ctx, Presentation{Token: accessToken, Scheme: oauth.TokenTypeBearer})
+}
+
+// UserInfoPresented is UserInfo for a token presented as p: a DPoP-bound
+// token must come with the DPoP scheme and a proof of its key (RFC 9449
+// §7), a certificate-bound one over a connection with its certificate
+// (RFC 8705 §3). Besides UserInfo's errors: invalid_dpop_proof (401) for a
+// bad proof, use_dpop_nonce (401) when a nonce is required, and
+// invalid_token challenging with DPoP for a bound token without its proof
+// or with another key's.
+func (s *Service) UserInfoPresented(ctx context.Context, p Presentation) (map[string]any, error) {
 	now := s.now()
-	b, err := s.checkAccessToken(ctx, accessToken, now)
+	b, err := s.checkAccessToken(ctx, p.Token, now)
 	if err != nil {
+		if oe := oauth.AsError(err); oe != nil && p.Scheme == dpop.Scheme && oe.Code == oauth.ErrCodeInvalidToken {
+			return nil, oe.WithScheme(dpop.Scheme)
+		}
+		return nil, err
+	}
+	if err := s.checkSender(ctx, b, p); err != nil {
 		return nil, err
 	}
 	if b.grantID == "" {
@@ -150,7 +170,7 @@ func (s *Service) checkAccessToken(ctx context.Context, v string, now time.Time)
 	if !now.Before(at.ExpiresAt) {
 		return nil, errBadToken()
 	}
-	return &bearer{grantID: at.GrantID, clientID: at.ClientID, subject: at.Subject, scope: at.Scope, at: at}, nil
+	return &bearer{grantID: at.GrantID, clientID: at.ClientID, subject: at.Subject, scope: at.Scope, at: at, cnf: at.Confirmation}, nil
 }
 
 // checkJWT validates a self-contained access token: ours, unexpired and
@@ -183,5 +203,9 @@ func (s *Service) checkJWT(v string, now time.Time) (*bearer, error) {
 			return nil, errBadToken()
 		}
 	}
-	return &bearer{grantID: c.GrantID, clientID: c.clientID(), subject: c.Subject, scope: c.scope(), jwt: &c}, nil
+	b := &bearer{grantID: c.GrantID, clientID: c.clientID(), subject: c.Subject, scope: c.scope(), jwt: &c}
+	if c.Cnf != nil {
+		b.cnf = *c.Cnf
+	}
+	return b, nil
 }
