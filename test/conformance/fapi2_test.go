@@ -135,13 +135,6 @@ func (c *fapiClient) push(form url.Values) *response {
 	return c.e.postForm(c.e.issuer+"/par", c.authed(form, jose.ES256, nil), nil)
 }
 
-func wantError(t *testing.T, r *response, status int, code string) {
-	t.Helper()
-	if r.status != status || r.str("error") != code {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
-	}
-}
-
 func TestFAPI2DiscoveryEndPointVerification(t *testing.T) {
 	e := newEnvWith(t, fapi2Server)
 	_, md := e.discovery()
@@ -174,31 +167,106 @@ func TestFAPI2DiscoveryEndPointVerification(t *testing.T) {
 	}
 }
 
-// TestFAPI2Flow runs the profile's happy path as far as main can: PAR with
-// private_key_jwt, the login through the session API, the code with iss;
-// the token endpoint then refuses the request for want of a DPoP proof
+// TestFAPI2Flow runs the profile end to end: PAR with private_key_jwt,
+// the login through the session API, the code with iss, and the token
+// endpoint with a DPoP proof (DPoP-bound tokens, a DPoP-bound refresh);
+// without a proof the token request is refused
 // (ensure-holder-of-key-required).
 func TestFAPI2Flow(t *testing.T) {
 	e := newEnvWith(t, fapi2Server)
 	c := newFAPIClient(e, nil)
-	verifier, challenge := pkce(t)
-	q := c.parQuery(challenge)
-	r := c.push(q)
-	if r.status != http.StatusCreated || !strings.HasPrefix(r.str("request_uri"), "urn:ietf:params:oauth:request_uri:") {
-		t.Fatalf("PAR: %d %s", r.status, r.raw)
+	other := newFAPIClient(e, nil)
+	key := newDPoPKey(t)
+	tokenURL := e.issuer + "/token"
+	// code runs PAR and the login, and returns the code and its verifier.
+	code := func() (string, string) {
+		t.Helper()
+		verifier, challenge := pkce(t)
+		q := c.parQuery(challenge)
+		r := c.push(q)
+		if r.status != http.StatusCreated || !strings.HasPrefix(r.str("request_uri"), "urn:ietf:params:oauth:request_uri:") {
+			t.Fatalf("PAR: %d %s", r.status, r.raw)
+		}
+		ar := e.authorize(url.Values{"client_id": {c.id}, "request_uri": {r.str("request_uri")}}.Encode(), "", alice)
+		if ar.params == nil || ar.params.Get("code") == "" || ar.params.Get("state") != q.Get("state") || ar.params.Get("iss") != e.issuer {
+			t.Fatalf("authorisation response %v, want code, state and iss", ar.final)
+		}
+		return ar.params.Get("code"), verifier
 	}
-	ar := e.authorize(url.Values{"client_id": {c.id}, "request_uri": {r.str("request_uri")}}.Encode(), "", alice)
-	if ar.params == nil || ar.params.Get("code") == "" || ar.params.Get("state") != q.Get("state") || ar.params.Get("iss") != e.issuer {
-		t.Fatalf("authorisation response %v, want code, state and iss", ar.final)
+	redeem := func(cl *fapiClient, code, verifier string, proof bool) *response {
+		t.Helper()
+		form := cl.authed(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {c.redirectURI}, "code_verifier": {verifier}}, jose.ES256, nil)
+		return e.postForm(tokenURL, form, func(req *http.Request) {
+			if proof {
+				req.Header.Set("DPoP", key.proof(e, proofSpec{method: http.MethodPost, url: tokenURL}))
+			}
+		})
 	}
-	tok := e.postForm(e.issuer+"/token", c.authed(url.Values{
-		"grant_type": {"authorization_code"}, "code": {ar.params.Get("code")},
-		"redirect_uri": {c.redirectURI}, "code_verifier": {verifier},
-	}, jose.ES256, nil), nil)
-	wantError(t, tok, http.StatusBadRequest, "invalid_request")
-	if !strings.Contains(tok.str("error_description"), "sender-constrained") {
-		t.Errorf("token endpoint refused for another reason: %s", tok.raw)
-	}
+
+	t.Run("ensure-holder-of-key-required", func(t *testing.T) {
+		cd, v := code()
+		tok := redeem(c, cd, v, false)
+		wantError(t, tok, http.StatusBadRequest, "invalid_request")
+		if !strings.Contains(tok.str("error_description"), "sender-constrained") {
+			t.Errorf("refused for another reason: %s", tok.raw)
+		}
+	})
+	t.Run("refresh-token", func(t *testing.T) {
+		cd, v := code()
+		tok := redeem(c, cd, v, true)
+		wantTokenType(t, tok, "DPoP")
+		if tok.str("id_token") == "" || tok.str("refresh_token") == "" {
+			t.Fatalf("token response %s", tok.raw)
+		}
+		refresh := func(proof bool) *response {
+			form := c.authed(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}}, jose.ES256, nil)
+			return e.postForm(tokenURL, form, func(req *http.Request) {
+				if proof {
+					req.Header.Set("DPoP", key.proof(e, proofSpec{method: http.MethodPost, url: tokenURL}))
+				}
+			})
+		}
+		wantError(t, refresh(false), http.StatusBadRequest, "invalid_request")
+		r := refresh(true)
+		wantTokenType(t, r, "DPoP")
+		// No rotation under the profile (FAPI 2.0 §5.3.2.1).
+		if r.str("refresh_token") != "" && r.str("refresh_token") != tok.str("refresh_token") {
+			t.Errorf("the refresh token was rotated: %s", r.raw)
+		}
+	})
+	t.Run("attempt-reuse-authorization-code-after-one-second", func(t *testing.T) {
+		cd, v := code()
+		wantTokenType(t, redeem(c, cd, v, true), "DPoP")
+		e.clock.Advance(time.Second)
+		wantError(t, redeem(c, cd, v, true), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("ensure-authorization-code-is-bound-to-client", func(t *testing.T) {
+		cd, v := code()
+		wantError(t, redeem(other, cd, v, true), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("incorrect-pkce-code-verifier-rejected", func(t *testing.T) {
+		cd, _ := code()
+		wantError(t, redeem(c, cd, randToken(t, 32), true), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("ensure-pkce-code-verifier-required", func(t *testing.T) {
+		cd, _ := code()
+		wantError(t, redeem(c, cd, "", true), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("ensure-client-assertion-in-token-endpoint", func(t *testing.T) {
+		cd, v := code()
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {cd}, "redirect_uri": {c.redirectURI},
+			"code_verifier": {v}, "client_id": {c.id}}
+		r := e.postForm(tokenURL, form, func(req *http.Request) {
+			req.Header.Set("DPoP", key.proof(e, proofSpec{method: http.MethodPost, url: tokenURL}))
+		})
+		wantError(t, r, http.StatusUnauthorized, "invalid_client")
+	})
+	t.Run("ensure-token-endpoint-fails-with-expired-auth-code", func(t *testing.T) {
+		cd, v := code()
+		e.clock.Advance(61 * time.Second)
+		wantError(t, redeem(c, cd, v, true), http.StatusBadRequest, "invalid_grant")
+	})
 }
 
 func TestFAPI2AuthorizationRequests(t *testing.T) {
