@@ -499,6 +499,11 @@ func (c *Config) validateProfile(add func(string, ...any)) {
 	if c.Authz.AllowPlainPKCE {
 		add("authz.allow_plain_pkce must be off under authz.profile fapi2")
 	}
+	for _, alg := range c.DPoP.Algs {
+		if !slices.Contains(authzpolicy.FAPI2Algs, alg) {
+			add("dpop.algs %q must be one of %s under authz.profile fapi2", alg, strings.Join(authzpolicy.FAPI2Algs, ", "))
+		}
+	}
 	for _, key := range []struct{ name, alg string }{
 		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},
 		{"tokens.id_token_alg", c.Tokens.IDTokenAlg},

@@ -44,6 +44,7 @@ func TestProfileRefusals(t *testing.T) {
 		{"fapi2 with RS256 ID tokens", []string{"KEYWARD_AUTHZ_PROFILE=fapi2"}, `tokens.id_token_alg "RS256" must be one of PS256, ES256, EdDSA under authz.profile fapi2`},
 		{"fapi2 with RS256 access tokens", append(fapi, "KEYWARD_TOKENS_ACCESS_TOKEN_ALG=RS256"), "tokens.access_token_alg"},
 		{"fapi2 with a 90 s code", append(fapi, "KEYWARD_AUTHZ_CODE_LIFETIME=90s"), "authz.code_lifetime must not exceed 60s under authz.profile fapi2"},
+		{"fapi2 with RS256 DPoP proofs", append(fapi, "KEYWARD_DPOP_ALGS=ES256,RS256"), `dpop.algs "RS256" must be one of PS256, ES256, EdDSA under authz.profile fapi2`},
 		{"fapi2 with plain PKCE", append(fapi, "KEYWARD_AUTHZ_ALLOW_PLAIN_PKCE=true"), "authz.allow_plain_pkce must be off under authz.profile fapi2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
