@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/oauth"
 )
 
@@ -140,6 +141,16 @@ type Authz struct {
 	// RequestObjectMaxAge bounds how far ahead a request object's exp and
 	// how far back its iat may be.
 	RequestObjectMaxAge time.Duration `koanf:"request_object_max_age"`
+	// AuthorizationDetailsTypes are the authorization_details types
+	// (RFC 9396) clients may request; empty refuses the parameter.
+	AuthorizationDetailsTypes []string `koanf:"authorization_details_types"`
+	// Resources are the resource indicators (RFC 8707) every client may
+	// request; a client's allowed_resources add to them.
+	Resources []string `koanf:"resources"`
+	// Profile "fapi2" applies the FAPI 2.0 Security Profile to every
+	// client (internal/core/authzpolicy); empty: clients opt in with their
+	// "profile" metadata.
+	Profile string `koanf:"profile"`
 }
 
 // MaxRequestObjectMaxAge caps authz.request_object_max_age: a request
@@ -460,6 +471,49 @@ func Default() Config {
 	}
 }
 
+// validateProfile checks authz.authorization_details_types,
+// authz.resources and authz.profile. Under fapi2 the settings the profile
+// forbids are refused rather than silently overridden: a code lifetime
+// above 60 s, plain PKCE, and token signing algorithms other than PS256,
+// ES256 and EdDSA (FAPI 2.0 §5.3.2.1, §5.4.1).
+func (c *Config) validateProfile(add func(string, ...any)) {
+	for _, t := range c.Authz.AuthorizationDetailsTypes {
+		if strings.TrimSpace(t) == "" {
+			add("authz.authorization_details_types: types must not be empty")
+		}
+	}
+	for _, r := range c.Authz.Resources {
+		if !oauth.ValidResource(r) {
+			add("authz.resources: %q must be an absolute URI without a fragment", r)
+		}
+	}
+	if !authzpolicy.ValidProfile(c.Authz.Profile) {
+		add("authz.profile %q must be empty or %s", c.Authz.Profile, authzpolicy.ProfileFAPI2)
+	}
+	if c.Authz.Profile != authzpolicy.ProfileFAPI2 {
+		return
+	}
+	if c.Authz.CodeLifetime > authzpolicy.MaxCodeLifetimeFAPI2 {
+		add("authz.code_lifetime must not exceed %.0fs under authz.profile fapi2", authzpolicy.MaxCodeLifetimeFAPI2.Seconds())
+	}
+	if c.Authz.AllowPlainPKCE {
+		add("authz.allow_plain_pkce must be off under authz.profile fapi2")
+	}
+	for _, alg := range c.DPoP.Algs {
+		if !slices.Contains(authzpolicy.FAPI2Algs, alg) {
+			add("dpop.algs %q must be one of %s under authz.profile fapi2", alg, strings.Join(authzpolicy.FAPI2Algs, ", "))
+		}
+	}
+	for _, key := range []struct{ name, alg string }{
+		{"tokens.access_token_alg", c.Tokens.AccessTokenAlg},
+		{"tokens.id_token_alg", c.Tokens.IDTokenAlg},
+	} {
+		if !slices.Contains(authzpolicy.FAPI2Algs, key.alg) {
+			add("%s %q must be one of %s under authz.profile fapi2", key.name, key.alg, strings.Join(authzpolicy.FAPI2Algs, ", "))
+		}
+	}
+}
+
 // StoreURL returns the durable store URL, defaulting to SQLite in the data
 // directory.
 func (c *Config) StoreURL() string {
@@ -612,6 +666,7 @@ func (c *Config) Validate() []error {
 	if c.Authz.CodeLifetime > MaxCodeLifetime {
 		add("authz.code_lifetime must not exceed %.0fs", MaxCodeLifetime.Seconds())
 	}
+	c.validateProfile(add)
 	if d := c.Tokens.ClientAssertionMaxAge; d <= 0 || d > MaxClientAssertionMaxAge {
 		add("tokens.client_assertion_max_age must be positive and at most %.0fh", MaxClientAssertionMaxAge.Hours())
 	}

@@ -24,11 +24,12 @@ type fakeAPI struct {
 	calls    []apiCall
 
 	// Per-test overrides.
-	client      map[string]any // client member of every prompt
-	ssoSubSID   string         // a start with this sub_sid skips auth
-	putStatus   int            // answer every PUT with this status and an internal-looking body
-	startAnswer map[string]any // answer every start with this message
-	putAnswer   map[string]any // answer every PUT with this message
+	client       map[string]any // client member of every prompt
+	ssoSubSID    string         // a start with this sub_sid skips auth
+	putStatus    int            // answer every PUT with this status and an internal-looking body
+	startAnswer  map[string]any // answer every start with this message
+	putAnswer    map[string]any // answer every PUT with this message
+	consentExtra map[string]any // members added to every consent prompt
 }
 
 type apiCall struct {
@@ -156,6 +157,9 @@ func (f *fakeAPI) consentPrompt(sid, sub string) map[string]any {
 		m["client"] = f.client
 	} else {
 		m["client"] = map[string]any{"client_id": "app1", "name": "App One"}
+	}
+	for k, v := range f.consentExtra {
+		m[k] = v
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -109,6 +110,10 @@ type pageData struct {
 	NewClaims       []claimItem
 	ConsentedClaims []claimItem
 	Purpose         string
+	// Details are the requested authorization_details, one indented JSON
+	// object each; Resources the requested resource indicators.
+	Details   []string
+	Resources []string
 
 	// form_post
 	Nonce  string
@@ -238,6 +243,13 @@ func (u *UI) renderConsent(w http.ResponseWriter, r *http.Request, st *pageState
 		d.Sub = m.SubSession.Sub
 	}
 	d.Purpose = m.Purpose
+	d.Resources = m.Resource
+	for _, ad := range m.AuthorizationDetails {
+		var b bytes.Buffer
+		if json.Indent(&b, ad, "", "  ") == nil {
+			d.Details = append(d.Details, b.String())
+		}
+	}
 	if m.Scope != nil {
 		d.NewScopes = scopeItems(m.Scope.New)
 		d.ConsentedScopes = scopeItems(m.Scope.Consented)

@@ -5,6 +5,8 @@ package loginui
 // unknown members are ignored on decode, so a newer server does not break
 // the UI.
 
+import "encoding/json"
+
 // Message types (docs/api.md §4).
 const (
 	typeAuth     = "auth"
@@ -38,6 +40,10 @@ type message struct {
 	Scope      *scopeSplit  `json:"scope,omitempty"`
 	Claims     *claimsSplit `json:"claims,omitempty"`
 	Purpose    string       `json:"purpose,omitempty"`
+	// AuthorizationDetails (RFC 9396) and Resource (RFC 8707) are shown
+	// as received; the consent grants all of them.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+	Resource             []string          `json:"resource,omitempty"`
 
 	// final response
 	Mode       string          `json:"mode,omitempty"`

@@ -32,6 +32,8 @@ const (
 	// RFC 9449 §5 (token endpoint), §7.1 (resources), §8 (nonce).
 	ErrCodeInvalidDPoPProof = "invalid_dpop_proof"
 	ErrCodeUseDPoPNonce     = "use_dpop_nonce"
+	// ErrCodeInvalidAuthorizationDetails is RFC 9396 §5.
+	ErrCodeInvalidAuthorizationDetails = "invalid_authorization_details"
 )
 
 // Error is an OAuth 2.0 error response. Description is safe to show to the
@@ -208,6 +210,16 @@ func InvalidRedirectURI(desc string) *Error {
 
 func InvalidClientMetadata(desc string) *Error {
 	return newError(ErrCodeInvalidClientMetadata, 400, desc)
+}
+
+// InvalidTarget refuses a resource indicator (RFC 8707 §2).
+func InvalidTarget(desc string) *Error {
+	return newError(ErrCodeInvalidTarget, 400, desc)
+}
+
+// InvalidAuthorizationDetails refuses authorization_details (RFC 9396 §5).
+func InvalidAuthorizationDetails(desc string) *Error {
+	return newError(ErrCodeInvalidAuthorizationDetails, 400, desc)
 }
 
 // Custom builds an error with an arbitrary code, for instance one chosen by

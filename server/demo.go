@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/core/clientreg"
 	"github.com/keyward/keyward/internal/demorp"
 	"github.com/keyward/keyward/oauth"
@@ -22,6 +23,12 @@ const (
 // seedDemo registers the demo client (once) and mounts the demo relying
 // party at /demo.
 func (s *Server) seedDemo(ctx context.Context, issuer string) error {
+	if s.cfg.Authz.Profile == authzpolicy.ProfileFAPI2 {
+		// The demo client authenticates with a secret, which the FAPI 2.0
+		// profile refuses; the demo users stay for FAPI clients to log in.
+		fmt.Fprintf(s.stdout, "\nKeyward demo mode (development only): no demo client under authz.profile fapi2; sign in as alice / alice-password with a client you register.\n")
+		return nil
+	}
 	md := store.ClientMetadata{
 		ClientName:              "Keyward demo client",
 		RedirectURIs:            []string{issuer + "/demo/callback", "http://127.0.0.1:9999/callback"},

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/core/token"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jose"
@@ -71,9 +73,40 @@ func (s *Server) metadata(issuer string, idAlgs []string) *httpapi.ProviderMetad
 		RequestObjectEncryptionAlgValuesSupported: jose.RequestObjectEncAlgs,
 		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
 		AuthorizationSigningAlgValuesSupported:    idAlgs,
+
+		AuthorizationDetailsTypesSupported: s.cfg.Authz.AuthorizationDetailsTypes,
 	}
 	senderMetadata(s.cfg, m)
+	if s.cfg.Authz.Profile == authzpolicy.ProfileFAPI2 {
+		fapi2Metadata(m)
+	}
 	return m
+}
+
+// fapi2Metadata narrows the document to what the FAPI 2.0 profile lets
+// every client use (authzpolicy): pushed requests only, the code flow,
+// private_key_jwt and the mTLS methods, and the
+// PS256, ES256 and EdDSA algorithms.
+func fapi2Metadata(m *httpapi.ProviderMetadata) {
+	keep := func(vs, allowed []string) []string {
+		var out []string
+		for _, v := range vs {
+			if slices.Contains(allowed, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	m.RequirePushedAuthorizationRequests = true
+	m.ResponseTypesSupported = keep(m.ResponseTypesSupported, []string{oauth.ResponseTypeCode})
+	m.GrantTypesSupported = keep(m.GrantTypesSupported, []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeClientCredentials})
+	m.TokenEndpointAuthMethodsSupported = keep(m.TokenEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.IntrospectionEndpointAuthMethodsSupported = keep(m.IntrospectionEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.RevocationEndpointAuthMethodsSupported = keep(m.RevocationEndpointAuthMethodsSupported, authzpolicy.FAPI2AuthMethods)
+	m.TokenEndpointAuthSigningAlgValuesSupported = keep(m.TokenEndpointAuthSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.IDTokenSigningAlgValuesSupported = keep(m.IDTokenSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.IntrospectionSigningAlgValuesSupported = keep(m.IntrospectionSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
+	m.DPoPSigningAlgValuesSupported = keep(m.DPoPSigningAlgValuesSupported, authzpolicy.FAPI2Algs)
 }
 
 // introspectionAlg signs JWT introspection responses (RFC 9701): the

@@ -249,6 +249,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 
 			DisallowImplicitAccessTokens: !cfg.Authz.AllowImplicitAccessTokens,
 			RequireSignedRequestObject:   cfg.Authz.RequireSignedRequestObject,
+
+			AuthorizationDetailsTypes: cfg.Authz.AuthorizationDetailsTypes,
+			Resources:                 cfg.Authz.Resources,
+			Profile:                   cfg.Authz.Profile,
 		},
 		Clients:         s.clients,
 		SubjectSessions: sessions,
@@ -290,6 +294,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			RotatedReuseGrace: cfg.Tokens.RefreshTokenReuseGrace,
 
 			AccessTokenProfile: cfg.Tokens.AccessTokenProfile,
+
+			Profile:   cfg.Authz.Profile,
+			Resources: cfg.Authz.Resources,
 		},
 		Encrypter:      atEncrypter,
 		PairwiseSalt:   keys.PairwiseSalt,

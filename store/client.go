@@ -82,6 +82,16 @@ type ClientMetadata struct {
 	IntrospectionAllowed bool `json:"introspection_allowed,omitempty"`
 	// Data is free-form JSON the operator attaches to the client.
 	Data map[string]any `json:"data,omitempty"`
+	// AuthorizationDetailsTypes are the authorization_details types the
+	// client may request (RFC 9396 §10); empty: the server's
+	// authz.authorization_details_types.
+	AuthorizationDetailsTypes []string `json:"authorization_details_types,omitempty"`
+	// AllowedResources are the resource indicators the client may request
+	// (RFC 8707), on top of the server's authz.resources.
+	AllowedResources []string `json:"allowed_resources,omitempty"`
+	// Profile "fapi2" applies the FAPI 2.0 Security Profile to this client
+	// (internal/core/authzpolicy).
+	Profile string `json:"profile,omitempty"`
 
 	// DPoPBoundAccessTokens makes every token request of the client carry
 	// a DPoP proof (RFC 9449 §5.2).

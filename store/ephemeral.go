@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/keyward/keyward/oauth"
@@ -49,6 +50,11 @@ type AuthzRequest struct {
 	// DPoPJKT is dpop_jkt (RFC 9449 §10): the thumbprint of the DPoP key
 	// the code must be redeemed with.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+	// AuthorizationDetails is the validated authorization_details
+	// parameter (RFC 9396), each element canonically encoded.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+	// Resource lists the resource indicators (RFC 8707) of the request.
+	Resource []string `json:"resource,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -49,6 +50,13 @@ type Consented struct {
 	// SessionClaims are the subject session claims the ID token carries
 	// (tokens.id_token_session_claims), copied when the code was issued.
 	SessionClaims map[string]any `json:"session_claims,omitempty"`
+	// AuthorizationDetails are the granted authorization_details
+	// (RFC 9396 §7), carried into access tokens and introspection.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+	// Resources are the granted resource indicators (RFC 8707): the access
+	// tokens' audience unless the consent set one, and the bound of the
+	// resource parameter at the token endpoint.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // Confirmation binds tokens to a key the client proves it holds

@@ -40,6 +40,10 @@ type ProviderMetadata struct {
 	ClaimsLocalesSupported                     []string `json:"claims_locales_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	// AuthorizationDetailsTypesSupported lists the authorization_details
+	// types (RFC 9396 §10); absent when none are configured (the parameter
+	// is then refused).
+	AuthorizationDetailsTypesSupported []string `json:"authorization_details_types_supported,omitempty"`
 	// Logout (RP-Initiated Logout 1.0 §2.1, Back-Channel Logout 1.0 §2.1,
 	// Front-Channel Logout 1.0 §3).
 	EndSessionEndpoint                 string `json:"end_session_endpoint,omitempty"`

@@ -277,6 +277,10 @@ func testMetadata(idAlgs []string) *ProviderMetadata {
 		RequestObjectEncryptionEncValuesSupported: jose.RequestObjectEncs,
 		AuthorizationSigningAlgValuesSupported:    idAlgs,
 		DPoPSigningAlgValuesSupported:             dpop.DefaultAlgs(),
+
+		// As with authz.authorization_details_types: [payment_initiation];
+		// absent by default (omitempty).
+		AuthorizationDetailsTypesSupported: []string{"payment_initiation"},
 	}
 }
 

@@ -280,6 +280,9 @@ func (n *Node) wireClients(cfg config.Config, log *slog.Logger, now func() time.
 			SupportedGrantTypes:    GrantTypesFor(cfg),
 			SupportedIDTokenAlgs:   n.Keys.Algorithms(),
 			CacheTTL:               cfg.Cluster.ClientCacheTTL,
+
+			AuthorizationDetailsTypes: cfg.Authz.AuthorizationDetailsTypes,
+			Profile:                   cfg.Authz.Profile,
 		},
 		Store:          n.Stores.Durable.Clients,
 		PushedRequests: n.Stores.Ephemeral.PAR,

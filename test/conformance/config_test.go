@@ -30,7 +30,7 @@ var (
 		"claims_supported", "claims_locales_supported", "ui_locales_supported", "code_challenge_methods_supported",
 		"prompt_values_supported", "revocation_endpoint_auth_methods_supported",
 		"introspection_endpoint_auth_methods_supported", "dpop_signing_alg_values_supported",
-		"authorization_signing_alg_values_supported"}
+		"authorization_signing_alg_values_supported", "authorization_details_types_supported"}
 	discoveryBools = []string{"claims_parameter_supported", "request_parameter_supported",
 		"request_uri_parameter_supported", "require_request_uri_registration",
 		"authorization_response_iss_parameter_supported", "require_pushed_authorization_requests",

@@ -74,6 +74,16 @@ type Config struct {
 	// requests in signed request objects (RFC 9101 §10.5), as the client
 	// metadata require_signed_request_object does for one.
 	RequireSignedRequestObject bool
+	// AuthorizationDetailsTypes are the authorization_details types
+	// (RFC 9396) clients may request (authz.authorization_details_types);
+	// empty: the parameter is refused.
+	AuthorizationDetailsTypes []string
+	// Resources are the resource indicators (RFC 8707) every client may
+	// request (authz.resources); a client's allowed_resources add to them.
+	Resources []string
+	// Profile is the server-wide security profile (authz.profile): "" or
+	// authzpolicy.ProfileFAPI2.
+	Profile string
 }
 
 func (c Config) withDefaults() Config {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/core/claims"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -67,6 +68,9 @@ func (s *Service) grantConsent(ctx context.Context, sub string, client *store.Cl
 	if len(c.ClaimsLocales) > 0 {
 		consented.ClaimsLocales = c.ClaimsLocales
 	}
+	if err := s.grantDetails(&consented, client, req, c); err != nil {
+		return store.Consented{}, store.TokenSpec{}, err
+	}
 	spec := s.tokenSpec(client, req, granted, c)
 	if spec.EncryptAccessToken && spec.AccessTokenEncoding == oauth.TokenEncodingIdentifier {
 		return store.Consented{}, store.TokenSpec{}, oauth.InvalidRequest("access_token.encrypt applies only to SELF_CONTAINED access tokens")
@@ -83,6 +87,35 @@ func (s *Service) grantConsent(ctx context.Context, sub string, client *store.Cl
 		}
 	}
 	return consented, spec, nil
+}
+
+// grantDetails sets what a consent grants of the request's
+// authorization_details (RFC 9396 §7: all when the consent does not say,
+// else the subset it names) and resources (RFC 8707): the requested
+// resources are granted and become the access tokens' audience unless the
+// consent set an audience itself.
+func (s *Service) grantDetails(consented *store.Consented, client *store.Client, req *store.AuthzRequest, c *Consent) error {
+	consented.AuthorizationDetails = req.AuthorizationDetails
+	if c.AuthorizationDetails != nil {
+		allowed := authzpolicy.AllowedAuthorizationDetailsTypes(s.Config.AuthorizationDetailsTypes, client)
+		sub, err := oauth.AuthorizationDetails(req.AuthorizationDetails).Subset(c.AuthorizationDetails, allowed)
+		if err != nil {
+			if oe := oauth.AsError(err); oe != nil {
+				// The UI sent it, not the client: invalid_request to the UI.
+				return oauth.InvalidRequest("consent: " + oe.Description)
+			}
+			return err
+		}
+		consented.AuthorizationDetails = sub
+		if len(sub) == 0 {
+			consented.AuthorizationDetails = nil
+		}
+	}
+	consented.Resources = req.Resource
+	if len(consented.Audience) == 0 {
+		consented.Audience = req.Resource
+	}
+	return nil
 }
 
 // splitAccessTokenClaims takes the "access_token:" names out of a consented
@@ -124,6 +157,12 @@ func (s *Service) tokenSpec(c *store.Client, req *store.AuthzRequest, granted oa
 	spec.IssueRefreshToken = slices.Contains(c.Metadata.GrantTypes, oauth.GrantTypeRefreshToken) &&
 		(d.IssueRefreshToken || !openID || granted.Contains(oauth.ScopeOfflineAccess))
 	spec.RotateRefreshToken = d.RotateRefreshToken || isPublic(c)
+	if authzpolicy.For(s.Config.Profile, c).FAPI2 {
+		// FAPI 2.0 §5.3.2.1: no refresh token rotation, except in
+		// extraordinary circumstances (which a consent may still declare
+		// with refresh_token.rotate).
+		spec.RotateRefreshToken = false
+	}
 	if at := cs.AccessToken; at != nil {
 		if at.Lifetime != nil && *at.Lifetime > 0 {
 			spec.AccessTokenLifetime = time.Duration(*at.Lifetime) * time.Second
@@ -177,6 +216,8 @@ func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c
 	// Impersonation is a decision for this request only: a later request
 	// that the remembered consent covers gets the real subject.
 	spec.ImpersonatedSubject = ""
+	// authorization_details describe this transaction only (RFC 9396 §1).
+	c.AuthorizationDetails = nil
 	a := &store.Authorization{Subject: sub, ClientID: clientID, Consented: c, Tokens: spec, CreatedAt: now, UpdatedAt: now}
 	old, err := s.Authorizations.Get(ctx, sub, clientID)
 	switch {
@@ -184,6 +225,7 @@ func (s *Service) keepAuthorization(ctx context.Context, sub, clientID string, c
 		a.CreatedAt = old.CreatedAt
 		a.Scope = oauth.Scope(old.Scope).Union(c.Scope)
 		a.Claims = oauth.Scope(old.Claims).Union(c.Claims)
+		a.Resources = oauth.Scope(old.Resources).Union(c.Resources)
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("get long-lived authorisation: %w", err)
 	}
@@ -208,6 +250,14 @@ func (s *Service) issueFromAuthorization(ctx context.Context, a *store.AuthzSess
 	consented := auth.Consented
 	consented.Scope = nonNil(a.Request.Scope)
 	consented.Claims = foldClaims(kept, &a.Request)
+	// A long-lived authorisation never covers authorization_details
+	// (CheckAuthorizationDetails); the resources are the requested ones,
+	// which it covers (CheckMissingResources).
+	consented.AuthorizationDetails = nil
+	consented.Resources = a.Request.Resource
+	if len(auth.Audience) == 0 {
+		consented.Audience = a.Request.Resource
+	}
 	if len(a.Request.ClaimsLocales) > 0 {
 		consented.ClaimsLocales = a.Request.ClaimsLocales
 	}
@@ -292,7 +342,7 @@ func (s *Service) storeCode(ctx context.Context, a *store.AuthzSession, c *store
 		DPoPJKT:             a.Request.DPoPJKT,
 		Grant:               grant,
 		CreatedAt:           now,
-		ExpiresAt:           now.Add(s.cfg().CodeLifetime),
+		ExpiresAt:           now.Add(authzpolicy.For(s.Config.Profile, c).CodeLifetime(s.cfg().CodeLifetime)),
 	}
 	if err := s.Codes.Create(ctx, rec); err != nil {
 		return fmt.Errorf("store code: %w", err)

@@ -14,7 +14,8 @@ import (
 // invalid_request before the pipeline, as an error message (never a
 // redirect that would echo it); the bounds themselves are accepted.
 func TestStrictInput(t *testing.T) {
-	e := newEnv(t, Config{})
+	// The repeated resource below must be one the server allows (RFC 8707).
+	e := newEnv(t, Config{Resources: []string{"https://a.example/", "https://b.example/"}})
 	flood := query()
 	for i := range 10000 {
 		flood += "&a=" + fmt.Sprint(i%10)

@@ -67,6 +67,12 @@ type Message struct {
 	// Purpose is the transaction-level purpose request parameter (OpenID
 	// Connect for Identity Assurance 1.0 §8).
 	Purpose string `json:"purpose,omitempty"`
+	// AuthorizationDetails are the requested authorization_details
+	// (RFC 9396) for the subject to approve; the consent may grant a
+	// subset.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
+	// Resource lists the requested resource indicators (RFC 8707).
+	Resource []string `json:"resource,omitempty"`
 
 	// Final response.
 	Mode       string          `json:"mode,omitempty"`

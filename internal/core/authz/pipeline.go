@@ -67,6 +67,9 @@ func pipeline() []step {
 		{"claims", stepClaims, true},
 		{"purpose", stepPurpose, true},
 		{"id_token_hint", stepIDTokenHint, true},
+		{"resource", stepResource, true},
+		{"authorization_details", stepAuthorizationDetails, true},
+		{"profile", stepProfile, true},
 	}
 }
 

@@ -33,6 +33,12 @@ const (
 	CheckNoAuthz       = "consent/no_authorization"
 	CheckMissingScope  = "consent/missing_scope"
 	CheckMissingClaims = "consent/missing_claims"
+	// CheckAuthorizationDetails: authorization_details (RFC 9396) describe
+	// one transaction, so no long-lived authorisation covers them.
+	CheckAuthorizationDetails = "consent/authorization_details"
+	// CheckMissingResources: a requested resource (RFC 8707) is not in the
+	// long-lived authorisation.
+	CheckMissingResources = "consent/missing_resources"
 )
 
 // policyInput is what the prompt checks look at.
@@ -99,6 +105,10 @@ func consentChecks() []check {
 			ess, vol := requestedClaims(in.req)
 			held := bareClaims(in.authz.Claims)
 			return !oauth.Scope(ess).SubsetOf(held) || !oauth.Scope(vol).SubsetOf(held)
+		}},
+		{CheckAuthorizationDetails, func(in *policyInput) bool { return len(in.req.AuthorizationDetails) > 0 }},
+		{CheckMissingResources, func(in *policyInput) bool {
+			return in.authz != nil && !oauth.Scope(in.req.Resource).SubsetOf(in.authz.Resources)
 		}},
 	}
 }
@@ -326,6 +336,9 @@ func (s *Service) consentPrompt(ctx context.Context, a *store.AuthzSession, c *s
 		},
 		Purpose: a.Request.Purpose,
 		Request: selectParams(a.Request.Params, s.Config.RequestParamsInConsentPrompt),
+
+		AuthorizationDetails: a.Request.AuthorizationDetails,
+		Resource:             a.Request.Resource,
 	}
 	if cr := a.Request.Claims; cr != nil {
 		var v Verification

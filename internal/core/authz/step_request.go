@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/internal/jose"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
@@ -40,7 +41,7 @@ type RequestURIFetcher interface {
 func stepDuplicates(_ context.Context, _ *Service, f *flow) error {
 	for name, v := range f.params {
 		// RFC 8707 §2: resource may be repeated, one per resource.
-		if len(v) > 1 && name != "resource" {
+		if len(v) > 1 && name != paramResource {
 			return oauth.InvalidRequest("repeated " + name + " parameter")
 		}
 	}
@@ -87,6 +88,9 @@ func stepRequestObject(ctx context.Context, s *Service, f *flow) error {
 	if s.RequestObjects == nil {
 		return oauth.RequestNotSupported("request objects are not supported").NoRedirect()
 	}
+	if err := checkProfileRequestObject(authzpolicy.For(s.Config.Profile, f.client), f.client, raw); err != nil {
+		return err
+	}
 	claims, err := s.RequestObjects.VerifyRequestObject(ctx, raw, f.client, s.Config.Issuer)
 	if err != nil {
 		if !errors.Is(err, jose.ErrRequestObject) {
@@ -130,6 +134,23 @@ func requestObjectParams(claims map[string]any, clientID string) (url.Values, *o
 			s = t.String()
 		case bool:
 			s = fmt.Sprint(t)
+		case []any:
+			if name == paramResource {
+				// RFC 8707 §2: one value per resource, as in a query.
+				for _, r := range t {
+					rs, ok := r.(string)
+					if !ok {
+						return nil, oauth.InvalidRequestObject("resource must be a string or an array of strings")
+					}
+					out.Add(name, rs)
+				}
+				continue
+			}
+			b, err := json.Marshal(t)
+			if err != nil {
+				return nil, oauth.InvalidRequestObject("the " + name + " member cannot be encoded")
+			}
+			s = string(b)
 		default:
 			b, err := json.Marshal(t)
 			if err != nil {

@@ -53,6 +53,10 @@ type Consent struct {
 	AccessToken     *AccessTokenSpec  `json:"access_token,omitempty"`
 	RefreshToken    *RefreshTokenSpec `json:"refresh_token,omitempty"`
 	IDToken         *IDTokenSpec      `json:"id_token,omitempty"`
+	// AuthorizationDetails grants a subset of the requested
+	// authorization_details (RFC 9396); absent grants all of them, as the
+	// consent prompt showed them, and [] grants none.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // Values of Consent.ClaimsTransport and AccessTokenSpec.SubType, as

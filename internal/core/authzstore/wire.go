@@ -49,6 +49,13 @@ type Authorization struct {
 	LongLived bool   `json:"lng"`
 	IssuedAt  int64  `json:"iat,omitempty"`
 	Issuer    string `json:"iss,omitempty"`
+	// Resource lists the granted resource indicators (RFC 8707); a
+	// long-lived authorisation covers later requests for them.
+	Resource []string `json:"resource,omitempty"`
+	// AuthorizationDetails are the granted authorization_details
+	// (RFC 9396) of a token's authorisation. Output only: they describe one
+	// transaction, so a long-lived authorisation never holds them.
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // Limits of decoded values: a subject or client ID, and any lifetime (so
@@ -68,28 +75,29 @@ type member struct {
 // Connect2id refresh token's issue time) is accepted so that a Connect2id
 // export loads: no refresh token moves with an export.
 var members = map[string]member{
-	"sub": {func(a *Authorization) any { return &a.Subject }, "a string"},
-	"cid": {func(a *Authorization) any { return &a.ClientID }, "a string"},
-	"scp": {func(a *Authorization) any { return &a.Scope }, "an array of strings"},
-	"clm": {func(a *Authorization) any { return &a.Claims }, "an array of strings"},
-	"cls": {func(a *Authorization) any { return &a.ClaimsLocales }, "an array of strings"},
-	"uip": {func(a *Authorization) any { return &a.PresetUserInfo }, "a JSON object"},
-	"idp": {func(a *Authorization) any { return &a.PresetIDToken }, "a JSON object"},
-	"aud": {func(a *Authorization) any { return &a.Audience }, "an array of strings"},
-	"ate": {func(a *Authorization) any { return &a.AccessTokenEncoding }, "a string"},
-	"atl": {func(a *Authorization) any { return &a.AccessTokenLifetime }, "an integer"},
-	"irt": {func(a *Authorization) any { return &a.IssueRefreshToken }, "a boolean"},
-	"rtl": {func(a *Authorization) any { return &a.RefreshTokenLifetime }, "an integer"},
-	"rtr": {func(a *Authorization) any { return &a.RotateRefreshToken }, "a boolean"},
-	"rtm": {func(a *Authorization) any { return &a.RefreshTokenMaxIdle }, "an integer"},
-	"idr": {func(a *Authorization) any { return &a.AllowIDTokenRefresh }, "a boolean"},
-	"cld": {func(a *Authorization) any { return &a.ClaimsData }, "a JSON object"},
-	"dat": {func(a *Authorization) any { return &a.Data }, "a JSON object"},
-	"lng": {func(a *Authorization) any { return &a.LongLived }, "a boolean"},
-	"iat": {func(a *Authorization) any { return &a.IssuedAt }, "an integer"},
-	"iss": {func(a *Authorization) any { return &a.Issuer }, "a string"},
-	"rti": {func(*Authorization) any { return new(int64) }, "an integer"},
-	"ats": {func(a *Authorization) any { return &a.AccessTokenSubjectType }, "a string"},
+	"sub":      {func(a *Authorization) any { return &a.Subject }, "a string"},
+	"cid":      {func(a *Authorization) any { return &a.ClientID }, "a string"},
+	"scp":      {func(a *Authorization) any { return &a.Scope }, "an array of strings"},
+	"clm":      {func(a *Authorization) any { return &a.Claims }, "an array of strings"},
+	"cls":      {func(a *Authorization) any { return &a.ClaimsLocales }, "an array of strings"},
+	"uip":      {func(a *Authorization) any { return &a.PresetUserInfo }, "a JSON object"},
+	"idp":      {func(a *Authorization) any { return &a.PresetIDToken }, "a JSON object"},
+	"aud":      {func(a *Authorization) any { return &a.Audience }, "an array of strings"},
+	"ate":      {func(a *Authorization) any { return &a.AccessTokenEncoding }, "a string"},
+	"atl":      {func(a *Authorization) any { return &a.AccessTokenLifetime }, "an integer"},
+	"irt":      {func(a *Authorization) any { return &a.IssueRefreshToken }, "a boolean"},
+	"rtl":      {func(a *Authorization) any { return &a.RefreshTokenLifetime }, "an integer"},
+	"rtr":      {func(a *Authorization) any { return &a.RotateRefreshToken }, "a boolean"},
+	"rtm":      {func(a *Authorization) any { return &a.RefreshTokenMaxIdle }, "an integer"},
+	"idr":      {func(a *Authorization) any { return &a.AllowIDTokenRefresh }, "a boolean"},
+	"cld":      {func(a *Authorization) any { return &a.ClaimsData }, "a JSON object"},
+	"dat":      {func(a *Authorization) any { return &a.Data }, "a JSON object"},
+	"lng":      {func(a *Authorization) any { return &a.LongLived }, "a boolean"},
+	"iat":      {func(a *Authorization) any { return &a.IssuedAt }, "an integer"},
+	"iss":      {func(a *Authorization) any { return &a.Issuer }, "a string"},
+	"rti":      {func(*Authorization) any { return new(int64) }, "an integer"},
+	"ats":      {func(a *Authorization) any { return &a.AccessTokenSubjectType }, "a string"},
+	"resource": {func(a *Authorization) any { return &a.Resource }, "an array of strings"},
 }
 
 func decodeMember(name string, raw json.RawMessage, v any, want string) error {
@@ -170,6 +178,11 @@ func (a *Authorization) validate(issuer string) error {
 			}
 		}
 	}
+	for _, r := range a.Resource {
+		if !oauth.ValidResource(r) {
+			return oauth.InvalidRequest("resource: values must be absolute URIs without a fragment")
+		}
+	}
 	switch a.AccessTokenEncoding {
 	case "", oauth.TokenEncodingSelfContained, oauth.TokenEncodingIdentifier:
 	default:
@@ -218,6 +231,7 @@ func (a *Authorization) toStore(created, now time.Time) *store.Authorization {
 			ClaimsData:           a.ClaimsData,
 			Audience:             a.Audience,
 			Data:                 a.Data,
+			Resources:            a.Resource,
 		},
 		Tokens: store.TokenSpec{
 			AccessTokenLifetime: seconds(a.AccessTokenLifetime),
@@ -258,6 +272,8 @@ func fromConsent(sub, cid string, c store.Consented, t store.TokenSpec, longLive
 		Data:                   c.Data,
 		LongLived:              longLived,
 		Issuer:                 issuer,
+		Resource:               c.Resources,
+		AuthorizationDetails:   c.AuthorizationDetails,
 	}
 	if a.Scope == nil {
 		a.Scope = []string{}

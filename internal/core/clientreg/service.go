@@ -61,6 +61,13 @@ type Config struct {
 	SupportedScopes []string
 	// CacheTTL is the lifetime of a Get cache entry; default DefaultCacheTTL.
 	CacheTTL time.Duration
+	// AuthorizationDetailsTypes are the server's authorization_details
+	// types (authz.authorization_details_types); a client's
+	// authorization_details_types must be among them.
+	AuthorizationDetailsTypes []string
+	// Profile is the server-wide security profile (authz.profile); under
+	// "fapi2" every client is registered to the FAPI 2.0 rules.
+	Profile string
 }
 
 func (c Config) authMethods() []string {
@@ -163,6 +170,9 @@ func (s *Service) Register(ctx context.Context, req *Request) (*Registration, er
 	}
 	if md.IntrospectionAllowed && !req.Operator {
 		return nil, errIntrospectionNotAllowed()
+	}
+	if len(md.AllowedResources) > 0 && !req.Operator {
+		return nil, errAllowedResourcesNotAllowed()
 	}
 	return s.create(ctx, md, CreateOptions{})
 }
@@ -357,6 +367,10 @@ func (s *Service) update(ctx context.Context, id string, acc Access, req *Reques
 		// A client may drop introspection_allowed, never grant it itself.
 		if !acc.operator && md.IntrospectionAllowed && !c.Metadata.IntrospectionAllowed {
 			return errIntrospectionNotAllowed()
+		}
+		// Likewise allowed_resources: it may shrink, never grow.
+		if !acc.operator && !subset(md.AllowedResources, c.Metadata.AllowedResources) {
+			return errAllowedResourcesNotAllowed()
 		}
 		c.Metadata = md
 		c.UpdatedAt = now

@@ -14,6 +14,7 @@ import (
 
 	jose "github.com/keyward/keyward/internal/jose"
 
+	"github.com/keyward/keyward/internal/core/authzpolicy"
 	"github.com/keyward/keyward/oauth"
 	"github.com/keyward/keyward/store"
 )
@@ -141,6 +142,7 @@ func (s *Service) validate(md *store.ClientMetadata) *oauth.Error {
 		s.checkSubjectType,
 		s.checkScope,
 		checkMisc,
+		s.checkProfile,
 	}
 	for _, step := range steps {
 		if err := step(md); err != nil {
@@ -579,6 +581,45 @@ func checkMisc(md *store.ClientMetadata) *oauth.Error {
 		}
 	}
 	return nil
+}
+
+// errAllowedResourcesNotAllowed refuses allowed_resources from anyone but
+// the operator: it decides which resource servers accept the client's
+// tokens (RFC 8707).
+func errAllowedResourcesNotAllowed() *oauth.Error {
+	return oauth.InvalidClientMetadata("allowed_resources may only be set with the registration API token")
+}
+
+// subset reports whether every element of a is in b.
+func subset(a, b []string) bool {
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkProfile covers the metadata of RFC 9396 §10
+// (authorization_details_types, among the server's types), RFC 8707
+// (allowed_resources, absolute URIs without fragment) and the security
+// profile: "profile" is empty or fapi2, and under FAPI 2.0 (the client's
+// or the server's) authzpolicy.Policy.CheckMetadata applies.
+func (s *Service) checkProfile(md *store.ClientMetadata) *oauth.Error {
+	if !authzpolicy.ValidProfile(md.Profile) {
+		return oauth.InvalidClientMetadata("unsupported profile: " + safe(md.Profile))
+	}
+	for _, t := range md.AuthorizationDetailsTypes {
+		if !slices.Contains(s.Config.AuthorizationDetailsTypes, t) {
+			return oauth.InvalidClientMetadata("unsupported authorization_details_types value: " + safe(t))
+		}
+	}
+	for _, r := range md.AllowedResources {
+		if !oauth.ValidResource(r) {
+			return oauth.InvalidClientMetadata("allowed_resources must be absolute URIs without a fragment")
+		}
+	}
+	return authzpolicy.For(s.Config.Profile, &store.Client{Metadata: *md}).CheckMetadata(md, s.Config.idTokenAlgs())
 }
 
 // safe returns v for an error description when it fits the RFC 6749

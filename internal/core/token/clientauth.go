@@ -105,6 +105,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, c Credentials) (*store
 	if fail != nil {
 		return nil, s.invalidClient(ctx, fail)
 	}
+	if err := s.checkProfileAuth(client, assertion); err != nil {
+		return nil, err
+	}
 	return client, nil
 }
 

@@ -242,6 +242,8 @@ type codeOpts struct {
 	scope                                      []string
 	lifetime                                   time.Duration
 	longLived                                  bool
+	// grant edits the consented grant before the code is stored.
+	grant func(*store.Grant)
 }
 
 func (e *env) grantTemplate(client string) store.Grant {
@@ -283,6 +285,9 @@ func (e *env) code(o codeOpts) string {
 		g.Scope = o.scope
 	}
 	g.LongLived = o.longLived
+	if o.grant != nil {
+		o.grant(&g)
+	}
 	v := randomString(e.t)
 	err := e.svc.Codes.Create(context.Background(), &store.Code{
 		ID: secret.Hash(v), GrantID: "g-" + randomString(e.t), ClientID: o.client,

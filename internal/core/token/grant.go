@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"time"
@@ -56,6 +57,10 @@ type Decision struct {
 	Create bool
 	// Scope is the scope of the tokens minted now; nil means Grant.Scope.
 	Scope oauth.Scope
+	// Audience and AuthorizationDetails narrow the access token minted now
+	// (RFC 8707 §2.2, RFC 9396 §6.2); nil means the grant's.
+	Audience             []string
+	AuthorizationDetails []json.RawMessage
 	// IDToken asks for an ID token, with Nonce when non-empty.
 	IDToken bool
 	Nonce   string
@@ -157,12 +162,20 @@ func (s *Service) Token(ctx context.Context, c Credentials) (*Response, error) {
 	if err := s.senderConstrain(ctx, req, c, client); err != nil {
 		return nil, err
 	}
+	if err := s.requireSenderConstrained(client, req); err != nil {
+		return nil, err
+	}
 	d, err := g.Authorize(ctx, req, client)
 	if err != nil {
 		if oauth.AsError(err) != nil {
 			return nil, err
 		}
 		return nil, s.serverError(ctx, "authorize "+gt, err)
+	}
+	if gt == oauth.GrantTypeAuthorizationCode || gt == oauth.GrantTypeRefreshToken {
+		if err := s.narrow(req, client, d); err != nil {
+			return nil, err
+		}
 	}
 	d.Confirmation = req.Confirmation
 	bindGrant(req, client, d)

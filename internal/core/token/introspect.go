@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"time"
@@ -37,6 +38,10 @@ type Introspection struct {
 	// Confirmation is what an access token is bound to (RFC 9449 §6.2,
 	// RFC 8705 §3.2), or a refresh token through its grant.
 	Confirmation store.Confirmation
+	// AuthorizationDetails are the token's authorization_details
+	// (RFC 9396 §9.2): a self-contained access token's own, else the
+	// grant's.
+	AuthorizationDetails []json.RawMessage
 }
 
 // Inspect returns what the access or refresh token value stands for, or
@@ -62,7 +67,7 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 		c := t.access.jwt
 		return &Introspection{
 			Kind: KindAccessToken, Scope: c.scope(), ClientID: c.clientID(), Subject: c.Subject,
-			Audience: c.Audience, JTI: c.ID,
+			Audience: c.Audience, JTI: c.ID, AuthorizationDetails: c.AuthorizationDetails,
 			IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(c.Expiry, 0).UTC(),
 			Confirmation: t.access.cnf,
 		}, nil
@@ -77,7 +82,8 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 	if g.ClientID != t.clientID() {
 		return nil, nil
 	}
-	out := &Introspection{Scope: oauth.Scope(g.Scope), ClientID: g.ClientID, Subject: g.Subject, Grant: g}
+	out := &Introspection{Scope: oauth.Scope(g.Scope), ClientID: g.ClientID, Subject: g.Subject, Grant: g,
+		AuthorizationDetails: g.AuthorizationDetails}
 	switch {
 	case t.refresh != nil:
 		rt := t.refresh
@@ -93,6 +99,7 @@ func (s *Service) inspect(ctx context.Context, value, hint string) (*Introspecti
 			return nil, err
 		}
 		out.Kind, out.Scope, out.Audience, out.JTI = KindAccessToken, c.scope(), c.Audience, c.ID
+		out.AuthorizationDetails = c.AuthorizationDetails
 		out.IssuedAt, out.ExpiresAt = time.Unix(c.IssuedAt, 0).UTC(), time.Unix(c.Expiry, 0).UTC()
 		out.Subject = c.Subject
 		out.Confirmation = t.access.cnf
@@ -180,6 +187,9 @@ func (in *Introspection) Members(issuer string) map[string]any {
 	}
 	if in.SubjectType != "" {
 		m["sub_type"] = in.SubjectType
+	}
+	if len(in.AuthorizationDetails) > 0 {
+		m["authorization_details"] = in.AuthorizationDetails
 	}
 	return m
 }

@@ -63,6 +63,9 @@ type accessClaims struct {
 	// GrantID is empty (and "gid" absent) in a stateless token
 	// (Decision.Stateless).
 	GrantID string `json:"gid,omitempty"`
+	// AuthorizationDetails are the granted authorization_details
+	// (RFC 9396 §9.1).
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 	// Actor is RFC 8693 §4.1 "act": Keyward does not issue it yet, but a
 	// revocation by actor matches it when a token carries one.
 	Actor *actorClaim `json:"act,omitempty"`
@@ -99,7 +102,7 @@ func (c *accessClaims) scope() oauth.Scope {
 // reservedAccessClaims can never be set by an "access_token:" consented
 // claim: they carry the token's meaning.
 var reservedAccessClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope",
-	"cid", "scp", "clm", "cls", "sub_type", "uip", "dat", "cld", "auth_time", "acr", "amr", "gid", "act", "cnf"}
+	"cid", "scp", "clm", "cls", "sub_type", "uip", "dat", "cld", "auth_time", "acr", "amr", "gid", "act", "cnf", "authorization_details"}
 
 // subTypePairwise is the TokenSpec.AccessTokenSubjectType of pairwise
 // access tokens (the consent's access_token.sub_type).
@@ -109,6 +112,16 @@ const subTypePairwise = "PAIRWISE"
 func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client, d *Decision) (*Response, error) {
 	g, cnf := d.Grant, d.Confirmation
 	spec := s.spec(g.Tokens)
+	// at is the grant as the access token of this request sees it: the
+	// token request may have narrowed its audience and
+	// authorization_details (narrow).
+	at := *g
+	if d.Audience != nil {
+		at.Audience = d.Audience
+	}
+	if d.AuthorizationDetails != nil {
+		at.AuthorizationDetails = d.AuthorizationDetails
+	}
 	scope := d.Scope
 	if scope == nil {
 		scope = oauth.Scope(g.Scope)
@@ -130,17 +143,17 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 			}
 		}
 	}
-	resp := &Response{TokenType: tokenType(cnf), Scope: scope.String()}
+	resp := &Response{TokenType: tokenType(cnf), Scope: scope.String(), AuthorizationDetails: at.AuthorizationDetails}
 	if d.Stateless {
 		if spec.AccessTokenEncoding != oauth.TokenEncodingSelfContained || d.IssueRefreshToken || d.IDToken || g.ID != "" {
 			return nil, s.serverError(ctx, "mint", errors.New("a stateless decision allows only a self-contained access token"))
 		}
 		atExp := now.Add(spec.AccessTokenLifetime)
-		at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope, cnf)
+		v, err := s.mintAccessToken(ctx, now, atExp, client, &at, spec, scope, cnf)
 		if err != nil {
 			return nil, err
 		}
-		resp.AccessToken, resp.ExpiresIn = at, int64(spec.AccessTokenLifetime/time.Second)
+		resp.AccessToken, resp.ExpiresIn = v, int64(spec.AccessTokenLifetime/time.Second)
 		return resp, nil
 	}
 
@@ -167,15 +180,15 @@ func (s *Service) mint(ctx context.Context, now time.Time, client *store.Client,
 	}
 
 	atExp := earliest(now.Add(spec.AccessTokenLifetime), d.NotAfter, rtExp, g.ExpiresAt)
-	at, err := s.mintAccessToken(ctx, now, atExp, client, g, spec, scope, cnf)
+	atValue, err := s.mintAccessToken(ctx, now, atExp, client, &at, spec, scope, cnf)
 	if err != nil {
 		return nil, err
 	}
-	resp.AccessToken = at
+	resp.AccessToken = atValue
 	resp.ExpiresIn = max(int64(atExp.Sub(now)/time.Second), 0)
 
 	if d.IDToken {
-		idt, err := s.mintIDToken(ctx, now, client, g, spec, d, at)
+		idt, err := s.mintIDToken(ctx, now, client, g, spec, d, atValue)
 		if err != nil {
 			return nil, err
 		}
@@ -213,6 +226,7 @@ func (s *Service) mintAccessToken(ctx context.Context, now, exp time.Time, clien
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: jti,
 		Data: g.Data, CLD: g.ClaimsData,
 		AuthTime: unixOrZero(g.AuthTime), ACR: g.ACR, AMR: g.AMR, GrantID: g.ID,
+		AuthorizationDetails: g.AuthorizationDetails,
 	}
 	if !cnf.IsZero() {
 		c.Cnf = &cnf

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/url"
@@ -48,6 +49,12 @@ type Config struct {
 	// either profile are accepted whatever the setting, so that nodes of a
 	// cluster may be switched one at a time.
 	AccessTokenProfile string
+	// Profile is the server-wide security profile (authz.profile): "" or
+	// authzpolicy.ProfileFAPI2; a client may select it for itself.
+	Profile string
+	// Resources are the resource indicators (RFC 8707) every client may
+	// request (authz.resources); a client's allowed_resources add to them.
+	Resources []string
 }
 
 // Defaults of Config.
@@ -123,6 +130,9 @@ type Response struct {
 	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
 	IDToken               string `json:"id_token,omitempty"`
 	Scope                 string `json:"scope,omitempty"`
+	// AuthorizationDetails are the authorization_details the access token
+	// carries (RFC 9396 §7).
+	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 
 	// DPoPNonce is not part of the body: the HTTP layer sends it as the
 	// DPoP-Nonce header when the server issues nonces.
