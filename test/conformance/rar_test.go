@@ -45,7 +45,7 @@ func verifiedClaims(t *testing.T, e *env, token string) map[string]any {
 	if err := json.Unmarshal(e.get(e.issuer+"/jwks.json", "").raw, &set); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 	if err != nil {
 		t.Fatalf("access token: %v", err)
 	}

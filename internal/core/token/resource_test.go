@@ -217,6 +217,9 @@ func TestFAPI2AtTheTokenEndpoint(t *testing.T) {
 	if resp, err = e.svc.Token(t.Context(), cc); err != nil {
 		t.Fatalf("certificate-bound: %v", err)
 	}
+	if claims, _ := e.payload(resp.AccessToken); claims["cnf"] == nil {
+		t.Fatalf("cnf %v; want a certificate-bound token", claims["cnf"])
+	}
 	// The profile is per client: an ordinary client still gets bearer tokens.
 	if r := e.redeem(codeOpts{}); r.TokenType != "Bearer" {
 		t.Errorf("ordinary client: token_type %q", r.TokenType)
