@@ -285,8 +285,19 @@ func TestLogoutPage(t *testing.T) {
 		EndSession string `json:"end_session_endpoint"`
 	}
 	b.do("open discovery", stepTimeout, b.leave(), chromedp.Navigate(issuer+"/.well-known/openid-configuration"))
-	raw := get(b, "read discovery", stepTimeout, chromedp.Text(chromedp.CSS("body")))
-	if err := json.Unmarshal([]byte(raw), &doc); err != nil || doc.EndSession != issuer+"/logout" {
+	// Chromium's JSON viewer re-renders the page after load, so a node
+	// looked up by ID may be gone when it is read: read the raw text (the
+	// viewer's first <pre>) by script, until the document is complete.
+	var raw string
+	var err error
+	for deadline := time.Now().Add(stepTimeout); ; time.Sleep(50 * time.Millisecond) {
+		raw = get(b, "read discovery", stepTimeout, chromedp.Evaluate[string](
+			`document.readyState !== "complete" || !document.body ? "" : (document.querySelector("pre") || document.body).textContent`))
+		if err = json.Unmarshal([]byte(raw), &doc); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || doc.EndSession != issuer+"/logout" {
 		t.Fatalf("end_session_endpoint = %q (%v)", doc.EndSession, err)
 	}
 
