@@ -393,14 +393,8 @@ func (t *target) authcode(ctx context.Context) (*scenario, error) {
 		}
 		return func(ctx context.Context) string { _, e := f.run(ctx, true); return e }, nil
 	}}
-	for _, jwt := range []string{tr.IDToken, tr.AccessToken} {
-		if strings.Count(jwt, ".") == 2 {
-			s, err := t.signatureOf(ctx, jwt)
-			if err != nil {
-				return nil, err
-			}
-			sc.signatures = append(sc.signatures, s)
-		}
+	if err := t.addSignatures(ctx, sc, tr.IDToken, tr.AccessToken); err != nil {
+		return nil, err
 	}
 	return sc, nil
 }
@@ -459,14 +453,8 @@ func (t *target) refresh(ctx context.Context) (*scenario, error) {
 			return ""
 		}, nil
 	}}
-	for _, jwt := range []string{tr.IDToken, tr.AccessToken} {
-		if strings.Count(jwt, ".") == 2 {
-			s, err := t.signatureOf(ctx, jwt)
-			if err != nil {
-				return nil, err
-			}
-			sc.signatures = append(sc.signatures, s)
-		}
+	if err := t.addSignatures(ctx, sc, tr.IDToken, tr.AccessToken); err != nil {
+		return nil, err
 	}
 	return sc, nil
 }
@@ -553,4 +541,20 @@ func (t *target) signatureOf(ctx context.Context, jwt string) (signature, error)
 		}
 	}
 	return s, fmt.Errorf("JWKS has no key %q", hdr.Kid)
+}
+
+// addSignatures records, for the signing ceiling, the algorithm and key
+// of each JWT among tokens (opaque tokens are skipped).
+func (t *target) addSignatures(ctx context.Context, sc *scenario, tokens ...string) error {
+	for _, jwt := range tokens {
+		if strings.Count(jwt, ".") != 2 {
+			continue
+		}
+		s, err := t.signatureOf(ctx, jwt)
+		if err != nil {
+			return err
+		}
+		sc.signatures = append(sc.signatures, s)
+	}
+	return nil
 }
