@@ -257,6 +257,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Clients:         s.clients,
 		SubjectSessions: sessions,
 		Codes:           s.stores.Ephemeral.Codes,
+		Replay:          s.stores.Ephemeral.Replay,
 		Authorizations:  s.stores.Durable.Authorizations,
 		IDTokens:        s.keys,
 		Sealer:          keys.Sealer,

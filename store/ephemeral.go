@@ -55,6 +55,9 @@ type AuthzRequest struct {
 	AuthorizationDetails []json.RawMessage `json:"authorization_details,omitempty"`
 	// Resource lists the resource indicators (RFC 8707) of the request.
 	Resource []string `json:"resource,omitempty"`
+	// PushedRequest is the store key of the pushed request (RFC 9126) the
+	// request came from, so that completing the flow can mark it used.
+	PushedRequest string `json:"pushed_request,omitempty"`
 	// Params is every parameter as received, for plug-ins and the login UI.
 	Params map[string][]string `json:"params,omitempty"`
 }

@@ -383,6 +383,18 @@ func TestFAPI2PARRefusals(t *testing.T) {
 	useURI := func(t *testing.T, clientID, uri string) *authzResult {
 		return e.authorize(url.Values{"client_id": {clientID}, "request_uri": {uri}}.Encode(), "", alice)
 	}
+	t.Run("par-ensure-reused-request-uri-prior-to-auth-completion-succeeds", func(t *testing.T) {
+		// The browser loads the authorisation URL, then again (a reload)
+		// before the user finishes: the second load completes the flow.
+		uri := c.push(c.parQuery(challenge)).str("request_uri")
+		api := e.issuer + "/authz-sessions/rest/v3"
+		if r := e.postJSON(http.MethodPost, api, e.apiToken, map[string]any{"query": url.Values{"client_id": {c.id}, "request_uri": {uri}}.Encode()}); r.status != http.StatusOK || r.body["type"] != "auth" {
+			t.Fatalf("first load: %d %s", r.status, r.raw)
+		}
+		if ar := useURI(t, c.id, uri); ar.params.Get("code") == "" {
+			t.Fatalf("reload: %v", ar.final)
+		}
+	})
 	t.Run("par-attempt-reuse-request_uri", func(t *testing.T) {
 		uri := c.push(c.parQuery(challenge)).str("request_uri")
 		if ar := useURI(t, c.id, uri); ar.params.Get("code") == "" {

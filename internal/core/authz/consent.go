@@ -273,6 +273,13 @@ func (s *Service) issueFromAuthorization(ctx context.Context, a *store.AuthzSess
 // (RFC 6749 §4.1.3).
 func (s *Service) issue(ctx context.Context, a *store.AuthzSession, c *store.Client, consented store.Consented, spec store.TokenSpec, longLived bool) (*Message, error) {
 	now := s.now()
+	if err := s.completePushedRequest(ctx, a, now); err != nil {
+		if oe := oauth.AsError(err); oe != nil {
+			a.State = store.AuthzStateFailed
+			return s.finalError(a, oe), nil
+		}
+		return nil, err
+	}
 	var err error
 	if consented.SessionClaims, err = s.sessionClaims(ctx, a.SubjectSessionID); err != nil {
 		return nil, err

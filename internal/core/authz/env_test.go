@@ -100,7 +100,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		SubjectSessions: &session.Service{
 			Store: e.eph.SubjectSessions, MACKey: keys.SessionMAC, Now: e.clock.Now,
 		},
-		Codes: e.eph.Codes, PAR: e.eph.PAR, Authorizations: e.dur.Authorizations,
+		Codes: e.eph.Codes, PAR: e.eph.PAR, Replay: e.eph.Replay, Authorizations: e.dur.Authorizations,
 		IDTokens: km, Sealer: keys.Sealer, Now: e.clock.Now,
 	}
 	return e

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/oauth"
@@ -30,7 +31,12 @@ func stepPushedRequest(ctx context.Context, s *Service, f *flow) error {
 	if ref == "" {
 		return oauth.InvalidRequestURI("invalid request_uri").NoRedirect()
 	}
-	pr, err := s.PAR.Consume(ctx, parKey(ref), f.now)
+	key := parKey(ref)
+	pr, err := s.PAR.Consume(ctx, key, f.now)
+	if errors.Is(err, store.ErrConsumed) && pr != nil {
+		// Started before: usable again until a flow from it completes.
+		err = s.pushedRequestCompleted(ctx, key, f.now)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConsumed):
 		return oauth.InvalidRequestURI("the request_uri is unknown, used or expired").NoRedirect()
@@ -42,6 +48,53 @@ func stepPushedRequest(ctx context.Context, s *Service, f *flow) error {
 	f.params = cleanParams(url.Values(pr.Params))
 	f.params.Set("client_id", f.client.ID)
 	f.pushed = true
+	f.req.PushedRequest = key
+	return nil
+}
+
+// A pushed request may start several authorisation sessions, as when the
+// user reloads the page (RFC 9126 §4 allows it; the FAPI 2.0 test plan
+// expects it), but only one of them may complete: the first to issue its
+// response marks the request completed in the replay cache, cluster-wide,
+// and from then on it is refused.
+
+// completedPARKey is the replay-cache key that marks a pushed request's
+// flow as completed.
+func completedPARKey(key string) string { return secret.Hash("par-completed:" + key) }
+
+// pushedRequestCompleted answers store.ErrConsumed when a flow of the
+// pushed request completed, or when there is no replay cache to tell. It
+// asks the cache with an entry that expires at once (until = now): a live
+// mark is reported and left alone, and no live mark is left behind.
+func (s *Service) pushedRequestCompleted(ctx context.Context, key string, now time.Time) error {
+	if s.Replay == nil {
+		return store.ErrConsumed
+	}
+	done, err := s.Replay.MarkUsed(ctx, completedPARKey(key), now, now)
+	switch {
+	case err != nil:
+		return fmt.Errorf("check pushed request: %w", err)
+	case done:
+		return store.ErrConsumed
+	}
+	return nil
+}
+
+// completePushedRequest marks the pushed request of a as completed; it
+// refuses when another session from the same request completed first.
+func (s *Service) completePushedRequest(ctx context.Context, a *store.AuthzSession, now time.Time) error {
+	if a.Request.PushedRequest == "" || s.Replay == nil {
+		return nil
+	}
+	// The mark outlives the pushed request, which expires at most
+	// PARLifetime after it was pushed, before now.
+	done, err := s.Replay.MarkUsed(ctx, completedPARKey(a.Request.PushedRequest), now.Add(s.cfg().PARLifetime), now)
+	switch {
+	case err != nil:
+		return fmt.Errorf("complete pushed request: %w", err)
+	case done:
+		return oauth.InvalidRequestURI("the request_uri was already used to complete an authorisation")
+	}
 	return nil
 }
 

@@ -187,3 +187,32 @@ func TestClientAuthParamsNeverStored(t *testing.T) {
 		})
 	}
 }
+
+// TestPushedRequestReusedBeforeCompletion: a request_uri may start a
+// second session while the first is open (a reload; RFC 9126 §4, FAPI 2.0
+// par-ensure-reused-request-uri-prior-to-auth-completion-succeeds), but
+// only one session completes: the other is refused at its final step, and
+// after completion the request_uri starts nothing.
+func TestPushedRequestReusedBeforeCompletion(t *testing.T) {
+	e := newEnv(t, Config{})
+	uri, _, err := e.svc.Push(context.Background(), e.client("par"), pushParams("client_id", "par", "state", "pushed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"client_id": {"par"}, "request_uri": {uri}}.Encode()
+	first, second := e.start(q, ""), e.start(q, "")
+	if first.Type != TypeAuth || second.Type != TypeAuth {
+		t.Fatalf("starts = %+v, %+v; want two auth prompts", first, second)
+	}
+	m := e.submit(e.submit(second.SID, authAlice).SID, consentAll_)
+	if _, v := params(t, m); v.Get("code") == "" || v.Get("state") != "pushed" {
+		t.Fatalf("second session's response %v, want a code", v)
+	}
+	m = e.submit(e.submit(first.SID, authAlice).SID, consentAll_)
+	if _, v := params(t, m); v.Get("error") != oauth.ErrCodeInvalidRequestURI || v.Has("code") {
+		t.Errorf("first session after the second completed: %v, want invalid_request_uri", v)
+	}
+	if m := e.start(q, ""); m.Type != TypeError || m.Error != oauth.ErrCodeInvalidRequestURI {
+		t.Errorf("start after completion = %+v, want invalid_request_uri", m)
+	}
+}

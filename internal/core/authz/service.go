@@ -37,8 +37,12 @@ type Service struct {
 	SubjectSessions *session.Service
 	Codes           store.CodeStore
 	PAR             store.PARStore
-	Authorizations  store.AuthorizationStore
-	IDTokens        IDTokenVerifier
+	// Replay records the pushed requests whose flow completed; with it a
+	// request_uri may be used again until then (a reload, RFC 9126 §4).
+	// Nil keeps a request_uri single use from the first start.
+	Replay         store.ReplayCache
+	Authorizations store.AuthorizationStore
+	IDTokens       IDTokenVerifier
 	// RequestObjects verifies request objects (RFC 9101); nil refuses
 	// them with request_not_supported.
 	RequestObjects RequestObjectVerifier
