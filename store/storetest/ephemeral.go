@@ -739,6 +739,14 @@ func testReplay(t *testing.T, e store.Ephemeral) {
 		{"other key", "jti-2", until, Base, false},
 		{"after until", "jti-1", until.Add(time.Hour), until, false},
 		{"recorded anew", "jti-1", until.Add(time.Hour), until.Add(time.Minute), true},
+		// until = now asks without leaving a live entry (the pushed-request
+		// completion check relies on it): a fresh key stays unused, a live
+		// one is reported and kept.
+		{"ask fresh", "jti-3", Base, Base, false},
+		{"ask fresh again", "jti-3", Base, Base, false},
+		{"mark after asking", "jti-3", until, Base, false},
+		{"ask live", "jti-3", Base.Add(time.Second), Base.Add(time.Second), true},
+		{"still live", "jti-3", until, Base.Add(2 * time.Second), true},
 	} {
 		used, err := e.Replay.MarkUsed(ctx, ReplayKey(step.key), step.until, step.now)
 		must(t, step.name, err)

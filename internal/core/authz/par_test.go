@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,5 +215,43 @@ func TestPushedRequestReusedBeforeCompletion(t *testing.T) {
 	}
 	if m := e.start(q, ""); m.Type != TypeError || m.Error != oauth.ErrCodeInvalidRequestURI {
 		t.Errorf("start after completion = %+v, want invalid_request_uri", m)
+	}
+}
+
+// TestPushedRequestCompletedOnce: sessions of one pushed request that
+// finish at the same moment complete exactly once.
+func TestPushedRequestCompletedOnce(t *testing.T) {
+	e := newEnv(t, Config{})
+	uri, _, err := e.svc.Push(context.Background(), e.client("par"), pushParams("client_id", "par"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"client_id": {"par"}, "request_uri": {uri}}.Encode()
+	const n = 8
+	sids := make([]string, n)
+	for i := range sids {
+		sids[i] = e.submit(e.start(q, "").SID, authAlice).SID
+	}
+	msgs := make([]*Message, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range sids {
+		wg.Go(func() { msgs[i], errs[i] = submitJSON(context.Background(), e.svc, sids[i], consentAll_) })
+	}
+	wg.Wait()
+	codes := 0
+	for i, m := range msgs {
+		if errs[i] != nil {
+			t.Fatalf("session %d: %v", i, errs[i])
+		}
+		switch _, v := params(t, m); {
+		case v.Get("code") != "":
+			codes++
+		case v.Get("error") != oauth.ErrCodeInvalidRequestURI:
+			t.Errorf("session %d: %v, want a code or invalid_request_uri", i, v)
+		}
+	}
+	if codes != 1 {
+		t.Errorf("%d sessions got a code, want exactly 1", codes)
 	}
 }
