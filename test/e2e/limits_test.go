@@ -247,6 +247,19 @@ func TestSecurityHeaders(t *testing.T) {
 		return map[string]string{"Authorization": req.Header.Get("Authorization")}
 	}
 	regBody := `{"grant_types":["client_credentials"]}`
+	// postAPI posts a JSON body with the API token and returns the status
+	// and headers.
+	postAPI := func(path, body string) (int, http.Header) {
+		req, _ := http.NewRequest("POST", e.issuer+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.apiToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
 	cases := []struct {
 		name    string
 		do      func() (int, http.Header)
@@ -264,26 +277,10 @@ func TestSecurityHeaders(t *testing.T) {
 			return s, h
 		}, true},
 		{"registration", func() (int, http.Header) {
-			req, _ := http.NewRequest("POST", e.issuer+"/clients", strings.NewReader(regBody))
-			req.Header.Set("Authorization", "Bearer "+e.apiToken)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := e.http.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode, resp.Header
+			return postAPI("/clients", regBody)
 		}, true},
 		{"authz session API", func() (int, http.Header) {
-			req, _ := http.NewRequest("POST", e.issuer+"/authz-sessions/rest/v3", strings.NewReader(`{"query":"client_id=nobody"}`))
-			req.Header.Set("Authorization", "Bearer "+e.apiToken)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := e.http.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode, resp.Header
+			return postAPI("/authz-sessions/rest/v3", `{"query":"client_id=nobody"}`)
 		}, true},
 		{"session store API", func() (int, http.Header) {
 			s, _, h := e.send("GET", "/session-store/rest/v2/sessions?subject=alice", nil, bearer)
