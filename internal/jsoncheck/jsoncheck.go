@@ -1,12 +1,15 @@
 // Package jsoncheck vets a JSON document before it is decoded: it refuses
-// duplicate object members, nesting deeper than a bound and more members
-// or elements than a bound.
+// duplicate object members, numbers beyond the range of a double, nesting
+// deeper than a bound and more members or elements than a bound.
 //
 // encoding/json keeps the last of duplicate members silently, so two
 // parties reading the same document may disagree on its meaning (RFC 8259
 // §4: names "SHOULD be unique"; RFC 7493 §2.3 makes it a MUST); and its
 // decoder recurses on nesting, so depth and size are bounded here, by
-// walking the tokens, before any struct is filled.
+// walking the tokens, before any struct is filled. A number that no
+// IEEE 754 double can hold is outside I-JSON (RFC 7493 §2.2) and fails
+// every decoder that reads into float64 or any, so it is refused here with
+// its path rather than later with a decoder's message.
 package jsoncheck
 
 import (
@@ -159,6 +162,11 @@ func Check(data []byte, lim Limits) error {
 			}
 			stack = append(stack, f)
 			continue
+		}
+		if num, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(string(num), 64); err != nil {
+				return &Error{Reason: "number out of range", Path: path()}
+			}
 		}
 		done()
 	}

@@ -118,6 +118,7 @@ func TestBadInput(t *testing.T) {
 		{"registration duplicate member", "/clients", `{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none","token_endpoint_auth_method":"client_secret_basic"}`, `duplicate member "token_endpoint_auth_method"`},
 		{"registration nested duplicate", "/clients", `{"redirect_uris":["https://a.example/cb"],"jwks":{"keys":[],"keys":[]}}`, `duplicate member "keys" at /jwks/keys`},
 		{"direct authz deep nesting", "/direct-authz/rest/v2", deep, "nested deeper than 32 levels"},
+		{"registration number out of range", "/clients", `{"redirect_uris":["https://a.example/cb"],"default_max_age":1e400}`, "number out of range at /default_max_age"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := badReq(t, http.MethodPost, e.issuer+tc.path, "application/json", strings.NewReader(tc.body))
