@@ -15,17 +15,7 @@ import (
 // pgTables counts the tables of the public schema, goose's included.
 func pgTables(t *testing.T, dsn string) int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return pgCount(t, dsn, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`)
 }
 
 // An administrative command against an empty PostgreSQL database, with or
@@ -103,6 +93,45 @@ func TestAdminCommandsNeverCreateAStore(t *testing.T) {
 	if n := pgTables(t, dsn); n != tables {
 		t.Errorf("tables: %d, want %d", n, tables)
 	}
+
+	// A backup from an older release (here: the last migration unrecorded)
+	// with a wrong master key: init, as serve, stops before it migrates.
+	pgExec(t, dsn, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)
+	versions := pgCount(t, dsn, `SELECT count(*) FROM goose_db_version`)
+	if _, _, err := runCmd(t, "", "init", "--store", dsn, "--data-dir", dir, "--master-key", wrong); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Errorf("init with a wrong master key on an older schema: %v", err)
+	}
+	if n := pgCount(t, dsn, `SELECT count(*) FROM goose_db_version`); n != versions {
+		t.Errorf("goose_db_version rows %d → %d: a migration ran under a wrong master key", versions, n)
+	}
+}
+
+func pgExec(t *testing.T, dsn, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pgCount(t *testing.T, dsn, query string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // testMasterKey is base64 of 32 bytes.

@@ -34,3 +34,11 @@ type KeyStore interface {
 	// returns how many it removed.
 	DeleteRetired(ctx context.Context, now time.Time) (int, error)
 }
+
+// KeyCheck inspects one stored signing key, its id and sealed private key,
+// before a backend migrates its schema; a backend that returns its error
+// from Open has written nothing. Only the id and sealed columns are read,
+// which every schema version has, so an older database is checked as it is.
+// A node passes a check that the master key opens the key, so that a wrong
+// or missing master key stops it before a migration.
+type KeyCheck func(ctx context.Context, id string, sealed []byte) error

@@ -131,21 +131,29 @@ type Node struct {
 
 // Open loads (or, on first start, generates) the master key, opens the
 // stores, migrating their schema, and loads (or generates) the signing
-// keys: what `keyward serve` and `keyward init` do. It never generates a
-// master key for a store that already holds signing keys (a restored
-// database without its master.key): that key could not open them.
+// keys: what `keyward serve` and `keyward init` do. Before it migrates, it
+// checks that the master key opens a stored signing key, and it never
+// generates a master key for a store that already holds signing keys (a
+// restored database without its master.key): a wrong or missing key stops
+// it having written nothing, not the key file, not a migration.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (_ *Node, err error) {
 	masterB64, err := readMasterKey(cfg)
 	if err != nil {
 		return nil, err
 	}
+	var sealer *secret.Sealer
 	if masterB64 != "" {
-		// A malformed key stops the node before any migration.
-		if _, err := decodeMasterKey(masterB64); err != nil {
+		master, err := decodeMasterKey(masterB64)
+		if err != nil {
 			return nil, err
 		}
+		keys, err := secret.DeriveKeys(master)
+		if err != nil {
+			return nil, err
+		}
+		sealer = keys.Sealer
 	}
-	stores, err := OpenStores(ctx, cfg, log)
+	stores, err := openStores(ctx, cfg, log, storeMode{keyCheck: masterKeyCheck(cfg, sealer)})
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +163,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 		}
 	}()
 	if masterB64 == "" {
-		stored, err := stores.Durable.Keys.List(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list signing keys: %w", err)
-		}
-		if len(stored) > 0 {
-			return nil, fmt.Errorf("the store holds signing keys but there is no master key (master_key, %s, or %s): restore the master key this store was created with; a new one cannot open its keys",
-				config.EnvName("master_key"), filepath.Join(cfg.DataDir, masterKeyFile))
-		}
 		var generated bool
 		masterB64, generated, err = BootstrapSecret(cfg.DataDir, masterKeyFile, "", newMasterKey)
 		if err != nil {
@@ -183,6 +183,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() t
 	return n, nil
 }
 
+// masterKeyCheck is the check Open runs on a stored signing key before it
+// migrates: sealer (nil when there is no master key yet) must open it.
+func masterKeyCheck(cfg config.Config, sealer *secret.Sealer) store.KeyCheck {
+	return func(_ context.Context, id string, sealed []byte) error {
+		if sealer == nil {
+			return fmt.Errorf("the store holds signing keys but there is no master key (master_key, %s, or %s): restore the master key this store was created with; a new one cannot open its keys",
+				config.EnvName("master_key"), filepath.Join(cfg.DataDir, masterKeyFile))
+		}
+		if _, err := sealer.Open(sealed, []byte(id)); err != nil {
+			return fmt.Errorf("the master key does not open the store's signing key %s: %w; give the master key this store was created with (nothing was changed: no migration ran)", id, err)
+		}
+		return nil
+	}
+}
+
 // OpenExisting opens a deployment that `keyward serve` or `keyward init`
 // created, for the administrative commands: it never migrates a schema,
 // never generates a master key or signing keys, and fails before writing
@@ -200,7 +215,7 @@ func OpenExisting(ctx context.Context, cfg config.Config, log *slog.Logger, now 
 	if _, err := decodeMasterKey(masterB64); err != nil {
 		return nil, err
 	}
-	stores, err := openStores(ctx, cfg, log, true)
+	stores, err := openStores(ctx, cfg, log, storeMode{existing: true})
 	if err != nil {
 		if errors.Is(err, store.ErrNoSchema) {
 			return nil, fmt.Errorf("%w: run `keyward init` (or start `keyward serve`) with this store first", err)

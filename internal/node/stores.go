@@ -35,12 +35,22 @@ func (s *Stores) Close() error {
 // PostgreSQL) and, when Redis is configured, puts the ephemeral objects
 // there.
 func OpenStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
-	return openStores(ctx, cfg, log, false)
+	return openStores(ctx, cfg, log, storeMode{})
 }
 
-// openStores opens the stores; existing: only a current schema, never
-// creating or migrating one (store.ErrNoSchema otherwise).
-func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*Stores, error) {
+// storeMode says how openStores treats the durable store's schema.
+type storeMode struct {
+	// existing: only a current schema, never creating or migrating one
+	// (store.ErrNoSchema otherwise).
+	existing bool
+	// keyCheck, when migrating, sees a stored signing key first and can
+	// stop the migration (store.KeyCheck).
+	keyCheck store.KeyCheck
+}
+
+// openStores opens the stores as mode says.
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, mode storeMode) (*Stores, error) {
+	existing := mode.existing
 	s := &Stores{}
 	if !existing {
 		// The data directory holds master.key, api-token and, by
@@ -54,6 +64,10 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, existi
 	if existing {
 		liteOpts = append(liteOpts, sqlite.WithoutMigrations())
 		pgOpts = append(pgOpts, postgres.WithoutMigrations())
+	}
+	if mode.keyCheck != nil {
+		liteOpts = append(liteOpts, sqlite.WithKeyCheck(mode.keyCheck))
+		pgOpts = append(pgOpts, postgres.WithKeyCheck(mode.keyCheck))
 	}
 	u := cfg.StoreURL()
 	switch {

@@ -31,6 +31,7 @@ type Store struct {
 	notifier *Notifier
 	// existing: the schema must be there and current (WithoutMigrations).
 	existing bool
+	keyCheck store.KeyCheck
 }
 
 // WithoutMigrations opens only a database whose Keyward schema is current:
@@ -41,6 +42,11 @@ func WithoutMigrations() Option { return func(s *Store) { s.existing = true } }
 
 // Option configures Open.
 type Option func(*Store)
+
+// WithKeyCheck has Open hand check the newest stored signing key before it
+// migrates the schema, and fail, having migrated nothing, if check fails.
+// A database without keys (or without tables) is not checked.
+func WithKeyCheck(check store.KeyCheck) Option { return func(s *Store) { s.keyCheck = check } }
 
 // WithLogger sets the logger (default: discard); nil keeps the default.
 func WithLogger(l *slog.Logger) Option {
@@ -83,9 +89,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	if db.existing {
+	switch {
+	case db.existing:
 		err = checkSchema(ctx, pool)
-	} else {
+	case db.keyCheck != nil:
+		if err = checkStoredKey(ctx, pool, db.keyCheck); err == nil {
+			err = migrate(ctx, pool, log)
+		}
+	default:
 		err = migrate(ctx, pool, log)
 	}
 	if err != nil {
@@ -95,6 +106,28 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db.pool = pool
 	db.notifier = newNotifier(pool, log)
 	return db, nil
+}
+
+// checkStoredKey hands the newest signing key to check, if the database has
+// the table and a key in it.
+func checkStoredKey(ctx context.Context, pool *pgxpool.Pool, check store.KeyCheck) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('signing_keys') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: look for signing keys: %w", err)
+	}
+	if !exists {
+		return nil
+	}
+	var id string
+	var sealed []byte
+	err := pool.QueryRow(ctx, `SELECT id, private_sealed FROM signing_keys ORDER BY created_at DESC LIMIT 1`).Scan(&id, &sealed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("postgres: read a signing key: %w", err)
+	}
+	return check(ctx, id, sealed)
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {

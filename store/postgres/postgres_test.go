@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -341,4 +342,55 @@ func TestNotifierBackoffResets(t *testing.T) {
 				i, d, postgres.MinReconnectDelay, delays)
 		}
 	}
+}
+
+// A key check that fails stops Open before it migrates an older schema: a
+// node with the wrong master key must not upgrade a restored backup. The
+// older schema is the current one with its last version unrecorded, so
+// that Open has a migration to run.
+func TestKeyCheckBeforeMigrating(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	db := open(t, dsn)
+	k := &store.SigningKey{ID: "k1", Alg: "ES256", Public: []byte("{}"), PrivateSealed: []byte{7}, CreatedAt: base}
+	if _, err := db.Durable().Keys.AddIfEmpty(ctx, []*store.SigningKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	pool := db.Pool()
+	if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
+		t.Fatal(err)
+	}
+	var before int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM goose_db_version`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+
+	errWrongKey := errors.New("wrong key")
+	var gotID string
+	_, err := postgres.Open(ctx, dsn, postgres.WithKeyCheck(func(_ context.Context, id string, sealed []byte) error {
+		gotID = id
+		return errWrongKey
+	}))
+	if !errors.Is(err, errWrongKey) {
+		t.Fatalf("Open with a failing check: err = %v, want the check's error", err)
+	}
+	if gotID != "k1" {
+		t.Errorf("check saw key %q, want k1", gotID)
+	}
+	var after int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM goose_db_version`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("goose_db_version rows %d → %d after a failed check: a migration ran", before, after)
+	}
+
+	fresh, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.WithKeyCheck(func(context.Context, string, []byte) error {
+		t.Error("check called on a database without keys")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.Close()
 }

@@ -36,6 +36,7 @@ type Store struct {
 	// existing: open only a database that is there and at the current
 	// schema (WithoutMigrations).
 	existing bool
+	keyCheck store.KeyCheck
 }
 
 // Option configures Open.
@@ -55,6 +56,11 @@ func WithLogger(l *slog.Logger) Option {
 // store.ErrNoSchema otherwise. The administrative commands use it, so that
 // a mistyped path cannot create a database (docs/operator-guide.md).
 func WithoutMigrations() Option { return func(s *Store) { s.existing = true } }
+
+// WithKeyCheck has Open hand check the newest stored signing key before it
+// migrates the schema, and fail, having migrated nothing, if check fails.
+// A database without keys (or without tables) is not checked.
+func WithKeyCheck(check store.KeyCheck) Option { return func(s *Store) { s.keyCheck = check } }
 
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date. path must name a file: two pools share it, so
@@ -93,9 +99,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if db.existing {
+	switch {
+	case db.existing:
 		err = checkSchema(ctx, w, log)
-	} else {
+	case db.keyCheck != nil:
+		if err = checkStoredKey(ctx, w, db.keyCheck); err == nil {
+			err = migrate(ctx, w, log)
+		}
+	default:
 		err = migrate(ctx, w, log)
 	}
 	if err != nil {
@@ -153,6 +164,28 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		log.Info("sqlite migration applied", "version", r.Source.Version, "duration_seconds", r.Duration.Seconds())
 	}
 	return nil
+}
+
+// checkStoredKey hands the newest signing key to check, if the database has
+// the table and a key in it.
+func checkStoredKey(ctx context.Context, db *sql.DB, check store.KeyCheck) error {
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'signing_keys'`).Scan(&tables); err != nil {
+		return fmt.Errorf("sqlite: look for signing keys: %w", err)
+	}
+	if tables == 0 {
+		return nil
+	}
+	var id string
+	var sealed []byte
+	err := db.QueryRowContext(ctx, `SELECT id, private_sealed FROM signing_keys ORDER BY created_at DESC LIMIT 1`).Scan(&id, &sealed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlite: read a signing key: %w", err)
+	}
+	return check(ctx, id, sealed)
 }
 
 // SchemaVersion reports the schema version the database is at and the

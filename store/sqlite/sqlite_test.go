@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -220,4 +221,69 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'replay'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("old replay table: %d left (err %v), want dropped", n, err)
 	}
+}
+
+// A key check that fails stops Open before it migrates an older schema: a
+// node with the wrong master key must not upgrade a restored backup. The
+// check sees the newest key in the old layout; a passing check migrates;
+// a database without keys is not checked.
+func TestKeyCheckBeforeMigrating(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	if err := sqlite.MigrateTo(ctx, path, 1); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	base := storetest.Base
+	if _, err := raw.ExecContext(ctx, `INSERT INTO signing_keys (id, alg, public, private_sealed, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`,
+		"old", "ES256", []byte(`{}`), []byte{1}, base.UnixMilli(),
+		"new", "ES256", []byte(`{}`), []byte{2}, base.Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	version := func() int64 {
+		var v int64
+		if err := raw.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	errWrongKey := errors.New("wrong key")
+	var gotID string
+	var gotSealed []byte
+	_, err = sqlite.Open(ctx, path, sqlite.WithKeyCheck(func(_ context.Context, id string, sealed []byte) error {
+		gotID, gotSealed = id, sealed
+		return errWrongKey
+	}))
+	if !errors.Is(err, errWrongKey) {
+		t.Fatalf("Open with a failing check: err = %v, want the check's error", err)
+	}
+	if gotID != "new" || string(gotSealed) != "\x02" {
+		t.Errorf("check saw %q %v, want the newest key", gotID, gotSealed)
+	}
+	if v := version(); v != 1 {
+		t.Fatalf("schema version %d after a failed check, want 1: a migration ran", v)
+	}
+
+	db, err := sqlite.Open(ctx, path, sqlite.WithKeyCheck(func(context.Context, string, []byte) error { return nil }))
+	if err != nil {
+		t.Fatalf("Open with a passing check: %v", err)
+	}
+	defer db.Close()
+	if current, latest, err := db.SchemaVersion(ctx); err != nil || current != latest {
+		t.Errorf("after a passing check: version %d of %d, err %v", current, latest, err)
+	}
+
+	fresh, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "new.db"), sqlite.WithKeyCheck(func(context.Context, string, []byte) error {
+		t.Error("check called on a database without keys")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.Close()
 }
