@@ -64,7 +64,7 @@ func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 
 func (s clients) Update(ctx context.Context, id string, fn func(*store.Client) error) (*store.Client, error) {
 	var out *store.Client
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *txn) error {
 		c, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("update client %q: %w", id, store.ErrNotFound)
@@ -105,7 +105,7 @@ func (s clients) Update(ctx context.Context, id string, fn func(*store.Client) e
 // Delete removes the client, its grants (their tokens cascade) and its
 // authorisations in one write transaction.
 func (s clients) Delete(ctx context.Context, id string) error {
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -333,7 +333,7 @@ func scanRefresh(r rowScanner) (*store.RefreshToken, error) {
 	return &t, nil
 }
 
-// execer is *sql.DB or *sql.Tx.
+// execer is the writer pool or a transaction.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
@@ -377,7 +377,7 @@ func (s refreshTokens) Touch(ctx context.Context, id string, now time.Time) erro
 func (s refreshTokens) Rotate(ctx context.Context, id string, now time.Time, next *store.RefreshToken) (*store.RefreshToken, error) {
 	var out *store.RefreshToken
 	var consumed bool
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *txn) error {
 		t, err := scanRefresh(tx.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE id = ? AND `+live, id, now.UnixMilli()))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -485,7 +485,7 @@ func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
 	return collect(rows, "list keys", scanKey)
 }
 
-func insertKeys(ctx context.Context, tx *sql.Tx, ks []*store.SigningKey) error {
+func insertKeys(ctx context.Context, tx *txn, ks []*store.SigningKey) error {
 	for _, k := range ks {
 		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Alg, k.Public, k.PrivateSealed, ms(k.CreatedAt), ms(k.RetiredAt), ms(k.DeleteAfter))
@@ -503,7 +503,7 @@ func insertKeys(ctx context.Context, tx *sql.Tx, ks []*store.SigningKey) error {
 // write lock from the emptiness check to the commit, across processes too.
 func (s keys) AddIfEmpty(ctx context.Context, ks []*store.SigningKey) (bool, error) {
 	added := false
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM signing_keys LIMIT 1)`).Scan(&n); err != nil {
 			return err
@@ -524,7 +524,7 @@ func (s keys) AddIfEmpty(ctx context.Context, ks []*store.SigningKey) (bool, err
 }
 
 func (s keys) Rotate(ctx context.Context, next []*store.SigningKey, now, deleteAfter time.Time) error {
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *txn) error {
 		seen := map[string]bool{}
 		for _, k := range next {
 			if seen[k.Alg] {

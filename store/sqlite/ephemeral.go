@@ -17,7 +17,7 @@ import (
 func updateBody[T any](ctx context.Context, db *Store, table, id string, now time.Time, fn func(*T) error,
 	setID func(*T), cols func(*T) (set string, args []any)) (*T, error) {
 	var out *T
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *txn) error {
 		cur, err := scanBody[T](tx.QueryRowContext(ctx, `SELECT body FROM `+table+` WHERE id = ? AND `+live, id, now.UnixMilli()))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("update %s: %w", table, store.ErrNotFound)

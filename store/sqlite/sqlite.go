@@ -30,8 +30,8 @@ const busyTimeoutMillis = 10_000
 // functions run inside the write transaction, which holds the only writer
 // connection: they must not call back into the store.
 type Store struct {
-	w   *sql.DB // the single writer connection
-	r   *sql.DB // read-only pool
+	w   *pool // the single writer connection
+	r   *pool // read-only connections
 	log *slog.Logger
 	// existing: open only a database that is there and at the current
 	// schema (WithoutMigrations).
@@ -122,14 +122,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	readers := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(readers)
+	// Idle readers stay open: a new connection would prepare every
+	// statement again.
+	r.SetMaxIdleConns(readers)
 	if err := r.PingContext(ctx); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	log.Debug("sqlite store open", "path", path)
-	db.w, db.r = w, r
+	db.w, db.r = newPool(w), newPool(r)
 	return db, nil
 }
 
@@ -191,7 +195,7 @@ func checkStoredKey(ctx context.Context, db *sql.DB, check store.KeyCheck) error
 // SchemaVersion reports the schema version the database is at and the
 // latest one this build knows.
 func (db *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, err := newProvider(db.w, db.log)
+	p, err := newProvider(db.w.DB, db.log)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -285,11 +289,12 @@ func (db *Store) execOne(ctx context.Context, what, query string, args ...any) e
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits if fn
 // succeeds.
-func (db *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	tx, err := db.w.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer db.w.prepareMissed(ctx)
 	if err := fn(tx); err != nil {
 		// fn's error goes back unchanged (the Update contract); a failed
 		// rollback leaves the connection to database/sql to discard.

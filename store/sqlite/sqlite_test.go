@@ -18,7 +18,7 @@ import (
 	"github.com/keyward/keyward/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
@@ -32,7 +32,7 @@ func open(t *testing.T, path string) *sqlite.Store {
 	return db
 }
 
-func newDB(t *testing.T) *sqlite.Store {
+func newDB(t testing.TB) *sqlite.Store {
 	return open(t, filepath.Join(t.TempDir(), "keyward.db"))
 }
 
