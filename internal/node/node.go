@@ -192,7 +192,7 @@ func masterKeyCheck(cfg config.Config, sealer *secret.Sealer) store.KeyCheck {
 				config.EnvName("master_key"), filepath.Join(cfg.DataDir, masterKeyFile))
 		}
 		if _, err := sealer.Open(sealed, []byte(id)); err != nil {
-			return fmt.Errorf("the master key does not open the store's signing key %s: %w; give the master key this store was created with (nothing was changed: no migration ran)", id, err)
+			return fmt.Errorf("the master key does not open the store's signing key %s: %w; give the master key this store was created with (no migration ran)", id, err)
 		}
 		return nil
 	}
