@@ -108,30 +108,29 @@ func TestAdminCommandsNeverCreateAStore(t *testing.T) {
 
 func pgExec(t *testing.T, dsn, sql string) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if _, err := pgConn(t, dsn).Exec(context.Background(), sql); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func pgCount(t *testing.T, dsn, query string) int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+	if err := pgConn(t, dsn).QueryRow(context.Background(), query).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// pgConn connects to dsn for the rest of the test.
+func pgConn(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 // testMasterKey is base64 of 32 bytes.

@@ -163,6 +163,22 @@ func TestRotationChainLeavesTwoRows(t *testing.T) {
 	}
 }
 
+// version1 makes a database file at schema version 1 and opens it without
+// the store, to write rows in the old layout.
+func version1(t *testing.T) (path string, raw *sql.DB) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "keyward.db")
+	if err := sqlite.MigrateTo(t.Context(), path, 1); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return path, raw
+}
+
 // A database of schema version 1 (replay table "replay" keyed by the raw
 // identifier, key column "public") keeps its data through the upgrade to
 // the shared names: a replay-cache entry written before the upgrade still
@@ -170,15 +186,7 @@ func TestRotationChainLeavesTwoRows(t *testing.T) {
 // signing keys still read.
 func TestUpgradeFromVersion1(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keyward.db")
-	if err := sqlite.MigrateTo(ctx, path, 1); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	path, raw := version1(t)
 	base := storetest.Base
 	for _, q := range []struct {
 		sql  string
@@ -229,15 +237,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 // a database without keys is not checked.
 func TestKeyCheckBeforeMigrating(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keyward.db")
-	if err := sqlite.MigrateTo(ctx, path, 1); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	path, raw := version1(t)
 	base := storetest.Base
 	if _, err := raw.ExecContext(ctx, `INSERT INTO signing_keys (id, alg, public, private_sealed, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`,
 		"old", "ES256", []byte(`{}`), []byte{1}, base.UnixMilli(),
@@ -255,7 +255,7 @@ func TestKeyCheckBeforeMigrating(t *testing.T) {
 	errWrongKey := errors.New("wrong key")
 	var gotID string
 	var gotSealed []byte
-	_, err = sqlite.Open(ctx, path, sqlite.WithKeyCheck(func(_ context.Context, id string, sealed []byte) error {
+	_, err := sqlite.Open(ctx, path, sqlite.WithKeyCheck(func(_ context.Context, id string, sealed []byte) error {
 		gotID, gotSealed = id, sealed
 		return errWrongKey
 	}))
